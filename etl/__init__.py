@@ -1,0 +1,1 @@
+"""ETL: reads source files, validates them, and writes the DuckDB warehouse atomically."""

@@ -1,0 +1,91 @@
+"""Command line: `python -m etl load|status|demo|fetch|export-parquet`.
+
+The database is `--db`, else `$CRIME_MONITOR_DB`, else `data/warehouse.duckdb`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from etl.warehouse import LoadError, Warehouse, connect_read_only, resolve_db_path
+
+# modules that add their own sub-command with register(subparsers)
+EXTRA_COMMANDS = ["etl.demo", "etl.fetch", "etl.parquet"]
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from etl.load import load_sources
+
+    options = {}
+    if args.force:
+        options["force"] = args.force
+    if args.mapping:
+        options["mapping"] = args.mapping
+    summary = load_sources(args.sources, args.db, wait=not args.no_wait, **options)
+    print(
+        f"Loaded {len(summary.files)} file(s) into {summary.db_path}: {summary.rows_read:,} rows read, "
+        f"{summary.rows_loaded:,} loaded, {summary.rows_rejected:,} rejected."
+    )
+    for entry in summary.files:
+        if entry.rows_rejected:
+            print(f"  {entry.path}: {entry.rows_rejected:,} row(s) rejected (see the rejects table or the Data view)")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from etl.status import format_status, load_status
+
+    path = resolve_db_path(args.db)
+    if not path.exists():
+        print(f"No warehouse at {path}. Load data with `python -m etl load` or build the demo with `python -m etl demo`.")
+        return 1
+    con = connect_read_only(path)
+    try:
+        print(f"Warehouse {path}")
+        print(format_status(load_status(con)))
+    finally:
+        con.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m etl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    load = sub.add_parser("load", help="load source files, month folders or data.police.uk zips")
+    load.add_argument("sources", nargs="+", help="CSV files, month folders, parents of month folders, zips")
+    load.add_argument("--db", help="warehouse file (default $CRIME_MONITOR_DB or data/warehouse.duckdb)")
+    load.add_argument("--force", help="force for files that do not name one (STATS19: keep only this force; name or DfT code)")
+    load.add_argument("--mapping", help="column mapping file (TOML) for a force incident extract")
+    load.add_argument("--no-wait", action="store_true", help="fail at once if another load is running")
+    load.set_defaults(handler=_cmd_load)
+
+    status = sub.add_parser("status", help="what is loaded: months, gaps, rows, rejects")
+    status.add_argument("--db")
+    status.set_defaults(handler=_cmd_status)
+
+    for module_name in EXTRA_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("The database was not changed.", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Helpers shared by the source loaders: file scanning, headers, force names, months, reject lines."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from etl.warehouse import LoadError
+
+# data.police.uk force ids and names (as its /api/forces lists them)
+FORCES: dict[str, str] = {
+    "avon-and-somerset": "Avon and Somerset Constabulary",
+    "bedfordshire": "Bedfordshire Police",
+    "btp": "British Transport Police",
+    "cambridgeshire": "Cambridgeshire Constabulary",
+    "cheshire": "Cheshire Constabulary",
+    "city-of-london": "City of London Police",
+    "cleveland": "Cleveland Police",
+    "cumbria": "Cumbria Constabulary",
+    "derbyshire": "Derbyshire Constabulary",
+    "devon-and-cornwall": "Devon & Cornwall Police",
+    "dorset": "Dorset Police",
+    "durham": "Durham Constabulary",
+    "dyfed-powys": "Dyfed-Powys Police",
+    "essex": "Essex Police",
+    "gloucestershire": "Gloucestershire Constabulary",
+    "greater-manchester": "Greater Manchester Police",
+    "gwent": "Gwent Police",
+    "hampshire": "Hampshire Constabulary",
+    "hertfordshire": "Hertfordshire Constabulary",
+    "humberside": "Humberside Police",
+    "kent": "Kent Police",
+    "lancashire": "Lancashire Constabulary",
+    "leicestershire": "Leicestershire Police",
+    "lincolnshire": "Lincolnshire Police",
+    "merseyside": "Merseyside Police",
+    "metropolitan": "Metropolitan Police Service",
+    "norfolk": "Norfolk Constabulary",
+    "north-wales": "North Wales Police",
+    "north-yorkshire": "North Yorkshire Police",
+    "northamptonshire": "Northamptonshire Police",
+    "northumbria": "Northumbria Police",
+    "nottinghamshire": "Nottinghamshire Police",
+    "northern-ireland": "Police Service of Northern Ireland",
+    "south-wales": "South Wales Police",
+    "south-yorkshire": "South Yorkshire Police",
+    "staffordshire": "Staffordshire Police",
+    "suffolk": "Suffolk Constabulary",
+    "surrey": "Surrey Police",
+    "sussex": "Sussex Police",
+    "thames-valley": "Thames Valley Police",
+    "warwickshire": "Warwickshire Police",
+    "west-mercia": "West Mercia Police",
+    "west-midlands": "West Midlands Police",
+    "west-yorkshire": "West Yorkshire Police",
+    "wiltshire": "Wiltshire Police",
+}
+_NAME_TO_ID = {name.lower(): force_id for force_id, name in FORCES.items()}
+_FORCE_WORDS = re.compile(r"\b(police|constabulary|service|force|of)\b")
+
+
+def force_id_for(name: str | None) -> str | None:
+    """The data.police.uk force id for a force name in any of its usual spellings.
+
+    "Essex Police", "Essex", "essex" -> "essex"; "Metropolitan Police" -> "metropolitan";
+    "London, City of" -> "city-of-london"; "Devon and Cornwall" -> "devon-and-cornwall".
+    """
+    if name is None:
+        return None
+    text = name.strip()
+    if not text:
+        return None
+    lowered = text.lower()
+    if lowered in FORCES:
+        return lowered
+    if lowered in _NAME_TO_ID:
+        return _NAME_TO_ID[lowered]
+    if lowered == "police service of northern ireland":
+        return "northern-ireland"
+    if lowered in {"london, city of", "city of london"}:
+        return "city-of-london"
+    if lowered in {"british transport police", "btp"}:
+        return "btp"
+    words = lowered.replace("&", " and ")
+    words = _FORCE_WORDS.sub(" ", words)
+    slug = re.sub(r"[^a-z0-9]+", "-", words).strip("-")
+    return slug or None
+
+
+def force_name_for(force_id: str | None) -> str | None:
+    if force_id is None:
+        return None
+    return FORCES.get(force_id, force_id.replace("-", " ").title())
+
+
+_MONTH_IN_NAME = re.compile(r"(?<!\d)(\d{4})-(0[1-9]|1[0-2])(?!\d)")
+
+
+def month_from_path(path: Path) -> date | None:
+    """The month a data.police.uk file belongs to, from its name (`2019-01-essex-street.csv`) or its
+    month folder (`2019-01/`). None when neither says."""
+    for part in (path.name, path.parent.name):
+        match = _MONTH_IN_NAME.match(part)
+        if match:
+            return date(int(match.group(1)), int(match.group(2)), 1)
+    return None
+
+
+def district_from_lsoa_name(lsoa_name: str | None) -> str | None:
+    """ "Basildon 001A" -> "Basildon" (the LSOA name without its code suffix)."""
+    if not lsoa_name:
+        return None
+    return re.sub(r"\s+\d{3}[A-Z]$", "", lsoa_name.strip())
+
+
+# SQL expression doing the same as district_from_lsoa_name, for staging SQL
+DISTRICT_SQL = r"nullif(regexp_replace(trim({col}), '\s+\d{{3}}[A-Z]$', ''), '')"
+
+
+@dataclass
+class ScannedFile:
+    """A source file after the byte-level checks: readable, UTF-8, not empty; its header parsed."""
+
+    path: Path
+    display: str
+    sha256: str
+    header: list[str]
+    has_bom: bool
+    size: int
+    extra: dict = field(default_factory=dict)
+
+
+def scan_file(path: Path, display: str | None = None) -> ScannedFile:
+    """Hash the file and check it is non-empty UTF-8 text with a header line.
+
+    Raises LoadError naming the file and, for bad bytes, the line.
+    """
+    display = display or str(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise LoadError("the file is empty (0 bytes); expected a CSV with a header line", display)
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    first_chunk = b""
+    line = 1
+    offset = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            if not first_chunk:
+                first_chunk = block[:65536]
+                if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    raise LoadError(
+                        "the file is UTF-16 encoded; save it as UTF-8 (data.police.uk files are UTF-8)",
+                        display,
+                        1,
+                    )
+            digest.update(block)
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                bad_line = line + block[: exc.start].count(b"\n")
+                raise LoadError(
+                    f"the file is not UTF-8: byte 0x{block[exc.start]:02x} at byte {offset + exc.start}"
+                    " cannot be decoded (save it as UTF-8)",
+                    display,
+                    bad_line,
+                ) from exc
+            line += block.count(b"\n")
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise LoadError("the file is not UTF-8: it ends inside a multi-byte character", display, line) from exc
+    has_bom = first_chunk.startswith(codecs.BOM_UTF8)
+    text = first_chunk[3:] if has_bom else first_chunk
+    header_line = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    if not header_line.strip():
+        raise LoadError("the first line is empty; expected a CSV header", display, 1)
+    header = [name.strip() for name in next(csv.reader(io.StringIO(header_line)))]
+    return ScannedFile(path=path, display=display, sha256=digest.hexdigest(), header=header, has_bom=has_bom, size=size)
+
+
+def describe_header_mismatch(found: list[str], expected: list[str]) -> str:
+    """A one-line explanation of how a header differs from the expected one."""
+    found_set, expected_set = set(found), set(expected)
+    missing = [name for name in expected if name not in found_set]
+    extra = [name for name in found if name not in expected_set]
+    parts = []
+    if missing:
+        parts.append("missing column(s): " + ", ".join(repr(m) for m in missing))
+    if extra:
+        parts.append("unexpected column(s): " + ", ".join(repr(e) for e in extra))
+    if not parts and found != expected:
+        for position, (have, want) in enumerate(zip(found, expected), start=1):
+            if have != want:
+                parts.append(f"columns out of order: column {position} is {have!r}, expected {want!r}")
+                break
+    if not parts and len(found) != len(expected):
+        parts.append(f"{len(found)} columns, expected {len(expected)}")
+    return "; ".join(parts)
+
+
+def physical_lines(path: Path, ordinals: Iterable[int], skipped_lines: Iterable[int], has_header: bool = True) -> dict[int, tuple[int, str]]:
+    """Map record ordinals (0-based, among the records the CSV reader accepted) to (line number, raw text).
+
+    `skipped_lines` are the physical line numbers (1-based, header = line 1) of records the reader
+    rejected; they are not counted as ordinals. Handles quoted fields spanning lines. Used only for
+    the few rows a semantic check rejects, so a plain Python pass is fine.
+    """
+    wanted = set(ordinals)
+    skipped = set(skipped_lines)
+    result: dict[int, tuple[int, str]] = {}
+    if not wanted:
+        return result
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        text_lines = handle.read().splitlines(keepends=True)
+    reader = csv.reader(text_lines)
+    ordinal = 0
+    start_line = 1
+    first = True
+    for record in reader:
+        end_line = reader.line_num
+        if not record:  # blank line: CSV readers skip it
+            start_line = end_line + 1
+            continue
+        if first and has_header:
+            first = False
+            start_line = end_line + 1
+            continue
+        first = False
+        if start_line not in skipped:
+            if ordinal in wanted:
+                raw = "".join(text_lines[start_line - 1 : end_line]).rstrip("\r\n")
+                result[ordinal] = (start_line, raw)
+                if len(result) == len(wanted):
+                    break
+            ordinal += 1
+        start_line = end_line + 1
+    return result
+
+
+def insert_rows(con, table: str, rows: list[tuple]) -> int:
+    """Bulk-insert Python tuples into an existing table through Arrow (executemany is slow in DuckDB).
+
+    `table` is a trusted identifier; the rows are data, never SQL."""
+    if not rows:
+        return 0
+    import pyarrow as pa
+
+    columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+    batch = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    con.register("_insert_rows_batch", batch)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _insert_rows_batch")
+    finally:
+        con.unregister("_insert_rows_batch")
+    return len(rows)

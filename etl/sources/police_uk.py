@@ -1,0 +1,258 @@
+"""data.police.uk street-level crime and ASB, outcomes, and stop and search CSVs.
+
+The kind of each file is recognised from its header. Files of one kind are read together by DuckDB's
+CSV reader (rows it cannot parse become rejects with their physical line), staged by the SQL in
+`etl/sql/stg_police_uk_*.sql`, and replace the rows of their force-month in the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+from etl.sources.common import (
+    ScannedFile,
+    force_id_for,
+    month_from_path,
+    physical_lines,
+)
+from etl.warehouse import FileLoad, LoadError, WriteSession
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+STREET_HEADER = [
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context",
+]
+OUTCOMES_HEADER = [
+    "Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
+    "LSOA code", "LSOA name", "Outcome type",
+]
+STOP_SEARCH_HEADER = [
+    "Type", "Date", "Part of a policing operation", "Policing operation", "Latitude", "Longitude",
+    "Gender", "Age range", "Self-defined ethnicity", "Officer-defined ethnicity", "Legislation",
+    "Object of search", "Outcome", "Outcome linked to object of search",
+    "Removal of more than just outer clothing",
+]
+
+# kind -> (expected header, warehouse table, staging SQL file, description)
+KINDS: dict[str, tuple[list[str], str, str, str]] = {
+    "street": (STREET_HEADER, "crimes", "stg_police_uk_street.sql", "data.police.uk street-level crime"),
+    "outcomes": (OUTCOMES_HEADER, "outcomes", "stg_police_uk_outcomes.sql", "data.police.uk outcomes"),
+    "stop-and-search": (STOP_SEARCH_HEADER, "stop_search", "stg_police_uk_stop_search.sql", "data.police.uk stop and search"),
+}
+HEADERS = {kind: spec[0] for kind, spec in KINDS.items()}
+BATCH_FILES = 400
+
+
+def detect(header: list[str], options: dict | None = None) -> str | None:
+    """The kind of a data.police.uk file from its header, or None."""
+    for kind, (expected, *_rest) in KINDS.items():
+        if header == expected:
+            return kind
+    return None
+
+
+def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str | None = None, **_options) -> None:
+    """Load data.police.uk files of any of the three kinds. `files` holds (scanned file, kind)."""
+    by_kind: dict[str, list[ScannedFile]] = defaultdict(list)
+    for scanned, kind in files:
+        by_kind[kind].append(scanned)
+    for kind, kind_files in by_kind.items():
+        _check_one_file_per_force_month(kind, kind_files, force)
+        for start in range(0, len(kind_files), BATCH_FILES):
+            _load_batch(session, kind, kind_files[start : start + BATCH_FILES], force)
+
+
+def _file_force_from_name(path: Path, kind: str) -> str | None:
+    """`2019-01-essex-street.csv` -> "essex" (used where the rows do not name the force)."""
+    name = path.name.lower()
+    suffix = {"street": "-street.csv", "outcomes": "-outcomes.csv", "stop-and-search": "-stop-and-search.csv"}[kind]
+    if len(name) > 8 and name[:7].replace("-", "").isdigit() and name.endswith(suffix):
+        return name[8 : -len(suffix)] or None
+    return None
+
+
+def _check_one_file_per_force_month(kind: str, files: list[ScannedFile], force: str | None) -> None:
+    """Two files for the same force-month in one load would silently double-count: refuse."""
+    seen: dict[tuple[str | None, date], str] = {}
+    for scanned in files:
+        month = month_from_path(scanned.path)
+        if month is None:
+            continue
+        named_force = _file_force_from_name(scanned.path, kind) or force_id_for(force)
+        key = (named_force, month)
+        if named_force is not None and key in seen:
+            raise LoadError(
+                f"the same force-month ({named_force} {month:%Y-%m}, {kind}) is in two files of this load;"
+                f" the other is {seen[key]}. Load one of them.",
+                scanned.display,
+            )
+        seen[key] = scanned.display
+
+
+def _load_batch(session: WriteSession, kind: str, files: list[ScannedFile], force: str | None) -> None:
+    con = session.con
+    header, table, sql_file, description = KINDS[kind]
+    columns = {name: "VARCHAR" for name in header}
+    columns["Longitude"] = "DOUBLE"
+    columns["Latitude"] = "DOUBLE"
+    paths = [str(f.path) for f in files]
+    by_path = {str(f.path): f for f in files}
+
+    con.execute("DROP TABLE IF EXISTS raw_police_uk")
+    con.execute("DROP TABLE IF EXISTS police_uk_rejects")
+    con.execute("DROP TABLE IF EXISTS police_uk_reject_scans")
+    con.execute(
+        """
+        CREATE TEMP TABLE raw_police_uk AS
+        SELECT *, row_number() OVER () AS row_position
+        FROM read_csv(?, header = true, columns = ?, auto_detect = false, delim = ',', quote = '"',
+                      escape = '"', filename = true, strict_mode = true, store_rejects = true,
+                      rejects_table = 'police_uk_rejects', rejects_scan = 'police_uk_reject_scans',
+                      max_line_size = 1048576, null_padding = false, encoding = 'utf-8')
+        """,
+        [paths, columns],
+    )
+    structural = con.execute(
+        """
+        SELECT scans.file_path, errors.line, min(errors.error_type || ': ' || errors.error_message),
+               min(errors.csv_line)
+        FROM police_uk_rejects AS errors
+        JOIN police_uk_reject_scans AS scans USING (scan_id, file_id)
+        GROUP BY ALL
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+    parsed_counts = dict(con.execute("SELECT filename, count(*) FROM raw_police_uk GROUP BY 1").fetchall())
+
+    # one row per file: the month it claims (name/folder) and its force
+    file_rows = []
+    data_force = dict(
+        con.execute(
+            "SELECT filename, mode(\"Reported by\") FROM raw_police_uk GROUP BY 1"
+        ).fetchall()
+    ) if kind != "stop-and-search" else {}
+    for scanned in files:
+        force_id = force_id_for(data_force.get(str(scanned.path))) or _file_force_from_name(scanned.path, kind) or force_id_for(force)
+        if force_id is None:
+            raise LoadError(
+                "cannot tell which force this file belongs to: name it YYYY-MM-<force>-"
+                f"{kind}.csv as data.police.uk does, or pass --force",
+                scanned.display,
+            )
+        scanned.extra["force_id"] = force_id
+        scanned.extra["file_month"] = month_from_path(scanned.path)
+        file_rows.append((str(scanned.path), scanned.extra["file_month"], force_id))
+    con.execute("DROP TABLE IF EXISTS police_uk_files")
+    con.execute("CREATE TEMP TABLE police_uk_files (filename VARCHAR, file_month DATE, force_id VARCHAR)")
+    con.executemany("INSERT INTO police_uk_files VALUES (?, ?, ?)", file_rows)
+
+    staging_sql = (SQL_DIR / sql_file).read_text()
+    con.execute("DROP TABLE IF EXISTS staged_police_uk")
+    con.execute(f"CREATE TEMP TABLE staged_police_uk AS {staging_sql}")
+    # a Crime ID twice in one file is a duplicated row (ASB rows have no Crime ID)
+    if kind == "street":
+        con.execute(
+            """
+            UPDATE staged_police_uk AS s
+            SET reject_reason = 'duplicate row: Crime ID ' || s.crime_id || ' already appears earlier in this file'
+            FROM (
+                SELECT filename, crime_id, min(row_position) AS first_position
+                FROM staged_police_uk
+                WHERE crime_id IS NOT NULL AND reject_reason IS NULL
+                GROUP BY ALL
+                HAVING count(*) > 1
+            ) AS d
+            WHERE s.filename = d.filename AND s.crime_id = d.crime_id
+              AND s.row_position > d.first_position AND s.reject_reason IS NULL
+            """
+        )
+
+    # files whose month comes only from their rows (no month in the name or folder)
+    for filename, month in con.execute(
+        """
+        SELECT f.filename, (SELECT mode(month) FROM staged_police_uk s WHERE s.filename = f.filename)
+        FROM police_uk_files f WHERE f.file_month IS NULL
+        """
+    ).fetchall():
+        by_path[filename].extra["file_month"] = month
+
+    semantic = con.execute(
+        """
+        SELECT s.filename, s.row_position - f.first_position AS ordinal, s.reject_reason
+        FROM staged_police_uk s
+        JOIN (SELECT filename, min(row_position) AS first_position FROM raw_police_uk GROUP BY 1) f USING (filename)
+        WHERE s.reject_reason IS NOT NULL
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+
+    rejects_by_file: dict[str, list[tuple[int | None, str, str | None]]] = defaultdict(list)
+    structural_lines: dict[str, list[int]] = defaultdict(list)
+    for file_path, line, message, raw in structural:
+        rejects_by_file[file_path].append((int(line), _structural_reason(message), (raw or "").rstrip("\r\n")))
+        structural_lines[file_path].append(int(line))
+    semantic_by_file: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for filename, ordinal, reason in semantic:
+        semantic_by_file[filename].append((int(ordinal), reason))
+    for filename, items in semantic_by_file.items():
+        located = physical_lines(Path(filename), [o for o, _ in items], structural_lines.get(filename, []))
+        for ordinal, reason in items:
+            line, raw = located.get(ordinal, (None, None))
+            rejects_by_file[filename].append((line, reason, raw))
+
+    # replace each file's force-month, then insert its accepted rows
+    con.execute("DROP TABLE IF EXISTS police_uk_keys")
+    con.execute("CREATE TEMP TABLE police_uk_keys (force_id VARCHAR, month DATE)")
+    keys = {(f.extra["force_id"], f.extra["file_month"]) for f in files if f.extra["file_month"] is not None}
+    if keys:
+        con.executemany("INSERT INTO police_uk_keys VALUES (?, ?)", sorted(keys))
+    con.execute(f"DELETE FROM {table} WHERE (force_id, month) IN (SELECT force_id, month FROM police_uk_keys)")
+    target_columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+    column_list = ", ".join(target_columns)
+    con.execute(
+        f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM staged_police_uk "
+        "WHERE reject_reason IS NULL ORDER BY row_position"
+    )
+    loaded_counts = dict(
+        con.execute("SELECT filename, count(*) FROM staged_police_uk WHERE reject_reason IS NULL GROUP BY 1").fetchall()
+    )
+
+    for scanned in files:
+        key = str(scanned.path)
+        file_rejects = sorted(rejects_by_file.get(key, []), key=lambda r: (r[0] is None, r[0] or 0))
+        session.add_rejects(scanned.display, file_rejects)
+        entry = FileLoad(
+            path=scanned.display,
+            kind=kind,
+            force_id=scanned.extra["force_id"],
+            month=scanned.extra["file_month"],
+            sha256=scanned.sha256,
+            rows_read=int(parsed_counts.get(key, 0)) + len(structural_lines.get(key, [])),
+            rows_loaded=int(loaded_counts.get(key, 0)),
+            rows_rejected=len(file_rejects),
+        )
+        session.log_file(entry)
+    for temp in ("raw_police_uk", "staged_police_uk", "police_uk_files", "police_uk_keys",
+                 "police_uk_rejects", "police_uk_reject_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+def _structural_reason(message: str) -> str:
+    """Turn DuckDB's CSV error into a reason an analyst can act on."""
+    kind, _, detail = message.partition(": ")
+    if kind == "MISSING COLUMNS":
+        return f"too few columns (the line may be truncated): {detail}"
+    if kind == "TOO MANY COLUMNS":
+        return f"too many columns: {detail}"
+    if kind == "UNQUOTED VALUE":
+        return f"badly quoted value (an unterminated or stray quote; the line may be truncated): {detail}"
+    if kind == "CAST":
+        return f"value of the wrong type: {detail}"
+    if kind == "LINE SIZE OVER MAXIMUM":
+        return f"line too long: {detail}"
+    if kind == "INVALID ENCODING" or kind == "INVALID UNICODE":
+        return f"not UTF-8 text: {detail}"
+    return f"{kind.lower()}: {detail}"

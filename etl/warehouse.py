@@ -1,0 +1,513 @@
+"""The DuckDB warehouse: schema, default location, atomic build-and-swap writes, load_log and rejects.
+
+A write never touches the live database file. `Warehouse.write()` takes an exclusive lock, copies the
+live file to a temporary file beside it, runs the load on the copy inside one transaction, checkpoints
+and closes it, fsyncs, and swaps it in with `os.replace`. A failure or a killed process at any point
+leaves the live file exactly as it was; readers (the dashboard) open the live file read-only and keep
+serving the previous version until they notice the new inode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "warehouse.duckdb"
+SCHEMA_VERSION = 1
+MAX_REJECT_LINE_CHARS = 2000
+
+
+class LoadError(Exception):
+    """A load that cannot go on. The message names the file (and line, where there is one)."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, line: int | None = None):
+        self.path = str(path) if path is not None else None
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}"
+            if line is not None:
+                where += f", line {line}"
+            where += ": "
+        super().__init__(where + message)
+
+
+def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
+    """`--db` if given, else `$CRIME_MONITOR_DB`, else `data/warehouse.duckdb` in the project."""
+    if db:
+        return Path(db)
+    env = os.environ.get("CRIME_MONITOR_DB")
+    if env:
+        return Path(env)
+    return DEFAULT_DB
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema. Every table exists in every warehouse (empty until its source is loaded), so metrics and
+# pages can always query it. Columns are snake_case; types are cast once, at staging.
+# ---------------------------------------------------------------------------------------------
+SCHEMA: dict[str, str] = {
+    "meta": """
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+    """,
+    "load_log": """
+        load_id VARCHAR,
+        path VARCHAR,
+        kind VARCHAR,
+        force_id VARCHAR,
+        month DATE,
+        sha256 VARCHAR,
+        rows_read BIGINT,
+        rows_loaded BIGINT,
+        rows_rejected BIGINT,
+        loaded_at TIMESTAMP
+    """,
+    "rejects": """
+        load_id VARCHAR,
+        path VARCHAR,
+        line_number BIGINT,
+        reason VARCHAR,
+        raw_line VARCHAR
+    """,
+    # data.police.uk street-level crime and ASB (one row per published row)
+    "crimes": """
+        crime_id VARCHAR,
+        month DATE,
+        reported_by VARCHAR,
+        falls_within VARCHAR,
+        longitude DOUBLE,
+        latitude DOUBLE,
+        location VARCHAR,
+        lsoa_code VARCHAR,
+        lsoa_name VARCHAR,
+        district VARCHAR,
+        crime_type VARCHAR,
+        last_outcome_category VARCHAR,
+        context VARCHAR,
+        force_id VARCHAR
+    """,
+    "outcomes": """
+        crime_id VARCHAR,
+        month DATE,
+        reported_by VARCHAR,
+        falls_within VARCHAR,
+        longitude DOUBLE,
+        latitude DOUBLE,
+        location VARCHAR,
+        lsoa_code VARCHAR,
+        lsoa_name VARCHAR,
+        district VARCHAR,
+        outcome_type VARCHAR,
+        force_id VARCHAR
+    """,
+    "stop_search": """
+        type VARCHAR,
+        occurred_at TIMESTAMPTZ,
+        month DATE,
+        part_of_a_policing_operation BOOLEAN,
+        policing_operation VARCHAR,
+        latitude DOUBLE,
+        longitude DOUBLE,
+        gender VARCHAR,
+        age_range VARCHAR,
+        self_defined_ethnicity VARCHAR,
+        officer_defined_ethnicity VARCHAR,
+        legislation VARCHAR,
+        object_of_search VARCHAR,
+        outcome VARCHAR,
+        outcome_linked_to_object_of_search BOOLEAN,
+        removal_of_more_than_just_outer_clothing BOOLEAN,
+        force_id VARCHAR
+    """,
+    # ONS LSOA lookup joined to 2011 census usual residents
+    "lsoa": """
+        lsoa_code VARCHAR PRIMARY KEY,
+        lsoa_name VARCHAR,
+        district VARCHAR,
+        msoa_code VARCHAR,
+        msoa_name VARCHAR,
+        local_authority_code VARCHAR,
+        local_authority_name VARCHAR,
+        region_code VARCHAR,
+        region_name VARCHAR,
+        police_force_name VARCHAR,
+        force_id VARCHAR,
+        usual_residents INTEGER,
+        household_residents INTEGER,
+        communal_residents INTEGER,
+        area_hectares DOUBLE
+    """,
+    # LSOA boundaries (GeoJSON geometry kept as text; no spatial extension needed)
+    "lsoa_boundaries": """
+        lsoa_code VARCHAR PRIMARY KEY,
+        lsoa_name VARCHAR,
+        centroid_longitude DOUBLE,
+        centroid_latitude DOUBLE,
+        geometry_json VARCHAR
+    """,
+    # aggregate recorded-crime counts (tidy, wide-by-month, Home Office quarterly tables)
+    "counts": """
+        dataset VARCHAR,
+        period_start DATE,
+        period_end DATE,
+        period_type VARCHAR,
+        area VARCHAR,
+        force_id VARCHAR,
+        category VARCHAR,
+        subcategory VARCHAR,
+        offence_code VARCHAR,
+        count BIGINT
+    """,
+    # DfT STATS19 road safety
+    "collisions": """
+        collision_index VARCHAR,
+        collision_year INTEGER,
+        collision_ref_no VARCHAR,
+        police_force_code INTEGER,
+        police_force_name VARCHAR,
+        force_id VARCHAR,
+        severity_code INTEGER,
+        severity VARCHAR,
+        collision_date DATE,
+        collision_time TIME,
+        occurred_at TIMESTAMP,
+        month DATE,
+        week_start DATE,
+        day_of_week VARCHAR,
+        hour INTEGER,
+        longitude DOUBLE,
+        latitude DOUBLE,
+        number_of_vehicles INTEGER,
+        number_of_casualties INTEGER,
+        speed_limit INTEGER,
+        road_type VARCHAR,
+        urban_or_rural VARCHAR,
+        light_conditions VARCHAR,
+        weather_conditions VARCHAR,
+        local_authority_district VARCHAR,
+        lsoa_code VARCHAR
+    """,
+    "casualties": """
+        collision_index VARCHAR,
+        collision_year INTEGER,
+        vehicle_reference INTEGER,
+        casualty_reference INTEGER,
+        casualty_class VARCHAR,
+        sex_of_casualty VARCHAR,
+        age_of_casualty INTEGER,
+        age_band_of_casualty VARCHAR,
+        severity_code INTEGER,
+        severity VARCHAR,
+        casualty_type_code INTEGER,
+        casualty_type VARCHAR,
+        road_user_type VARCHAR,
+        force_id VARCHAR
+    """,
+    "vehicles": """
+        collision_index VARCHAR,
+        collision_year INTEGER,
+        vehicle_reference INTEGER,
+        vehicle_type_code INTEGER,
+        vehicle_type VARCHAR,
+        sex_of_driver VARCHAR,
+        age_of_driver INTEGER,
+        force_id VARCHAR
+    """,
+    # Action Fraud (NFIB) reports by force area
+    "fraud": """
+        month DATE,
+        force_name VARCHAR,
+        force_id VARCHAR,
+        fraud_type VARCHAR,
+        reports INTEGER,
+        reported_loss_gbp DOUBLE
+    """,
+    # the force's own incident-level extract
+    "incidents": """
+        incident_ref VARCHAR,
+        recorded_at TIMESTAMP,
+        month DATE,
+        week_start DATE,
+        offence_code VARCHAR,
+        offence_description VARCHAR,
+        crime_type VARCHAR,
+        district VARCHAR,
+        lsoa_code VARCHAR,
+        domestic_abuse BOOLEAN,
+        hate_crime BOOLEAN,
+        child_victim BOOLEAN,
+        outcome VARCHAR,
+        outcome_date DATE,
+        victim_key VARCHAR,
+        force_id VARCHAR
+    """,
+    # force measures no public file carries (101/999 answer times, officer numbers, ...)
+    "measures": """
+        measure VARCHAR,
+        period_start DATE,
+        period_end DATE,
+        value DOUBLE,
+        unit VARCHAR,
+        target DOUBLE,
+        force_id VARCHAR
+    """,
+}
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table that does not exist yet (idempotent)."""
+    for table, columns in SCHEMA.items():
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    con.execute(
+        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+    )
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class FileLoad:
+    """What one source file contributed to a load (one `load_log` row)."""
+
+    path: str
+    kind: str
+    force_id: str | None = None
+    month: date | None = None
+    sha256: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+
+    def check_balance(self) -> None:
+        if self.rows_read != self.rows_loaded + self.rows_rejected:
+            raise LoadError(
+                f"internal check failed: rows read {self.rows_read} != loaded {self.rows_loaded}"
+                f" + rejected {self.rows_rejected}",
+                self.path,
+            )
+
+
+@dataclass
+class WriteSession:
+    """An open write: a connection on the temporary copy, plus bookkeeping for load_log and rejects."""
+
+    con: duckdb.DuckDBPyConnection
+    load_id: str
+    target: Path
+    files: list[FileLoad] = field(default_factory=list)
+    progress: bool = False
+
+    def add_rejects(self, path: str, rows: Iterable[tuple[int | None, str, str | None]]) -> int:
+        """Record rejected rows: (line_number, reason, raw_line). Returns how many."""
+        batch = [
+            (self.load_id, str(path), line, reason, None if raw is None else raw[:MAX_REJECT_LINE_CHARS])
+            for line, reason, raw in rows
+        ]
+        if batch:
+            self.con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?)", batch)
+        return len(batch)
+
+    def log_file(self, entry: FileLoad) -> None:
+        """Record one loaded file. A file that supersedes an earlier load of the same kind and
+        force-month (or, without a month, the same path) replaces that load's log and rejects,
+        so load_log describes what the tables hold now."""
+        entry.check_balance()
+        self.files.append(entry)
+        if entry.month is not None:
+            superseded = "kind = ? AND force_id IS NOT DISTINCT FROM ? AND month = ?"
+            params: list = [entry.kind, entry.force_id, entry.month]
+        else:
+            superseded = "kind = ? AND path = ?"
+            params = [entry.kind, entry.path]
+        self.con.execute(
+            f"""
+            DELETE FROM rejects WHERE (load_id, path) IN (
+                SELECT load_id, path FROM load_log WHERE {superseded} AND load_id <> ?)
+            """,
+            [*params, self.load_id],
+        )
+        self.con.execute(f"DELETE FROM load_log WHERE {superseded} AND load_id <> ?", [*params, self.load_id])
+        self.con.execute(
+            "INSERT INTO load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.load_id,
+                entry.path,
+                entry.kind,
+                entry.force_id,
+                entry.month,
+                entry.sha256,
+                entry.rows_read,
+                entry.rows_loaded,
+                entry.rows_rejected,
+                datetime.now(timezone.utc).replace(tzinfo=None),
+            ],
+        )
+
+    def replace_rows(self, table: str, staged: str, keys: list[str]) -> int:
+        """Delete the rows of `table` whose key tuple appears in `staged`, then insert all of `staged`.
+
+        `staged` is a table or view with exactly `table`'s columns. Keys are trusted identifiers
+        chosen by the loaders (never user input). Returns rows inserted.
+        """
+        key_list = ", ".join(keys)
+        self.con.execute(
+            f"""
+            DELETE FROM {table}
+            WHERE ({key_list}) IN (SELECT DISTINCT {key_list} FROM {staged})
+            """
+        )
+        columns = [row[0] for row in self.con.execute(f"DESCRIBE {table}").fetchall()]
+        column_list = ", ".join(columns)
+        inserted = self.con.execute(
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staged}"
+        ).fetchall()
+        return int(inserted[0][0]) if inserted else 0
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        if value is None:
+            self.con.execute("DELETE FROM meta WHERE key = ?", [key])
+        else:
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+
+class Warehouse:
+    """One DuckDB warehouse file and the rules for writing to it."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = resolve_db_path(path)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextlib.contextmanager
+    def write(
+        self,
+        *,
+        wait: bool = True,
+        memory_limit: str = "2GB",
+        threads: int | None = None,
+        fresh: bool = False,
+    ) -> Iterator[WriteSession]:
+        """Open an atomic write. Yields a WriteSession; on clean exit the copy is swapped in.
+
+        wait: block until another writer finishes (True) or fail at once with LoadError (False).
+        fresh: start from an empty warehouse instead of a copy of the live one.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_handle = open(self.lock_path, "a+")
+        try:
+            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(lock_handle.fileno(), flags)
+            except BlockingIOError as exc:
+                raise LoadError("another load is writing to this database; try again when it ends", self.path) from exc
+            self._remove_stale_temporaries()
+            temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+            try:
+                if self.path.exists() and not fresh:
+                    shutil.copyfile(self.path, temp)
+                config = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+                if threads:
+                    config["threads"] = threads
+                con = duckdb.connect(str(temp), config=config)
+                try:
+                    ensure_schema(con)
+                    con.execute("BEGIN TRANSACTION")
+                    session = WriteSession(con=con, load_id=uuid.uuid4().hex, target=self.path)
+                    yield session
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                _fsync(temp)
+                os.replace(temp, self.path)
+                _fsync_dir(self.path.parent)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    Path(str(temp) + ".wal").unlink()
+                raise
+        finally:
+            fcntl.flock(lock_handle.fileno(), fcntl.LOCK_UN)
+            lock_handle.close()
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary copies left by killed loads (we hold the lock, so none is in use)."""
+        for stale in self.path.parent.glob(f"{self.path.name}.*.tmp*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    def ensure(self) -> None:
+        """Create an empty warehouse if none exists."""
+        if not self.path.exists():
+            with self.write():
+                pass
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def connect_read_only(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the live warehouse (what the app and metrics use)."""
+    resolved = resolve_db_path(path)
+    if not resolved.exists():
+        raise FileNotFoundError(f"no warehouse at {resolved}: run `python -m etl load` or `python -m etl demo` first")
+    return duckdb.connect(str(resolved), read_only=True)
+
+
+def database_version(path: str | os.PathLike | None = None) -> str:
+    """A token that changes whenever a load swaps in a new file (inode, size, mtime)."""
+    resolved = resolve_db_path(path)
+    try:
+        info = resolved.stat()
+    except FileNotFoundError:
+        return "missing"
+    return f"{info.st_ino}-{info.st_size}-{info.st_mtime_ns}"
+
+
+def load_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A short hash of load_log (paths, hashes, rows): identifies exactly what data a warehouse holds."""
+    rows = con.execute(
+        """
+        SELECT coalesce(string_agg(concat_ws('|', path, kind, force_id, month, sha256, rows_loaded), '\n'
+                                   ORDER BY path, sha256), '')
+        FROM load_log
+        """
+    ).fetchall()
+    return hashlib.sha256(rows[0][0].encode()).hexdigest()[:16]

@@ -1,0 +1,77 @@
+"""Shared fixtures. Real reference data is read from $CRIME_REFERENCE_DATA (default ../shared/data);
+when it is missing the tests FAIL (they never skip), as CI requires."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DATA = Path(os.environ.get("CRIME_REFERENCE_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def reference_data() -> Path:
+    """The folder of real public data (see its README). Missing data is a failure, not a skip."""
+    if not (REFERENCE_DATA / "police-uk" / "essex").is_dir():
+        pytest.fail(
+            f"reference data not found at {REFERENCE_DATA}: set CRIME_REFERENCE_DATA or put ../shared/data beside the project"
+        )
+    return REFERENCE_DATA
+
+
+@pytest.fixture(scope="session")
+def essex_dir(reference_data: Path) -> Path:
+    return reference_data / "police-uk" / "essex"
+
+
+@pytest.fixture(scope="session")
+def essex_db(tmp_path_factory, reference_data: Path) -> Path:
+    """A warehouse with the real Essex street files, the ONS lookup and census residents (read-only use)."""
+    from etl.load import load_sources
+
+    db = tmp_path_factory.mktemp("essex") / "essex.duckdb"
+    load_sources(
+        [
+            reference_data / "police-uk" / "essex",
+            reference_data / "ons" / "lsoa11-to-local-authority-and-force.csv",
+            reference_data / "ons" / "census2011-lsoa-usual-residents.csv",
+        ],
+        db,
+        progress=False,
+    )
+    return db
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The synthetic demo warehouse (seed 1), built once per test session through the real loaders."""
+    from etl.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    db = root / "demo.duckdb"
+    build_demo(db, seed=1, archive_dir=root / "archive")
+    return db
+
+
+def run_cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `python -m ...` in the project root and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, env=full_env, timeout=600
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"command failed ({result.returncode}): {args}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def copy_tree(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest)
+    for path in dest.rglob("*"):
+        path.chmod(0o644 if path.is_file() else 0o755)
+    return dest
