@@ -1,0 +1,1 @@
+"""Metrics: DuckDB tables -> small tidy frames and statistics. Knows nothing of Streamlit or Plotly."""
