@@ -12,7 +12,7 @@ import sys
 from etl.warehouse import LoadError, Warehouse, connect_read_only, resolve_db_path
 
 # modules that add their own sub-command with register(subparsers)
-EXTRA_COMMANDS = ["etl.demo", "etl.fetch", "etl.parquet"]
+EXTRA_COMMANDS = ["etl.demo", "etl.fetch", "etl.parquet", "etl.national"]
 
 
 def _cmd_load(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import tempfile
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -150,6 +151,7 @@ def classify(files: list[tuple[Path, str]], options: dict) -> dict:
     """Scan each file and find the source module that recognises its header."""
     modules = source_modules()
     groups: dict = defaultdict(list)
+    claims = []
     for path, display in files:
         special = None
         for module in modules:
@@ -158,19 +160,31 @@ def classify(files: list[tuple[Path, str]], options: dict) -> dict:
                 special = claim(path, options)
                 if special:
                     break
-        if special:
-            scanned = ScannedFile(path=path, display=display, sha256="", header=[], has_bom=False, size=path.stat().st_size)
-            groups[module.__name__].append((scanned, special))
-            continue
-        scanned = scan_file(path, display)
-        for module in modules:
-            kind = module.detect(scanned.header, options)
-            if kind:
-                groups[module.__name__].append((scanned, kind))
-                break
-        else:
-            raise LoadError(_unrecognised_header_message(scanned.header, modules), display, 1)
+        claims.append((module, special) if special else None)
+    # hashing and UTF-8 checks run in threads (hashlib releases the GIL); results (and the first
+    # error) still come in file order
+    unclaimed = [item for item, claimed in zip(files, claims) if claimed is None]
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        scans = pool.map(lambda item: scan_file(item[0], item[1]), unclaimed)
+        for (path, display), claimed in zip(files, claims):
+            if claimed is not None:
+                module, special = claimed
+                scanned = ScannedFile(path=path, display=display, sha256="", header=[], has_bom=False, size=path.stat().st_size)
+                groups[module.__name__].append((scanned, special))
+                continue
+            scanned = next(scans)
+            _detect_kind(scanned, display, modules, options, groups)
     return groups
+
+
+def _detect_kind(scanned: ScannedFile, display: str, modules, options: dict, groups: dict) -> None:
+    """Add a scanned file to the group of the module that recognises its header (LoadError if none)."""
+    for module in modules:
+        kind = module.detect(scanned.header, options)
+        if kind:
+            groups[module.__name__].append((scanned, kind))
+            return
+    raise LoadError(_unrecognised_header_message(scanned.header, modules), display, 1)
 
 
 def _unrecognised_header_message(header: list[str], modules) -> str:

@@ -10,6 +10,7 @@ serving the previous version until they notice the new inode.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -443,11 +444,17 @@ class Warehouse:
                 _fsync(temp)
                 os.replace(temp, self.path)
                 _fsync_dir(self.path.parent)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
                 with contextlib.suppress(FileNotFoundError):
                     Path(str(temp) + ".wal").unlink()
+                if _is_write_failure(exc):
+                    raise LoadError(
+                        f"could not write the new database ({str(exc).strip()}); free some disk space or"
+                        " raise the file size limit and load again",
+                        self.path,
+                    ) from exc
                 raise
         finally:
             fcntl.flock(lock_handle.fileno(), fcntl.LOCK_UN)
@@ -464,6 +471,13 @@ class Warehouse:
         if not self.path.exists():
             with self.write():
                 pass
+
+
+def _is_write_failure(exc: BaseException) -> bool:
+    """A disk that is full or a file size limit hit while writing the copy (not a bad source file)."""
+    if isinstance(exc, duckdb.Error):  # IOException while loading, FatalException at the checkpoint
+        return any(text in str(exc) for text in ("No space left on device", "File too large", "Disk quota exceeded"))
+    return isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def _fsync(path: Path) -> None:

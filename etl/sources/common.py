@@ -178,6 +178,13 @@ def scan_file(path: Path, display: str | None = None) -> ScannedFile:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise LoadError("the file is not UTF-8: it ends inside a multi-byte character", display, line) from exc
+    if b"\x00" in first_chunk:
+        raise LoadError(
+            "the file contains NUL bytes: it looks like UTF-16 without a byte-order mark, or is not text;"
+            " save it as UTF-8",
+            display,
+            first_chunk[: first_chunk.index(b"\x00")].count(b"\n") + 1,
+        )
     has_bom = first_chunk.startswith(codecs.BOM_UTF8)
     text = first_chunk[3:] if has_bom else first_chunk
     header_line = text.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")

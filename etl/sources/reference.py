@@ -58,23 +58,35 @@ def _int(text: str) -> int:
 
 
 def _read_rows(scanned: ScannedFile):
+    """(first physical line, parsed record, raw text of the record's lines) for every data row."""
     with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+        pending: list[str] = []
+
+        def lines():
+            for text in handle:
+                pending.append(text)
+                yield text
+
+        reader = csv.reader(lines())
         next(reader)
+        pending.clear()
         start = reader.line_num + 1
-        for record in reader:
-            if record:
-                yield start, record
-            start = reader.line_num + 1
+        try:
+            for record in reader:
+                if record:
+                    yield start, record, "".join(pending).rstrip("\r\n")
+                pending.clear()
+                start = reader.line_num + 1
+        except csv.Error as exc:  # a field over csv's size limit, a NUL byte: the file is not a clean CSV
+            raise LoadError(f"cannot read the CSV: {exc}", scanned.display, start) from exc
 
 
 def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
     width = len(scanned.header)
     offset = 1 if width == len(LOOKUP_HEADER) else 0
     good, rejects, read = [], [], 0
-    for line, record in _read_rows(scanned):
+    for line, record, raw in _read_rows(scanned):
         read += 1
-        raw = ",".join(record)
         if len(record) != width:
             rejects.append((line, f"expected {width} columns, found {len(record)}", raw))
             continue
@@ -121,9 +133,8 @@ def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
 
 def _load_census(session: WriteSession, scanned: ScannedFile) -> None:
     good, rejects, read = [], [], 0
-    for line, record in _read_rows(scanned):
+    for line, record, raw in _read_rows(scanned):
         read += 1
-        raw = ",".join(record)
         if len(record) != len(CENSUS_HEADER):
             rejects.append((line, f"expected {len(CENSUS_HEADER)} columns, found {len(record)}", raw))
             continue

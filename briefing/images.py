@@ -1,0 +1,244 @@
+"""Chart images: a Plotly figure -> PNG, SVG or PDF bytes, rendered by kaleido (>= 1.0) with the system
+Chromium (Debian `chromium`; kaleido finds /usr/bin/chromium itself, or `$BROWSER_PATH`).
+
+One warm kaleido server per process (`kaleido.start_sync_server`): the first image starts Chromium
+(a few seconds), every later one takes about 0.2-0.3 s. The server answers one request at a time, so
+calls are serialised with a lock and the module is safe to call from several threads (Streamlit
+sessions). Images are slide-sized, 16:9: 1280 x 720 CSS pixels; PNG at scale 2 (2560 x 1440 px),
+SVG and PDF as vectors at the same layout size.
+
+Provenance (filters, load fingerprint, version) can be embedded: a PNG `tEXt` chunk, PDF document
+metadata, an SVG `<metadata>` element.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import struct
+import threading
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any
+
+import plotly.graph_objects as go
+
+SLIDE_WIDTH_PX = 1280
+SLIDE_HEIGHT_PX = 720
+PNG_SCALE = 2
+FORMATS: dict[str, str] = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+_LOCK = threading.RLock()
+_SERVER_STARTED = False
+
+
+class ImageExportError(RuntimeError):
+    """Chromium/kaleido could not render a figure (the message says what to install or set)."""
+
+
+def _ensure_server() -> None:
+    """Start the process-wide kaleido server once (warm Chromium for every later image)."""
+    global _SERVER_STARTED
+    if _SERVER_STARTED:
+        return
+    import kaleido
+
+    kaleido.start_sync_server(silence_warnings=True)
+    _SERVER_STARTED = True
+
+
+def stop_server() -> None:
+    """Stop the warm server (tests, or before a process exits; it also stops at exit)."""
+    global _SERVER_STARTED
+    with _LOCK:
+        if _SERVER_STARTED:
+            import kaleido
+
+            kaleido.stop_sync_server(silence_warnings=True)
+            _SERVER_STARTED = False
+
+
+def _render(spec: dict, fmt: str, width: int, height: int, scale: float) -> bytes:
+    import kaleido
+
+    opts = {"format": fmt, "width": width, "height": height, "scale": scale}
+    with _LOCK:
+        _ensure_server()
+        try:
+            return kaleido.calc_fig_sync(spec, opts=opts)
+        except Exception as first_error:  # a crashed Chromium: restart the server once, then give up
+            stop_server()
+            _ensure_server()
+            try:
+                return kaleido.calc_fig_sync(spec, opts=opts)
+            except Exception as exc:
+                raise ImageExportError(
+                    f"could not render a {fmt.upper()} image with kaleido/Chromium ({exc}); install the Debian "
+                    "package `chromium` (scripts/setup.sh does) or set BROWSER_PATH to a Chrome/Chromium binary"
+                ) from first_error
+
+
+def figure_bytes(
+    fig: go.Figure | Mapping,
+    fmt: str = "png",
+    *,
+    width: int = SLIDE_WIDTH_PX,
+    height: int = SLIDE_HEIGHT_PX,
+    scale: float | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The figure as `fmt` ('png', 'svg' or 'pdf') bytes, `width` x `height` CSS pixels (PNG scaled by
+    `scale`, default 2). The caller's figure is not modified. `provenance` (a JSON-able mapping) is
+    embedded in the file's metadata."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown image format {fmt!r}; one of: {', '.join(FORMATS)}")
+    spec = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
+    layout = spec.setdefault("layout", {})
+    layout["width"], layout["height"] = width, height
+    data = _render(spec, fmt, width, height, (scale or PNG_SCALE) if fmt == "png" else 1)
+    if provenance:
+        data = embed_metadata(data, fmt, provenance, title=figure_title(fig))
+    return data
+
+
+def figure_title(fig: go.Figure | Mapping) -> str:
+    """The figure's title text ('' when it has none)."""
+    layout = fig.to_dict().get("layout", {}) if hasattr(fig, "to_dict") else dict(fig).get("layout", {})
+    title = layout.get("title") or {}
+    return str(title.get("text") or "") if isinstance(title, dict) else str(title)
+
+
+def figure_alt_text(fig: go.Figure | Mapping) -> str:
+    """Alt text for an exported chart: its title, what it plots (trace names) and its caption."""
+    spec = fig.to_dict() if hasattr(fig, "to_dict") else dict(fig)
+    layout = spec.get("layout", {})
+    parts = [figure_title(fig) or "Chart"]
+    kinds = sorted({str(trace.get("type", "scatter")) for trace in spec.get("data", [])})
+    names = [str(trace["name"]) for trace in spec.get("data", []) if trace.get("name") and trace.get("showlegend", True) is not False]
+    axis_y = (layout.get("yaxis") or {}).get("title", {})
+    axis_x = (layout.get("xaxis") or {}).get("title", {})
+    y_text = axis_y.get("text") if isinstance(axis_y, dict) else None
+    x_text = axis_x.get("text") if isinstance(axis_x, dict) else None
+    kind = {"scatter": "line chart", "bar": "bar chart", "choropleth": "map", "scattergeo": "map"}
+    described = " and ".join(kind.get(k, k) for k in kinds) or "chart"
+    sentence = f"{described.capitalize()}"
+    if y_text and x_text:
+        sentence += f" of {y_text} by {x_text.lower()}"
+    elif y_text:
+        sentence += f" of {y_text}"
+    if names:
+        sentence += f"; series: {', '.join(dict.fromkeys(names))}"
+    parts.append(sentence + ".")
+    meta = layout.get("meta") or {}
+    if isinstance(meta, dict) and meta.get("caption"):
+        parts.append(str(meta["caption"]))
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# metadata
+# ---------------------------------------------------------------------------------------------
+def _png_text_chunk(keyword: str, text: str) -> bytes:
+    # iTXt (UTF-8): keyword, null, compression flag 0, method 0, empty language tag, null, empty
+    # translated keyword, null, text
+    body = keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + text.encode("utf-8")
+    return struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body) & 0xFFFFFFFF)
+
+
+def png_text_chunks(data: bytes) -> dict[str, str]:
+    """The tEXt/iTXt key -> text pairs of a PNG (to read provenance back)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    out: dict[str, str] = {}
+    position = 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position:position + 4])
+        kind = data[position + 4:position + 8]
+        body = data[position + 8:position + 8 + length]
+        if kind == b"tEXt":
+            key, _, value = body.partition(b"\x00")
+            out[key.decode("latin-1")] = value.decode("latin-1")
+        elif kind == b"iTXt":
+            key, _, rest = body.partition(b"\x00")
+            rest = rest[2:]  # compression flag and method
+            _language, _, rest = rest.partition(b"\x00")
+            _translated, _, value = rest.partition(b"\x00")
+            out[key.decode("latin-1")] = value.decode("utf-8")
+        position += 12 + length
+    return out
+
+
+def embed_metadata(data: bytes, fmt: str, provenance: Mapping[str, Any], title: str = "") -> bytes:
+    """Put `provenance` (JSON) into a PNG iTXt chunk 'provenance', a PDF's document info
+    (/Title, /Subject, /Keywords and a /Provenance entry) or an SVG <metadata> element."""
+    text = json.dumps(provenance, default=str, sort_keys=True)
+    if fmt == "png":
+        end = data.rfind(b"IEND") - 4  # the IEND chunk's length field
+        chunks = _png_text_chunk("provenance", text)
+        if title:
+            chunks = _png_text_chunk("Title", title) + chunks
+        return data[:end] + chunks + data[end:]
+    if fmt == "svg":
+        from xml.sax.saxutils import escape
+
+        head, sep, tail = data.decode("utf-8").partition(">")
+        if not sep:
+            return data
+        block = f"<metadata><provenance xmlns=\"urn:crime-plan-monitor\">{escape(text)}</provenance></metadata>"
+        if title:
+            block = f"<title>{escape(title)}</title>" + block
+        return (head + sep + block + tail).encode("utf-8")
+    if fmt == "pdf":
+        from pypdf import PdfReader, PdfWriter
+
+        writer = PdfWriter(clone_from=PdfReader(BytesIO(data)))
+        writer.add_metadata({
+            "/Title": title or "Chart",
+            "/Subject": "Crime Plan Monitor export",
+            "/Keywords": f"load_fingerprint={provenance.get('load_fingerprint', '')}",
+            "/Provenance": text,
+        })
+        out = BytesIO()
+        writer.write(out)
+        return out.getvalue()
+    return data
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download button's content: (label, data, file_name, mime) unpacks in that order."""
+
+    label: str
+    data: bytes
+    file_name: str
+    mime: str
+
+    def __iter__(self):
+        return iter((self.label, self.data, self.file_name, self.mime))
+
+
+def safe_basename(name: str) -> str:
+    """A file-name-safe stem: letters, digits, '-' and '_' only."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip().lower())
+    while "--" in cleaned:
+        cleaned = cleaned.replace("--", "-")
+    return cleaned.strip("-") or "chart"
+
+
+def chart_downloads(
+    fig: go.Figure,
+    basename: str,
+    provenance: Mapping[str, Any] | None = None,
+    formats: tuple[str, ...] = ("png", "svg", "pdf"),
+) -> list[Download]:
+    """PNG (2560 x 1440), SVG and PDF of a figure for download buttons: a list of Download
+    (label, bytes, file name, MIME type). Renders with the warm kaleido server."""
+    stem = safe_basename(basename)
+    labels = {"png": "PNG (slide, high resolution)", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
+    return [
+        Download(labels[fmt], figure_bytes(fig, fmt, provenance=provenance), f"{stem}.{fmt}", FORMATS[fmt])
+        for fmt in formats
+    ]

@@ -1,0 +1,20 @@
+"""Plotly figures from metric frames: one style (Okabe–Ito), lockdown shading, captions. No Streamlit."""
+
+from charts import theme  # noqa: F401  (registers the Plotly template)
+from charts.figures import (  # noqa: F401
+    add_lockdowns,
+    bar_chart,
+    caption_text,
+    change_chart,
+    choropleth_map,
+    empty_figure,
+    feature_collection,
+    format_as_at,
+    format_pct_change,
+    funnel_plot,
+    point_density_map,
+    significance_mark,
+    sparkline,
+    sparkline_values,
+    trend_chart,
+)

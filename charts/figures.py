@@ -1,0 +1,545 @@
+"""Plotly figure builders for metric frames. One style (charts.theme), and every figure carries a title,
+axis labels with units and a caption line "Source: … Data as at …" inside the figure, so a PNG/SVG
+exported into a briefing paper keeps its provenance.
+
+No Streamlit here: pages and the briefing pack call the same builders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from charts.theme import (
+    EXPECTED_BAND_FILL,
+    EXPECTED_COLOUR,
+    FALL_COLOUR,
+    HIGHLIGHT_COLOUR,
+    LOCKDOWN_FILL,
+    MUTED_COLOUR,
+    OBSERVED_COLOUR,
+    RISE_COLOUR,
+    SEQUENTIAL_SCALE,
+    TEMPLATE_NAME,
+    colour_for,
+)
+
+CAPTION_FONT = dict(size=11, color="#555")
+
+
+# ---------------------------------------------------------------------------------------------
+# shared finishing: title, axis labels, caption
+# ---------------------------------------------------------------------------------------------
+def format_as_at(as_at: date | datetime | str | None) -> str:
+    """'March 2021' for a month, '12 Apr 2021' for a date, the text itself for a string, 'unknown' for None."""
+    if as_at is None or (isinstance(as_at, float) and math.isnan(as_at)):
+        return "unknown"
+    if isinstance(as_at, pd.Timestamp):
+        as_at = as_at.to_pydatetime()
+    if isinstance(as_at, datetime):
+        return f"{as_at:%d %b %Y}"
+    if isinstance(as_at, date):
+        return f"{as_at:%d %b %Y}" if as_at.day != 1 else f"{as_at:%B %Y}"
+    return str(as_at)
+
+
+def caption_text(source: str, as_at: date | datetime | str | None, note: str | None = None) -> str:
+    """The caption line every chart carries."""
+    text = f"Source: {source}. Data as at {format_as_at(as_at)}."
+    if note:
+        text += f" {note}"
+    return text
+
+
+def _finish(
+    fig: go.Figure,
+    *,
+    title: str,
+    source: str,
+    as_at: Any,
+    x_label: str | None = None,
+    y_label: str | None = None,
+    note: str | None = None,
+    height: int = 420,
+) -> go.Figure:
+    caption = caption_text(source, as_at, note)
+    fig.update_layout(
+        template=TEMPLATE_NAME,
+        title=dict(text=title),
+        height=height,
+        margin=dict(l=10, r=20, t=80, b=90),
+    )
+    if x_label is not None:
+        fig.update_xaxes(title_text=x_label)
+    if y_label is not None:
+        fig.update_yaxes(title_text=y_label)
+    fig.add_annotation(
+        text=caption, xref="paper", yref="paper", x=0, y=0, yshift=-78, xanchor="left", yanchor="bottom",
+        showarrow=False, font=CAPTION_FONT, align="left",
+    )
+    fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at)}
+    return fig
+
+
+def empty_figure(title: str, message: str, source: str = "", as_at: Any = None) -> go.Figure:
+    """A figure that says why there is nothing to plot (never an empty frame of axes)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=15, color="#555"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _finish(fig, title=title, source=source or "—", as_at=as_at, height=260)
+
+
+# ---------------------------------------------------------------------------------------------
+# time series
+# ---------------------------------------------------------------------------------------------
+def _period_rows(periods: Any) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
+    """Normalise lockdown periods: a frame (label|name, start, end), dicts, objects with .label/.start/.end
+    or (label, start, end) tuples."""
+    if periods is None:
+        return []
+    rows: list[tuple[str, pd.Timestamp, pd.Timestamp]] = []
+    if isinstance(periods, pd.DataFrame):
+        label_col = next((c for c in ("label", "name", "period") if c in periods.columns), None)
+        for record in periods.to_dict("records"):
+            rows.append((str(record[label_col]) if label_col else "", pd.Timestamp(record["start"]), pd.Timestamp(record["end"])))
+        return rows
+    for item in periods:
+        if isinstance(item, dict):
+            label = item.get("label") or item.get("name") or ""
+            rows.append((str(label), pd.Timestamp(item["start"]), pd.Timestamp(item["end"])))
+        elif isinstance(item, (tuple, list)):
+            label, start, end = item
+            rows.append((str(label), pd.Timestamp(start), pd.Timestamp(end)))
+        else:
+            label = getattr(item, "label", None) or getattr(item, "name", "")
+            rows.append((str(label), pd.Timestamp(item.start), pd.Timestamp(item.end)))
+    return rows
+
+
+def add_lockdowns(fig: go.Figure, lockdowns: Any, x_min: Any = None, x_max: Any = None) -> go.Figure:
+    """Shade each lockdown period (only those overlapping x_min..x_max when given) with a grey band and a
+    short label at the top."""
+    lo = pd.Timestamp(x_min) if x_min is not None else None
+    hi = pd.Timestamp(x_max) if x_max is not None else None
+    shown = 0
+    for label, start, end in _period_rows(lockdowns):
+        if lo is not None and end < lo - pd.Timedelta(days=31):
+            continue
+        if hi is not None and start > hi + pd.Timedelta(days=31):
+            continue
+        fig.add_vrect(x0=start, x1=end, fillcolor=LOCKDOWN_FILL, line_width=0, layer="below")
+        fig.add_annotation(x=start + (end - start) / 2, y=1.0, yref="paper", yanchor="bottom", text=label,
+                           showarrow=False, font=dict(size=10, color="#555"))
+        shown += 1
+    if shown:
+        fig.layout.meta = {**(fig.layout.meta or {}), "lockdowns_shown": shown}
+    return fig
+
+
+def trend_chart(
+    frame: pd.DataFrame,
+    title: str,
+    y_label: str,
+    source: str,
+    as_at: Any,
+    expected: pd.DataFrame | None = None,
+    lockdowns: Any = None,
+    *,
+    x: str = "month",
+    y: str = "count",
+    group: str | None = None,
+    x_label: str = "Month",
+    expected_columns: tuple[str, str, str] = ("expected", "lower", "upper"),
+    note: str | None = None,
+    height: int = 420,
+) -> go.Figure:
+    """A line per group (or one line) of `y` over `x`, with the expected band (expected, lower, upper
+    columns of `expected`, indexed by the same `x`) and lockdown periods shaded.
+
+    y_label carries the unit, e.g. "Crimes per month".
+    """
+    if frame is None or frame.empty:
+        return empty_figure(title, "No data for this selection.", source, as_at)
+    fig = go.Figure()
+    xs_all = pd.to_datetime(frame[x])
+    if expected is not None and not expected.empty:
+        exp_col, lo_col, hi_col = expected_columns
+        ex = expected.sort_values(x)
+        ex_x = pd.to_datetime(ex[x])
+        fig.add_trace(go.Scatter(x=ex_x, y=ex[hi_col], mode="lines", line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, name="upper"))
+        fig.add_trace(go.Scatter(x=ex_x, y=ex[lo_col], mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=EXPECTED_BAND_FILL, name="Expected range (95%)", hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=ex_x, y=ex[exp_col], mode="lines", name="Expected",
+                                 line=dict(color=EXPECTED_COLOUR, dash="dash", width=2)))
+    if group:
+        for index, (name, part) in enumerate(frame.groupby(group, sort=True)):
+            part = part.sort_values(x)
+            fig.add_trace(go.Scatter(x=pd.to_datetime(part[x]), y=part[y], mode="lines+markers", name=str(name),
+                                     line=dict(color=colour_for(index), width=2), marker=dict(size=5)))
+    else:
+        part = frame.sort_values(x)
+        fig.add_trace(go.Scatter(x=pd.to_datetime(part[x]), y=part[y], mode="lines+markers", name="Observed",
+                                 line=dict(color=OBSERVED_COLOUR, width=2.5), marker=dict(size=6)))
+    if lockdowns is not None:
+        add_lockdowns(fig, lockdowns, xs_all.min(), xs_all.max())
+    fig.update_xaxes(range=[xs_all.min() - pd.Timedelta(days=12), xs_all.max() + pd.Timedelta(days=12)])
+    if xs_all.nunique() <= 8:
+        fig.update_xaxes(tickformat="%b %Y", dtick="M1")
+    fig.update_yaxes(tickformat=",")
+    return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
+                   height=height)
+
+
+def sparkline_values(frame: pd.DataFrame, y: str = "count", x: str = "month") -> list[float]:
+    """The values of a series in time order, for a table sparkline (st.column_config.LineChartColumn)."""
+    if frame is None or frame.empty:
+        return []
+    return [float(v) for v in frame.sort_values(x)[y].tolist()]
+
+
+def sparkline(values: Sequence[float], colour: str = OBSERVED_COLOUR) -> go.Figure:
+    """A tiny axis-less line for a series (briefing tables)."""
+    fig = go.Figure(go.Scatter(y=list(values), mode="lines", line=dict(color=colour, width=2), hoverinfo="skip"))
+    fig.update_layout(template=TEMPLATE_NAME, height=40, width=140, margin=dict(l=0, r=0, t=0, b=0), showlegend=False)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, rangemode="normal")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# comparisons
+# ---------------------------------------------------------------------------------------------
+def bar_chart(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    x_label: str,
+    y_label: str,
+    source: str,
+    as_at: Any,
+    *,
+    horizontal: bool = True,
+    highlight: str | None = None,
+    label_column: str | None = None,
+    value_format: str = ",.0f",
+    note: str | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """Bars of `x` (the value) per `y` (the label) when horizontal (sorted, largest at top), else vertical.
+    `highlight` colours one label (e.g. the selected force) vermillion, the rest blue."""
+    if frame is None or frame.empty:
+        return empty_figure(title, "No data for this selection.", source, as_at)
+    labels_col = y if horizontal else x
+    values_col = x if horizontal else y
+    data = frame.sort_values(values_col, ascending=horizontal)
+    colours = [HIGHLIGHT_COLOUR if highlight is not None and str(v) == str(highlight) else OBSERVED_COLOUR
+               for v in data[labels_col]]
+    text = data[label_column] if label_column else data[values_col].map(lambda v: f"{v:{value_format}}")
+    if horizontal:
+        trace = go.Bar(x=data[values_col], y=data[labels_col].astype(str), orientation="h", marker_color=colours,
+                       text=text, textposition="outside", cliponaxis=False)
+    else:
+        trace = go.Bar(x=data[labels_col].astype(str), y=data[values_col], marker_color=colours, text=text,
+                       textposition="outside", cliponaxis=False)
+    fig = go.Figure(trace)
+    if height is None:
+        height = max(320, 26 * len(data) + 170) if horizontal else 420
+    fig.update_layout(showlegend=False, bargap=0.25)
+    if horizontal:
+        fig.update_xaxes(tickformat=",", rangemode="tozero")
+        fig.update_yaxes(automargin=True)
+        low, high = float(min(data[values_col].min(), 0)), float(max(data[values_col].max(), 0))
+        span = (high - low) or 1.0
+        fig.update_xaxes(range=[low - (0.18 * span if low < 0 else 0), high + (0.18 * span if high > 0 else 0)])
+    return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
+                   height=height)
+
+
+def change_chart(
+    frame: pd.DataFrame,
+    label: str,
+    title: str,
+    source: str,
+    as_at: Any,
+    *,
+    ratio: str = "rate_ratio",
+    lower: str = "ci_lower",
+    upper: str = "ci_upper",
+    significant: str | None = "significant",
+    note: str | None = None,
+) -> go.Figure:
+    """A forest plot: % change (rate ratio − 1) per label with its 95% interval; filled markers for
+    changes significant after Benjamini–Hochberg control, hollow for the rest; vertical line at no change."""
+    data = frame.replace([np.inf, -np.inf], np.nan).dropna(subset=[ratio, lower, upper])
+    if data.empty:
+        return empty_figure(title, "No comparable counts in both periods.", source, as_at)
+    data = data.sort_values(ratio)
+    pct = (data[ratio] - 1) * 100
+    pct_lo = (data[lower] - 1) * 100
+    pct_hi = (data[upper] - 1) * 100
+    sig = data[significant].astype(bool) if significant and significant in data.columns else pd.Series(False, index=data.index)
+    colours = [RISE_COLOUR if p > 0 else FALL_COLOUR for p in pct]
+    fig = go.Figure(go.Scatter(
+        x=pct, y=data[label].astype(str), mode="markers",
+        marker=dict(size=11, color=[c if s else "white" for c, s in zip(colours, sig)],
+                    line=dict(color=colours, width=2), symbol="circle"),
+        error_x=dict(type="data", symmetric=False, array=pct_hi - pct, arrayminus=pct - pct_lo, color="#777",
+                     thickness=1.5),
+        customdata=np.stack([pct_lo, pct_hi, sig.map({True: "yes", False: "no"})], axis=-1),
+        hovertemplate="%{y}: %{x:+.1f}% (95% CI %{customdata[0]:+.1f}% to %{customdata[1]:+.1f}%),"
+                      " significant after BH: %{customdata[2]}<extra></extra>",
+        showlegend=False,
+    ))
+    fig.add_vline(x=0, line_color="#444", line_width=1)
+    fig.update_xaxes(ticksuffix="%", rangemode="normal")
+    fig.update_yaxes(rangemode="normal")
+    legend_note = "Filled: significant after Benjamini–Hochberg (q < 0.05); hollow: not significant."
+    return _finish(fig, title=title, source=source, as_at=as_at, x_label="Change in rate per month (%, 95% CI)",
+                   y_label="", note=(legend_note + (" " + note if note else "")),
+                   height=max(320, 30 * len(data) + 170))
+
+
+def funnel_plot(
+    frame: pd.DataFrame,
+    limits: pd.DataFrame,
+    title: str,
+    source: str,
+    as_at: Any,
+    *,
+    label: str = "district",
+    population: str = "usual_residents",
+    rate: str = "rate_per_1000",
+    overall_rate: float | None = None,
+    limit_columns: dict[str, str] | None = None,
+    limits_population: str | None = None,
+    y_label: str = "Rate per 1,000 residents",
+    x_label: str = "Usual residents (2011 Census)",
+    note: str | None = None,
+) -> go.Figure:
+    """Funnel plot: each unit's rate against its population, with the overall rate and 95% / 99.8%
+    control limits (columns of `limits`, keyed by population). Units outside 99.8% are highlighted."""
+    if frame is None or frame.empty:
+        return empty_figure(title, "No rates for this selection.", source, as_at)
+    columns = {"lower_95": "lower_95", "upper_95": "upper_95", "lower_998": "lower_998", "upper_998": "upper_998"}
+    columns.update(limit_columns or {})
+    limits_population = limits_population or population
+    fig = go.Figure()
+    if limits is not None and not limits.empty:
+        lim = limits.sort_values(limits_population)
+        styles = {"95": dict(color="#777", dash="dash", width=1.2), "998": dict(color="#333", dash="dot", width=1.2)}
+        for level, name in (("95", "95% limits"), ("998", "99.8% limits")):
+            lo_col, hi_col = columns[f"lower_{level}"], columns[f"upper_{level}"]
+            if lo_col in lim.columns and hi_col in lim.columns:
+                fig.add_trace(go.Scatter(x=lim[limits_population], y=lim[hi_col], mode="lines", line=styles[level],
+                                         name=name, hoverinfo="skip"))
+                fig.add_trace(go.Scatter(x=lim[limits_population], y=lim[lo_col], mode="lines", line=styles[level],
+                                         showlegend=False, hoverinfo="skip"))
+    if overall_rate is not None and not math.isnan(overall_rate):
+        fig.add_hline(y=overall_rate, line_color=EXPECTED_COLOUR, line_width=2,
+                      annotation_text=f"Overall {overall_rate:,.1f}", annotation_position="top left")
+    outside = pd.Series(False, index=frame.index)
+    if limits is not None and not limits.empty and columns["upper_998"] in limits.columns:
+        lim = limits.sort_values(limits_population)
+        upper = np.interp(frame[population], lim[limits_population], lim[columns["upper_998"]])
+        lower = np.interp(frame[population], lim[limits_population], lim[columns["lower_998"]])
+        outside = (frame[rate] > upper) | (frame[rate] < lower)
+    positions = place_labels(frame[population].astype(float).tolist(), frame[rate].astype(float).tolist(),
+                             frame[label].astype(str).tolist())
+    fig.add_trace(go.Scatter(
+        x=frame[population], y=frame[rate], mode="markers+text",
+        text=[name if pos else "" for name, pos in zip(frame[label].astype(str), positions)],
+        textposition=[pos or "top center" for pos in positions], customdata=frame[label],
+        textfont=dict(size=10), name="Districts",
+        marker=dict(size=10, color=[HIGHLIGHT_COLOUR if o else OBSERVED_COLOUR for o in outside],
+                    line=dict(color="white", width=1)),
+        hovertemplate="%{customdata}: %{y:,.1f} per 1,000 (population %{x:,})<extra></extra>",
+    ))
+    fig.update_xaxes(tickformat=",", rangemode="tozero")
+    hidden = sum(1 for p in positions if not p)
+    default_note = "Vermillion: outside the 99.8% limits."
+    if hidden:
+        default_note += f" {hidden} crowded label(s) left off: hover a point for its name."
+    return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label,
+                   note=note or default_note, height=480)
+
+
+def place_labels(
+    xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], *, width_px: float = 1100.0,
+    height_px: float = 330.0, char_px: float = 6.0, line_px: float = 13.0,
+) -> list[str | None]:
+    """A text position for each point's label ('top center', 'bottom center', 'middle right', 'middle left')
+    chosen greedily so that no two labels (nor a label and a marker) overlap in an approximate pixel space;
+    None where every position collides (the label is left off)."""
+    if not xs:
+        return []
+    x_lo, x_hi = 0.0, max(xs) * 1.05 or 1.0
+    y_lo, y_hi = min(ys), max(ys)
+    span_y = (y_hi - y_lo) or 1.0
+    y_lo, y_hi = y_lo - 0.15 * span_y, y_hi + 0.15 * span_y
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return ((x - x_lo) / (x_hi - x_lo) * width_px, (y_hi - y) / (y_hi - y_lo) * height_px)
+
+    points = [to_px(x, y) for x, y in zip(xs, ys)]
+    boxes: list[tuple[float, float, float, float]] = [(px - 5, py - 5, px + 5, py + 5) for px, py in points]
+
+    def overlaps(box, others) -> bool:
+        return any(not (box[2] <= o[0] or box[0] >= o[2] or box[3] <= o[1] or box[1] >= o[3]) for o in others)
+
+    order = sorted(range(len(xs)), key=lambda i: -ys[i])
+    result: list[str | None] = [None] * len(xs)
+    for i in order:
+        px, py = points[i]
+        w, h = len(labels[i]) * char_px, line_px
+        candidates = {
+            "top center": (px - w / 2, py - 6 - h, px + w / 2, py - 6),
+            "bottom center": (px - w / 2, py + 6, px + w / 2, py + 6 + h),
+            "middle right": (px + 7, py - h / 2, px + 7 + w, py + h / 2),
+            "middle left": (px - 7 - w, py - h / 2, px - 7, py + h / 2),
+        }
+        own_marker = (px - 5, py - 5, px + 5, py + 5)
+        for position, box in candidates.items():
+            if not overlaps(box, [b for b in boxes if b != own_marker]):
+                result[i] = position
+                boxes.append(box)
+                break
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# maps (no tile servers: geo projections only)
+# ---------------------------------------------------------------------------------------------
+def feature_collection(frame: pd.DataFrame, id_column: str = "lsoa_code", geometry_column: str = "geometry_json") -> dict:
+    """A GeoJSON FeatureCollection whose feature ids are `id_column` (geometry text parsed once)."""
+    features = []
+    for record in frame[[id_column, geometry_column]].itertuples(index=False):
+        geometry = record[1]
+        if isinstance(geometry, str):
+            geometry = json.loads(geometry)
+        features.append({"type": "Feature", "id": record[0], "properties": {id_column: record[0]}, "geometry": geometry})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def choropleth_map(
+    frame: pd.DataFrame,
+    geojson: dict,
+    title: str,
+    value_label: str,
+    source: str,
+    as_at: Any,
+    *,
+    location: str = "lsoa_code",
+    value: str = "count",
+    hover_name: str | None = "lsoa_name",
+    note: str | None = None,
+) -> go.Figure:
+    """LSOAs coloured by `value` from a GeoJSON of their boundaries (feature id = `location`), on a bare
+    geo projection fitted to the shapes (no internet map tiles)."""
+    if frame is None or frame.empty:
+        return empty_figure(title, "No LSOA counts for this selection.", source, as_at)
+    hover = frame[hover_name] if hover_name and hover_name in frame.columns else frame[location]
+    fig = go.Figure(go.Choropleth(
+        geojson=geojson, locations=frame[location], z=frame[value], text=hover,
+        colorscale=SEQUENTIAL_SCALE, marker_line_color="rgba(80,80,80,0.35)", marker_line_width=0.3,
+        colorbar=dict(title=dict(text=value_label, side="right"), thickness=14),
+        hovertemplate="%{text}: %{z:,.0f}<extra></extra>",
+    ))
+    fig.update_geos(fitbounds="locations", visible=False, projection_type="mercator")
+    fig = _finish(fig, title=title, source=source, as_at=as_at, note=note, height=560)
+    fig.update_layout(margin=dict(l=0, r=0, t=60, b=90))
+    return fig
+
+
+def point_density_map(
+    frame: pd.DataFrame,
+    title: str,
+    value_label: str,
+    source: str,
+    as_at: Any,
+    *,
+    longitude: str = "longitude",
+    latitude: str = "latitude",
+    value: str = "count",
+    hover_name: str | None = None,
+    note: str | None = None,
+) -> go.Figure:
+    """Points (e.g. grid cells or snap points with their counts) sized and coloured by `value` on a bare
+    geo projection fitted to the points: the fallback when no LSOA boundary file is loaded."""
+    if frame is None or frame.empty:
+        return empty_figure(title, "No located records for this selection.", source, as_at)
+    values = frame[value].astype(float)
+    sizes = 4 + 18 * np.sqrt(values / values.max()) if values.max() > 0 else 6
+    hover = frame[hover_name].astype(str) if hover_name and hover_name in frame.columns else values.map(lambda v: f"{v:,.0f}")
+    fig = go.Figure(go.Scattergeo(
+        lon=frame[longitude], lat=frame[latitude], mode="markers", text=hover,
+        marker=dict(size=sizes, color=values, colorscale=SEQUENTIAL_SCALE, cmin=0, opacity=0.85,
+                    line=dict(width=0.3, color="#333"),
+                    colorbar=dict(title=dict(text=value_label, side="right"), thickness=14)),
+        hovertemplate="%{text}<br>%{marker.color:,.0f}<extra></extra>",
+    ))
+    # frame the bulk of the points (weighted 1st–99th percentiles): a few rows far outside the force
+    # area would otherwise shrink the map to a dot
+    lon_range = _weighted_range(frame[longitude].astype(float), values)
+    lat_range = _weighted_range(frame[latitude].astype(float), values)
+    fig.update_geos(visible=False, projection_type="mercator", lonaxis_range=lon_range, lataxis_range=lat_range,
+                    showframe=True, framecolor="#CCC")
+    fig = _finish(fig, title=title, source=source, as_at=as_at, note=note, height=560)
+    fig.update_layout(margin=dict(l=0, r=0, t=60, b=90))
+    return fig
+
+
+def _weighted_range(coordinate: pd.Series, weights: pd.Series, low: float = 0.01, high: float = 0.99,
+                    pad: float = 0.08) -> list[float]:
+    order = np.argsort(coordinate.to_numpy())
+    sorted_values = coordinate.to_numpy()[order]
+    cumulative = np.cumsum(weights.to_numpy()[order])
+    total = cumulative[-1] if len(cumulative) and cumulative[-1] > 0 else 1.0
+    lo = float(sorted_values[np.searchsorted(cumulative, low * total)])
+    hi = float(sorted_values[min(np.searchsorted(cumulative, high * total), len(sorted_values) - 1)])
+    margin = max((hi - lo) * pad, 0.01)
+    return [lo - margin, hi + margin]
+
+
+# ---------------------------------------------------------------------------------------------
+# scorecard helpers (text, used by the Overview table and the briefing pack)
+# ---------------------------------------------------------------------------------------------
+def format_pct_change(rate_ratio: float, lower: float, upper: float) -> tuple[str, str]:
+    """('+12.3%', '+5.1% to +20.0%') from a rate ratio and its interval; '—' when not defined."""
+    def pct(v: float) -> str:
+        if v is None or (isinstance(v, float) and (math.isnan(v))):
+            return "—"
+        if math.isinf(v):
+            return "no baseline"
+        return f"{(v - 1) * 100:+.1f}%"
+
+    if rate_ratio is None or (isinstance(rate_ratio, float) and math.isnan(rate_ratio)):
+        return "—", "—"
+    return pct(rate_ratio), f"{pct(lower)} to {pct(upper)}"
+
+
+def significance_mark(q_value: float | None, rate_ratio: float | None, alpha: float = 0.05) -> str:
+    """'▲ significant rise' / '▼ significant fall' when q < alpha (Benjamini–Hochberg), else 'not significant'."""
+    if q_value is None or rate_ratio is None or pd.isna(q_value) or pd.isna(rate_ratio):
+        return "not tested"
+    if q_value < alpha:
+        return "▲ significant rise" if rate_ratio > 1 else "▼ significant fall"
+    return "– not significant"
+
+
+def join_labels(items: Iterable[str], limit: int = 4) -> str:
+    """'a, b, c and 2 more' for captions."""
+    items = list(items)
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"

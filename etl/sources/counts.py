@@ -1,0 +1,322 @@
+"""Aggregate recorded-crime counts into the `counts` table, from three layouts:
+
+- 'counts-tidy': header `period,area,category,count` plus optional `subcategory`, `offence_code`, `force`
+  (any order). `period` is YYYY-MM or YYYY-MM-01 (a calendar month). Dataset = the `dataset` option, else
+  the file name without extension. force_id from the `force` column, else the `--force` option.
+- 'counts-wide-monthly': the London Datastore layout `MajorText,MinorText,BoroughName,YYYYMM,...` (one column
+  per month). Dataset 'london-datastore', area = borough, category = MajorText, subcategory = MinorText,
+  force_id 'metropolitan' (or `--force`).
+- 'counts-home-office': the Home Office police recorded crime (PRC) table by force area and offence code
+  (`,Financial_Year,Financial_Quarter,Force_Name,Offence_Description,...,Policeuk_Cat`): Financial_Year
+  2017/18 + Financial_Quarter 1..4 -> quarters starting 2017-04-01, 2017-07-01, 2017-10-01, 2018-01-01;
+  dataset 'home-office-prc', area = Force_Name, category = Policeuk_Cat (spelled as police.uk spells its
+  crime types), subcategory = Offence_Description. Negative numbers are kept: the Home Office publishes
+  them as reclassification adjustments. Rows of non-force bodies (Action Fraud, CIFAS, UK Finance) get
+  force_id NULL.
+
+Every row becomes one `counts` row per period with count = a whole number (≥ 0 except in the Home Office
+table; rows of that table sharing a key, which it has for homicide, are summed). A row that cannot be loaded (bad period, non-numeric count, empty area or category, a duplicate of
+an earlier row) is rejected with its physical line. Reloading replaces rows with the same
+(dataset, area, period_start, category, subcategory, offence_code).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date
+from pathlib import Path
+
+from etl.sources.common import FORCES, ScannedFile, force_id_for, insert_rows
+from etl.warehouse import FileLoad, LoadError, WriteSession
+
+TIDY_REQUIRED = ["period", "area", "category", "count"]
+TIDY_OPTIONAL = ["subcategory", "offence_code", "force"]
+WIDE_PREFIX = ["MajorText", "MinorText", "BoroughName"]
+HOME_OFFICE_HEADER = [
+    "", "Financial_Year", "Financial_Quarter", "Force_Name", "Offence_Description", "Offence_Group",
+    "Offence_Subgroup", "Offence_Code", "Number_of_Offences", "Policeuk_Cat",
+]
+HEADERS = {
+    "counts-tidy": TIDY_REQUIRED,
+    "counts-wide-monthly": WIDE_PREFIX + ["201004"],
+    "counts-home-office": HOME_OFFICE_HEADER,
+}
+KEY_COLUMNS = ["dataset", "area", "period_start", "category", "subcategory", "offence_code"]
+POLICE_UK_CATEGORIES = [
+    "Anti-social behaviour", "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs", "Other crime",
+    "Other theft", "Possession of weapons", "Public order", "Robbery", "Shoplifting", "Theft from the person",
+    "Vehicle crime", "Violence and sexual offences",
+]
+_CANONICAL_CATEGORY = {name.lower(): name for name in POLICE_UK_CATEGORIES}
+_YYYYMM = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])(?:-01)?$")
+_FINANCIAL_YEAR = re.compile(r"^(\d{4})/(\d{2})$")
+_WHOLE_NUMBER = re.compile(r"^-?\d+$")
+
+
+def detect(header: list[str], options: dict | None = None) -> str | None:
+    """The counts layout of a file from its header, or None."""
+    if header == HOME_OFFICE_HEADER or header == HOME_OFFICE_HEADER[1:]:
+        return "counts-home-office"
+    if header[:3] == WIDE_PREFIX and len(header) > 3 and all(_YYYYMM.match(name) for name in header[3:]):
+        return "counts-wide-monthly"
+    names = set(header)
+    if set(TIDY_REQUIRED) <= names and names <= set(TIDY_REQUIRED + TIDY_OPTIONAL) and len(names) == len(header):
+        return "counts-tidy"
+    return None
+
+
+def _month_end(start: date, months: int) -> date:
+    index = start.year * 12 + start.month - 1 + months
+    following = date(index // 12, index % 12 + 1, 1)
+    return date.fromordinal(following.toordinal() - 1)
+
+
+def _records(scanned: ScannedFile):
+    """(physical line of the record's start, record, raw text) for every data row after the header."""
+    with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
+        pending: list[str] = []
+
+        def lines():
+            for text in handle:
+                pending.append(text)
+                yield text
+
+        reader = csv.reader(lines())
+        try:
+            next(reader)
+        except StopIteration:
+            return
+        pending.clear()
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                if record:
+                    yield start, record, "".join(pending).rstrip("\r\n")
+                pending.clear()
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise LoadError(f"not a readable CSV ({exc})", scanned.display, reader.line_num) from exc
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.strip()
+    return text or None
+
+
+def _count(text: str, allow_negative: bool) -> int | None:
+    cleaned = text.replace(",", "").strip()
+    if not _WHOLE_NUMBER.match(cleaned):
+        return None
+    value = int(cleaned)
+    if value < 0 and not allow_negative:
+        return None
+    return value
+
+
+def _known_force_id(name: str | None) -> str | None:
+    force_id = force_id_for(name)
+    return force_id if force_id in FORCES else None
+
+
+class _Batch:
+    """Rows for `counts` from one load, with duplicate detection across every file of the load."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, list] = {}
+        self.seen: dict[tuple, tuple[str, int]] = {}
+
+    def add(self, row: tuple, display: str, line: int, merge: bool = False) -> str | None:
+        """Add a counts row; returns a reject reason if its key was already loaded in this load.
+        merge=True adds the count to an earlier row of the same file with the same key instead (the Home
+        Office table lists homicide once per offence code 1/4.1/4.10/4.2 under one shared label)."""
+        dataset, period_start, _end, _type, area, _force, category, subcategory, offence_code, count = row
+        key = (dataset, area, period_start, category, subcategory, offence_code)
+        if key in self.seen:
+            first_display, first_line = self.seen[key]
+            if merge and first_display == display:
+                self.rows[key][-1] += count
+                return None
+            return (
+                "duplicate row: same dataset, area, period, category, subcategory and offence code as "
+                f"{first_display} line {first_line}"
+            )
+        self.seen[key] = (display, line)
+        self.rows[key] = list(row)
+        return None
+
+    def tuples(self) -> list[tuple]:
+        return [tuple(row) for row in self.rows.values()]
+
+
+def _load_tidy(session: WriteSession, scanned: ScannedFile, batch: _Batch, options: dict) -> FileLoad:
+    header = scanned.header
+    position = {name: header.index(name) for name in header}
+    dataset = options.get("dataset") or Path(scanned.path).stem
+    default_force = force_id_for(options.get("force")) if options.get("force") else None
+    read = loaded = 0
+    rejects: list[tuple[int, str, str]] = []
+    for line, record, raw in _records(scanned):
+        read += 1
+        if len(record) != len(header):
+            rejects.append((line, f"{len(record)} fields, expected {len(header)} (as in the header)", raw))
+            continue
+        value = dict(zip(header, record))
+        match = _PERIOD.match(value["period"].strip())
+        area, category = _clean(value["area"]), _clean(value["category"])
+        count = _count(value["count"], allow_negative=False)
+        reason = None
+        if not match:
+            reason = f"period {value['period']!r} is not a month in the form YYYY-MM (or YYYY-MM-01)"
+        elif area is None:
+            reason = "area is empty"
+        elif category is None:
+            reason = "category is empty"
+        elif count is None:
+            reason = f"count {value['count']!r} is not a whole number ≥ 0"
+        if reason:
+            rejects.append((line, reason, raw))
+            continue
+        start = date(int(match.group(1)), int(match.group(2)), 1)
+        force_id = force_id_for(_clean(value.get("force"))) if "force" in position else default_force
+        row = (
+            dataset, start, _month_end(start, 1), "month", area, force_id, category,
+            _clean(value.get("subcategory")), _clean(value.get("offence_code")), count,
+        )
+        duplicate = batch.add(row, scanned.display, line)
+        if duplicate:
+            rejects.append((line, duplicate, raw))
+            continue
+        loaded += 1
+    session.add_rejects(scanned.display, rejects)
+    return FileLoad(scanned.display, "counts-tidy", default_force, None, scanned.sha256, read, loaded, len(rejects))
+
+
+def _load_wide(session: WriteSession, scanned: ScannedFile, batch: _Batch, options: dict) -> FileLoad:
+    header = scanned.header
+    months = [date(int(name[:4]), int(name[4:]), 1) for name in header[3:]]
+    if len(set(months)) != len(months):
+        raise LoadError("the same month column appears twice in the header", scanned.display, 1)
+    dataset = options.get("dataset") or "london-datastore"
+    force_id = force_id_for(options.get("force")) if options.get("force") else "metropolitan"
+    read = loaded = 0
+    rejects: list[tuple[int, str, str]] = []
+    for line, record, raw in _records(scanned):
+        read += 1
+        if len(record) != len(header):
+            rejects.append((line, f"{len(record)} fields, expected {len(header)} (as in the header)", raw))
+            continue
+        category, subcategory, area = (_clean(v) for v in record[:3])
+        reason = None
+        if area is None:
+            reason = "BoroughName is empty"
+        elif category is None:
+            reason = "MajorText is empty"
+        counts = []
+        if reason is None:
+            for name, text in zip(header[3:], record[3:]):
+                count = _count(text, allow_negative=False)
+                if count is None:
+                    reason = f"column {name}: count {text!r} is not a whole number ≥ 0"
+                    break
+                counts.append(count)
+        if reason:
+            rejects.append((line, reason, raw))
+            continue
+        rows = [
+            (dataset, month, _month_end(month, 1), "month", area, force_id, category, subcategory, None, count)
+            for month, count in zip(months, counts)
+        ]
+        duplicate = batch.add(rows[0], scanned.display, line) if rows else None
+        if duplicate:
+            rejects.append((line, duplicate, raw))
+            continue
+        for row in rows[1:]:
+            batch.add(row, scanned.display, line)
+        loaded += 1
+    session.add_rejects(scanned.display, rejects)
+    return FileLoad(scanned.display, "counts-wide-monthly", force_id, None, scanned.sha256, read, loaded, len(rejects))
+
+
+def _load_home_office(session: WriteSession, scanned: ScannedFile, batch: _Batch, options: dict) -> FileLoad:
+    header = scanned.header
+    offset = 1 if header[0] == "" else 0
+    dataset = options.get("dataset") or "home-office-prc"
+    read = loaded = 0
+    rejects: list[tuple[int, str, str]] = []
+    for line, record, raw in _records(scanned):
+        read += 1
+        if len(record) != len(header):
+            rejects.append((line, f"{len(record)} fields, expected {len(header)} (as in the header)", raw))
+            continue
+        value = dict(zip(HOME_OFFICE_HEADER[1:], record[offset:]))
+        year = _FINANCIAL_YEAR.match(value["Financial_Year"].strip())
+        quarter = value["Financial_Quarter"].strip()
+        area = _clean(value["Force_Name"])
+        category_text = _clean(value["Policeuk_Cat"])
+        count = _count(value["Number_of_Offences"], allow_negative=True)
+        reason = None
+        if not year or (int(year.group(1)) + 1) % 100 != int(year.group(2)):
+            reason = f"Financial_Year {value['Financial_Year']!r} is not a financial year such as 2017/18"
+        elif quarter not in {"1", "2", "3", "4"}:
+            reason = f"Financial_Quarter {quarter!r} is not 1, 2, 3 or 4"
+        elif area is None:
+            reason = "Force_Name is empty"
+        elif category_text is None:
+            reason = "Policeuk_Cat is empty"
+        elif count is None:
+            reason = f"Number_of_Offences {value['Number_of_Offences']!r} is not a whole number"
+        if reason:
+            rejects.append((line, reason, raw))
+            continue
+        first_year = int(year.group(1))
+        start_index = first_year * 12 + 3 + (int(quarter) - 1) * 3  # April = month index 3
+        start = date(start_index // 12, start_index % 12 + 1, 1)
+        category = _CANONICAL_CATEGORY.get(category_text.lower(), category_text)
+        row = (
+            dataset, start, _month_end(start, 3), "quarter", area, _known_force_id(area), category,
+            _clean(value["Offence_Description"]), _clean(value["Offence_Code"]), count,
+        )
+        duplicate = batch.add(row, scanned.display, line, merge=True)
+        if duplicate:
+            rejects.append((line, duplicate, raw))
+            continue
+        loaded += 1
+    session.add_rejects(scanned.display, rejects)
+    return FileLoad(scanned.display, "counts-home-office", None, None, scanned.sha256, read, loaded, len(rejects))
+
+
+LOADERS = {"counts-tidy": _load_tidy, "counts-wide-monthly": _load_wide, "counts-home-office": _load_home_office}
+
+
+def load(session: WriteSession, files: list[tuple[ScannedFile, str]], **options) -> None:
+    """Load counts files of any of the three layouts; replaces rows with the same key (see module docstring)."""
+    batch = _Batch()
+    entries = [LOADERS[kind](session, scanned, batch, options) for scanned, kind in files]
+    con = session.con
+    con.execute("DROP TABLE IF EXISTS staged_counts")
+    con.execute("CREATE TEMP TABLE staged_counts AS SELECT * FROM counts LIMIT 0")
+    insert_rows(con, "staged_counts", batch.tuples())
+    # replace on the key; NULL subcategory / offence code are key values too (IS NOT DISTINCT FROM)
+    con.execute(
+        """
+        DELETE FROM counts
+        WHERE EXISTS (
+            SELECT 1 FROM (SELECT DISTINCT dataset, area, period_start, category, subcategory, offence_code
+                           FROM staged_counts) AS staged
+            WHERE staged.dataset = counts.dataset
+              AND staged.area = counts.area
+              AND staged.period_start = counts.period_start
+              AND staged.category = counts.category
+              AND staged.subcategory IS NOT DISTINCT FROM counts.subcategory
+              AND staged.offence_code IS NOT DISTINCT FROM counts.offence_code
+        )
+        """
+    )
+    con.execute("INSERT INTO counts SELECT * FROM staged_counts")
+    con.execute("DROP TABLE staged_counts")
+    for entry in entries:
+        session.log_file(entry)

@@ -1,0 +1,81 @@
+"""Action Fraud (NFIB) fraud reports by force area: the tidy CSV we define.
+
+Header exactly `month,force,fraud_type,reports,reported_loss_gbp` (docs/CONVENTIONS.md):
+`month` YYYY-MM; `force` a force name ("Essex Police", "Essex") or DfT code, or empty when `--force`
+names it; `fraud_type` free text (e.g. "Online shopping and auctions"); `reports` a whole number >= 0;
+`reported_loss_gbp` a number >= 0 in pounds sterling, or empty when not published.
+Rows replace the warehouse's rows with the same (force_id, month, fraud_type).
+"""
+
+from __future__ import annotations
+
+from etl.sources.common import ScannedFile, force_name_for, insert_rows
+from etl.sources.tidy_csv import BadRecord, parse_month, parse_number, read_records, resolve_force_id
+from etl.warehouse import FileLoad, LoadError, WriteSession
+
+FRAUD_HEADER = ["month", "force", "fraud_type", "reports", "reported_loss_gbp"]
+HEADERS = {"fraud": FRAUD_HEADER}
+
+
+def detect(header: list[str], options: dict | None = None) -> str | None:
+    """'fraud' for the tidy fraud header, else None."""
+    return "fraud" if [h.strip().lower() for h in header] == FRAUD_HEADER else None
+
+
+def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str | None = None, **_options) -> None:
+    """Load fraud CSVs; each file is logged with its rows read = loaded + rejected."""
+    default_force = resolve_force_id(force) if force else None
+    if force and default_force is None:
+        raise LoadError(f"--force {force!r} is not a police force of England and Wales")
+    con = session.con
+    for scanned, _kind in files:
+        rows, rejects, seen = [], [], {}
+        for record in read_records(scanned.path, FRAUD_HEADER):
+            if isinstance(record, BadRecord):
+                rejects.append((record.line, record.reason, record.raw))
+                continue
+            values = record.values
+            reason = None
+            month = parse_month(values["month"])
+            force_id = resolve_force_id(values["force"]) if values["force"] else default_force
+            reports = parse_number(values["reports"])
+            loss = parse_number(values["reported_loss_gbp"]) if values["reported_loss_gbp"] else None
+            key = (force_id, month, values["fraud_type"])
+            if month is None:
+                reason = f"month {values['month']!r} is not YYYY-MM"
+            elif force_id is None:
+                reason = (
+                    f"force {values['force']!r} is not a police force of England and Wales" if values["force"]
+                    else "force is empty and no --force was given"
+                )
+            elif not values["fraud_type"]:
+                reason = "fraud_type is empty"
+            elif reports is None or reports < 0 or reports != int(reports):
+                reason = f"reports {values['reports']!r} is not a whole number >= 0"
+            elif values["reported_loss_gbp"] and (loss is None or loss < 0):
+                reason = f"reported_loss_gbp {values['reported_loss_gbp']!r} is not a number >= 0"
+            elif key in seen:
+                reason = f"duplicate row: {force_id} {values['month']} {values['fraud_type']!r} already on line {seen[key]}"
+            if reason:
+                rejects.append((record.line, reason, record.raw))
+                continue
+            seen[key] = record.line
+            rows.append((month, force_name_for(force_id), force_id, values["fraud_type"], int(reports), loss))
+        con.execute("DROP TABLE IF EXISTS staged_fraud")
+        con.execute("CREATE TEMP TABLE staged_fraud AS SELECT * FROM fraud LIMIT 0")
+        insert_rows(con, "staged_fraud", rows)
+        loaded = session.replace_rows("fraud", "staged_fraud", ["force_id", "month", "fraud_type"])
+        con.execute("DROP TABLE IF EXISTS staged_fraud")
+        session.add_rejects(scanned.display, rejects)
+        forces = {row[2] for row in rows}
+        session.log_file(
+            FileLoad(
+                path=scanned.display,
+                kind="fraud",
+                force_id=next(iter(forces)) if len(forces) == 1 else None,
+                sha256=scanned.sha256,
+                rows_read=len(rows) + len(rejects),
+                rows_loaded=loaded,
+                rows_rejected=len(rejects),
+            )
+        )

@@ -1,0 +1,95 @@
+"""The COVID-19 calendar (England) as data the charts can shade, and comparison-period presets.
+
+Defaults (configurable): first lockdown 23 Mar 2020 – 23 Jun 2020; second 5 Nov – 2 Dec 2020;
+third 6 Jan – 29 Mar 2021; last restrictions lifted 19 Jul 2021. Periods between lockdowns up to the
+lifting of the last restrictions are 'easing'.
+
+Comparison periods are (first month, last month) tuples of first-of-month dates, inclusive.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from metrics.filters import add_months, month_start
+
+# (label, start, end, kind); inclusive dates
+COVID_PERIODS: list[tuple[str, date, date, str]] = [
+    ("First lockdown", date(2020, 3, 23), date(2020, 6, 23), "lockdown"),
+    ("Easing", date(2020, 6, 24), date(2020, 11, 4), "easing"),
+    ("Second lockdown", date(2020, 11, 5), date(2020, 12, 2), "lockdown"),
+    ("Tiers", date(2020, 12, 3), date(2021, 1, 5), "easing"),
+    ("Third lockdown", date(2021, 1, 6), date(2021, 3, 29), "lockdown"),
+    ("Roadmap easing", date(2021, 3, 30), date(2021, 7, 18), "easing"),
+]
+RESTRICTIONS_LIFTED = date(2021, 7, 19)
+KINDS = ("lockdown", "easing")
+
+
+def _as_date(value, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def covid_periods(config: dict | None = None) -> pd.DataFrame:
+    """The lockdown and easing periods: DataFrame[label, start, end, kind] (inclusive dates, in order).
+
+    config (e.g. from a TOML file): {"periods": [{"label": ..., "start": "2020-03-23", "end": "2020-06-23",
+    "kind": "lockdown"}, ...]} replaces the defaults; {"restrictions_lifted": "2021-07-19"} is kept in
+    frame.attrs. Raises ValueError on a bad date, an unknown kind or an end before its start.
+    """
+    config = config or {}
+    periods = COVID_PERIODS
+    if "periods" in config:
+        periods = []
+        for number, entry in enumerate(config["periods"], start=1):
+            where = f"covid period {number}"
+            label = str(entry.get("label") or f"Period {number}")
+            start = _as_date(entry.get("start"), where + " start")
+            end = _as_date(entry.get("end"), where + " end")
+            kind = entry.get("kind", "lockdown")
+            if kind not in KINDS:
+                raise ValueError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+            if end < start:
+                raise ValueError(f"{where}: ends {end} before it starts {start}")
+            periods.append((label, start, end, kind))
+    frame = pd.DataFrame(periods, columns=["label", "start", "end", "kind"]).sort_values("start").reset_index(drop=True)
+    lifted = _as_date(config.get("restrictions_lifted", RESTRICTIONS_LIFTED), "restrictions_lifted")
+    frame.attrs = {"restrictions_lifted": lifted}
+    return frame
+
+
+def lockdowns(config: dict | None = None) -> pd.DataFrame:
+    """Only the lockdown periods (for shading)."""
+    frame = covid_periods(config)
+    return frame[frame["kind"] == "lockdown"].reset_index(drop=True)
+
+
+def latest_12_vs_previous_12(last_month: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """(previous 12 months, latest 12 months) ending with `last_month`: the incumbent's comparison."""
+    last = month_start(last_month)
+    post = (add_months(last, -11), last)
+    pre = (add_months(last, -23), add_months(last, -12))
+    return pre, post
+
+
+def pre_covid_vs_covid_year() -> tuple[tuple[date, date], tuple[date, date]]:
+    """(2019-03..2020-02, 2020-03..2021-02): the 12 months before COVID against the first COVID year."""
+    return (date(2019, 3, 1), date(2020, 2, 1)), (date(2020, 3, 1), date(2021, 2, 1))
+
+
+def same_period_last_year(start: date, end: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """(the same months a year earlier, start..end)."""
+    return (add_months(start, -12), add_months(end, -12)), (month_start(start), month_start(end))
+
+
+COMPARISON_PRESETS = {
+    "latest 12 months vs previous 12": latest_12_vs_previous_12,
+    "12 months pre-COVID vs first COVID year": lambda _last=None: pre_covid_vs_covid_year(),
+}

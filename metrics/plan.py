@@ -1,0 +1,630 @@
+"""The Police and Crime Plan's priorities and measures, as data, and the Overview scorecard.
+
+Pages, the scorecard and the briefing pack all read the measure definitions from here: which family and
+categories make a measure, its unit, its source, caveats, whether it is a public proxy, and which file
+(and `python -m etl load` command) would supply it when it is not loaded.
+
+`scorecard(con, filters, comparison)` -> one row per measure (see SCORECARD_COLUMNS): latest month's
+value, change between the comparison periods with its exact Poisson 95% interval (metrics.compare),
+Benjamini–Hochberg q-values across every tested row of the scorecard, the expected-vs-observed flag of
+the latest month (metrics.expected, fitted on the months before the comparison's current period), a
+sparkline series (last 24 months) and the as-at month of the source.
+
+`resolve_comparison(con, preset, ...)` turns a comparison preset into two month ranges that the loaded
+data can support, with a notice when it had to fall back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from metrics.filters import Filters, add_months, month_start, months_between
+
+POLICE_UK_CRIME_TYPES: tuple[str, ...] = (
+    "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs", "Other crime", "Other theft",
+    "Possession of weapons", "Public order", "Robbery", "Shoplifting", "Theft from the person", "Vehicle crime",
+    "Violence and sexual offences",
+)
+ASB = "Anti-social behaviour"
+
+
+# ---------------------------------------------------------------------------------------------
+# priorities and measures
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Priority:
+    """A plan priority (number 1–7) or one of the extra views (number None)."""
+
+    id: str
+    number: int | None
+    title: str
+    page: str  # the page file that shows it
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure of the plan.
+
+    family: a metrics.series family; categories: Filters.categories within it (empty = all);
+    flag: a boolean column of the family (e.g. incidents.domestic_abuse) that must be true.
+    is_proxy / proxy_for: a public stand-in for a measure whose real source is not public.
+    needs_file / load_command: what supplies the measure when its family is not loaded.
+    """
+
+    id: str
+    priority_id: str
+    label: str
+    family: str
+    unit: str
+    source: str
+    categories: tuple[str, ...] = ()
+    flag: str | None = None
+    caveats: str = ""
+    is_proxy: bool = False
+    proxy_for: str | None = None
+    needs_file: str = ""
+    load_command: str = ""
+    in_scorecard: bool = True
+
+
+PRIORITIES: tuple[Priority, ...] = (
+    Priority("local-policing", 1, "More local, visible and accessible policing", "pages/local_policing.py"),
+    Priority("asb", 2, "Cracking down on anti-social behaviour", "pages/asb.py"),
+    Priority("domestic-abuse", 3, "Breaking the cycle of domestic abuse", "pages/domestic_abuse.py"),
+    Priority("serious-violence", 4, "Reversing the trend in serious violence", "pages/serious_violence.py"),
+    Priority("gangs", 5, "Tackling gangs and organised crime", "pages/gangs.py"),
+    Priority("children", 6, "Protecting children and vulnerable people", "pages/children.py"),
+    Priority("roads", 7, "Improving safety on our roads", "pages/roads.py"),
+    Priority("fraud", None, "Fraud", "pages/fraud.py"),
+)
+
+POLICE_UK_STREET_FILE = (
+    "data.police.uk street-level CSVs for the force (the download zip, or its month folders "
+    "`YYYY-MM/YYYY-MM-<force>-street.csv`) from https://data.police.uk/data/"
+)
+POLICE_UK_LOAD = "python -m etl load path/to/police-uk-download.zip"
+EXTRACT_FILE = (
+    "the force's incident-level crime extract (CSV with incident_ref, recorded_at, offence_code and the "
+    "domestic_abuse, hate_crime and child_victim flags; a TOML mapping file when its column names differ — "
+    "see docs/CONVENTIONS.md, 'Force incident extract')"
+)
+EXTRACT_LOAD = "python -m etl load path/to/force-extract.csv --mapping path/to/extract-mapping.toml"
+STATS19_FILE = (
+    "DfT STATS19 road-safety open data: the collision and casualty CSVs for the years wanted "
+    "(dft-road-casualty-statistics-collision-YYYY.csv, dft-road-casualty-statistics-casualty-YYYY.csv)"
+)
+STATS19_LOAD = (
+    "python -m etl load dft-road-casualty-statistics-collision-2020.csv "
+    "dft-road-casualty-statistics-casualty-2020.csv --force Essex"
+)
+STOP_SEARCH_FILE = (
+    "data.police.uk stop-and-search CSVs (`YYYY-MM/YYYY-MM-<force>-stop-and-search.csv` in the download zip; "
+    "tick 'Include stop and search data' when downloading)"
+)
+FRAUD_FILE = (
+    "Action Fraud (NFIB) reports by force area as a tidy CSV with the header "
+    "`month,force,fraud_type,reports,reported_loss_gbp`"
+)
+FRAUD_LOAD = "python -m etl load path/to/action-fraud-by-force.csv"
+
+STREET_SOURCE = "data.police.uk street-level crime"
+STREET_CAVEATS = (
+    "Crimes are counted in the month recorded; locations are anonymised snap points; months can be revised "
+    "when re-published; about 1% of rows fall in LSOAs outside the force."
+)
+
+MEASURES: tuple[Measure, ...] = (
+    Measure(
+        "all_crime", "local-policing", "All recorded crime (excluding ASB)", "crimes", "crimes per month",
+        STREET_SOURCE, categories=POLICE_UK_CRIME_TYPES, caveats=STREET_CAVEATS,
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "asb_incidents", "asb", "Anti-social behaviour incidents", "crimes", "incidents per month",
+        STREET_SOURCE, categories=(ASB,),
+        caveats="ASB incidents reported to the police (not crimes); " + STREET_CAVEATS,
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "domestic_abuse_crimes", "domestic-abuse", "Domestic abuse crimes", "incidents", "crimes per month",
+        "force crime extract (domestic abuse flag)", flag="domestic_abuse",
+        caveats="Counts crimes flagged as domestic abuse in the force's records system.",
+        needs_file=EXTRACT_FILE, load_command=EXTRACT_LOAD,
+    ),
+    Measure(
+        "violence_sexual_proxy", "domestic-abuse", "Violence and sexual offences (proxy for domestic abuse)",
+        "crimes", "crimes per month", STREET_SOURCE, categories=("Violence and sexual offences",),
+        caveats=(
+            "Proxy: public data carry no domestic-abuse flag. Most recorded domestic abuse is violence against "
+            "the person, but this category also holds every non-domestic violent and sexual offence, so it "
+            "cannot show domestic abuse on its own."
+        ),
+        is_proxy=True, proxy_for="domestic_abuse_crimes",
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "serious_violence", "serious-violence", "Serious violence (violence and sexual offences, robbery, weapons)",
+        "crimes", "crimes per month", STREET_SOURCE,
+        categories=("Violence and sexual offences", "Robbery", "Possession of weapons"),
+        caveats="police.uk categories: violence and sexual offences (including common assault), robbery and "
+                "possession of weapons. " + STREET_CAVEATS,
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "robbery", "serious-violence", "Robbery", "crimes", "crimes per month", STREET_SOURCE,
+        categories=("Robbery",), caveats=STREET_CAVEATS,
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "drug_offences", "gangs", "Drug offences", "crimes", "crimes per month", STREET_SOURCE,
+        categories=("Drugs",),
+        caveats="Drug offences are mostly found by proactive policing: a rise can mean more enforcement. "
+                + STREET_CAVEATS,
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "weapon_possession", "gangs", "Possession of weapons", "crimes", "crimes per month", STREET_SOURCE,
+        categories=("Possession of weapons",), caveats=STREET_CAVEATS,
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "stop_searches", "gangs", "Stops and searches", "stop_search", "searches per month",
+        "data.police.uk stop and search",
+        caveats="Searches recorded by the force; locations are approximate and some have none.",
+        needs_file=STOP_SEARCH_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "child_victim_crimes", "children", "Crimes with a child victim", "incidents", "crimes per month",
+        "force crime extract (child victim flag)", flag="child_victim",
+        caveats="Counts crimes flagged as having a victim under 18. No public source carries this flag.",
+        needs_file=EXTRACT_FILE, load_command=EXTRACT_LOAD,
+    ),
+    Measure(
+        "hate_crimes", "children", "Hate crimes", "incidents", "crimes per month",
+        "force crime extract (hate crime flag)", flag="hate_crime",
+        caveats="Counts crimes flagged as hate crimes in the force's records system.",
+        needs_file=EXTRACT_FILE, load_command=EXTRACT_LOAD,
+    ),
+    Measure(
+        "public_order_proxy", "children", "Public order offences (proxy for hate crime)", "crimes",
+        "crimes per month", STREET_SOURCE, categories=("Public order",),
+        caveats=(
+            "Proxy: public data carry no hate-crime flag. Racially or religiously aggravated public order "
+            "offences are in this category, but most public order offences are not hate crimes."
+        ),
+        is_proxy=True, proxy_for="hate_crimes",
+        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
+    ),
+    Measure(
+        "ksi_casualties", "roads", "Killed or seriously injured (KSI) casualties", "casualties",
+        "casualties per month", "DfT STATS19 road casualties", categories=("Fatal", "Serious"),
+        caveats="Severity as recorded by the police at the scene; STATS19 is published a year in arrears "
+                "(provisional figures earlier).",
+        needs_file=STATS19_FILE, load_command=STATS19_LOAD,
+    ),
+    Measure(
+        "road_casualties", "roads", "All road casualties", "casualties", "casualties per month",
+        "DfT STATS19 road casualties", caveats="Injury collisions reported to the police only.",
+        needs_file=STATS19_FILE, load_command=STATS19_LOAD,
+    ),
+    Measure(
+        "fraud_reports", "fraud", "Fraud reports (Action Fraud)", "fraud", "reports per month",
+        "Action Fraud (NFIB) reports by force area",
+        caveats="Reports to Action Fraud by residents of the force area, not crimes recorded by the force; "
+                "losses are as reported by victims.",
+        needs_file=FRAUD_FILE, load_command=FRAUD_LOAD,
+    ),
+)
+
+PRIORITY_BY_ID: dict[str, Priority] = {p.id: p for p in PRIORITIES}
+MEASURE_BY_ID: dict[str, Measure] = {m.id: m for m in MEASURES}
+# families whose district column holds police.uk district names (the shared district filter applies)
+DISTRICT_FAMILIES = frozenset({"crimes", "outcomes", "incidents"})
+
+
+def priority(priority_id: str) -> Priority:
+    """The priority `priority_id`; ValueError listing the ids otherwise."""
+    try:
+        return PRIORITY_BY_ID[priority_id]
+    except KeyError:
+        raise ValueError(f"unknown priority {priority_id!r}; one of: {', '.join(PRIORITY_BY_ID)}") from None
+
+
+def measure(measure_id: str) -> Measure:
+    """The measure `measure_id`; ValueError listing the ids otherwise."""
+    try:
+        return MEASURE_BY_ID[measure_id]
+    except KeyError:
+        raise ValueError(f"unknown measure {measure_id!r}; one of: {', '.join(MEASURE_BY_ID)}") from None
+
+
+def measures_for(priority_id: str) -> list[Measure]:
+    """The measures of one priority, in plan order."""
+    priority(priority_id)
+    return [m for m in MEASURES if m.priority_id == priority_id]
+
+
+def measure_filters(item: Measure, filters: Filters | None) -> Filters:
+    """The filters a measure is computed under: the shared force (and districts, where the family has
+    police.uk districts), and the measure's own categories (the user's crime-type choice does not apply)."""
+    base = filters or Filters()
+    return Filters(
+        force_id=base.force_id,
+        districts=base.districts if item.family in DISTRICT_FAMILIES else (),
+        categories=item.categories,
+    )
+
+
+def measure_available(con: duckdb.DuckDBPyConnection, item: Measure, filters: Filters | None = None) -> bool:
+    """Whether the warehouse holds any rows for the measure's family under the force filter."""
+    from metrics.series import data_range
+
+    base = filters or Filters()
+    first, _ = data_range(con, item.family, Filters(force_id=base.force_id))
+    return first is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# comparison periods
+# ---------------------------------------------------------------------------------------------
+PRESETS: dict[str, str] = {
+    "latest12": "12 months to latest vs previous 12",
+    "covid": "Pre-COVID vs COVID year",
+    "custom": "Custom periods",
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two inclusive month ranges: `pre` (the baseline) and `post` (the current period)."""
+
+    preset: str
+    pre: tuple[date, date]
+    post: tuple[date, date]
+    notice: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{period_label(self.post)} vs {period_label(self.pre)}"
+
+
+def period_label(period: tuple[date, date]) -> str:
+    """'Apr 2019–Mar 2020' (or 'Apr 2019' for one month)."""
+    first, last = period
+    if first == last:
+        return f"{first:%b %Y}"
+    return f"{first:%b %Y}–{last:%b %Y}"
+
+
+def _equal_halves(first: date, last: date) -> tuple[tuple[date, date], tuple[date, date], int]:
+    """The longest two adjacent equal periods ending at `last` within first..last."""
+    available = months_between(first, last)
+    n = max(available // 2, 1)
+    post = (add_months(last, -(n - 1)), last)
+    pre = (add_months(post[0], -n), add_months(post[0], -1))
+    return pre, post, n
+
+
+def resolve_comparison(
+    first: date | None,
+    last: date | None,
+    preset: str = "latest12",
+    custom_pre: tuple[date, date] | None = None,
+    custom_post: tuple[date, date] | None = None,
+) -> Comparison | None:
+    """The comparison `preset` within the loaded months first..last (None when nothing is loaded).
+
+    latest12: the 12 months to `last` against the 12 before (metrics.calendar.latest_12_vs_previous_12).
+    covid: March 2019–February 2020 against March 2020–February 2021 (metrics.calendar.pre_covid_vs_covid_year).
+    custom: custom_pre and custom_post, clipped to what is loaded.
+    Falls back to the longest two equal periods ending at `last`, with a notice, when the data are too short.
+    """
+    from metrics import calendar
+
+    if first is None or last is None:
+        return None
+    first, last = month_start(first), month_start(last)
+    if months_between(first, last) < 2:
+        return Comparison(preset, (first, first), (last, last),
+                          notice=f"Only one month ({last:%b %Y}) is loaded: there is nothing to compare it with.")
+    if preset not in PRESETS:
+        preset = "latest12"
+
+    def covered(period: tuple[date, date]) -> bool:
+        return first <= period[0] <= period[1] <= last
+
+    if preset == "custom" and custom_pre and custom_post:
+        pre = (month_start(custom_pre[0]), month_start(custom_pre[1]))
+        post = (month_start(custom_post[0]), month_start(custom_post[1]))
+        if pre[0] <= pre[1] and post[0] <= post[1] and covered(pre) and covered(post):
+            return Comparison("custom", pre, post)
+        fallback_note = (f"The custom periods ({period_label(post)} vs {period_label(pre)}) are not both within the "
+                         f"loaded months {period_label((first, last))}")
+    elif preset == "covid":
+        pre, post = calendar.pre_covid_vs_covid_year()
+        if covered(pre) and covered(post):
+            return Comparison("covid", pre, post)
+        fallback_note = (f"The pre-COVID vs COVID-year comparison needs {period_label(pre)} and {period_label(post)}, "
+                         f"but the data loaded cover {period_label((first, last))}")
+    else:
+        pre, post = calendar.latest_12_vs_previous_12(last)
+        if covered(pre):
+            return Comparison("latest12", pre, post)
+        fallback_note = (f"The 12-months-vs-previous-12 comparison needs 24 months from {pre[0]:%b %Y}, "
+                         f"but the data loaded cover {period_label((first, last))}")
+    pre, post, n = _equal_halves(first, last)
+    unit = "month" if n == 1 else f"{n} months"
+    return Comparison(preset, pre, post,
+                      notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the "
+                             f"{unit} before ({period_label(pre)}) instead.")
+
+
+# ---------------------------------------------------------------------------------------------
+# scorecard
+# ---------------------------------------------------------------------------------------------
+SCORECARD_COLUMNS = [
+    "priority_number", "priority_title", "measure_id", "label", "unit", "is_proxy", "available",
+    "latest_month", "latest_value", "pre_count", "post_count", "pre_months", "post_months", "pct_change",
+    "rate_ratio", "ci_lower", "ci_upper", "p_value", "q_value", "significant", "expected_latest",
+    "expected_lower", "expected_upper", "expected_flag", "expected_method", "sparkline", "as_at", "source",
+    "caveats", "needs_file", "load_command", "note",
+]
+SPARKLINE_MONTHS = 24
+
+
+def measure_series(
+    con: duckdb.DuckDBPyConnection,
+    item: Measure,
+    filters: Filters | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> pd.DataFrame:
+    """[month, count]: the measure's monthly values (flag measures keep only flagged rows), months without
+    rows as 0; empty when the family holds nothing for the force."""
+    from metrics.series import monthly_series
+
+    scoped = measure_filters(item, filters)
+    if item.flag:
+        frame = monthly_series(con, item.family, [item.flag], scoped, start, end)
+        if frame.empty:
+            return pd.DataFrame({"month": pd.Series(dtype="object"), "count": pd.Series(dtype="int64")})
+        months = frame[["month"]].drop_duplicates()
+        flagged = frame[frame[item.flag].fillna(False).astype(bool)][["month", "count"]]
+        out = months.merge(flagged, on="month", how="left").fillna({"count": 0})
+        out["count"] = out["count"].astype("int64")
+        return out.sort_values("month").reset_index(drop=True)
+    frame = monthly_series(con, item.family, None, scoped, start, end)
+    return frame[["month", "count"]].reset_index(drop=True)
+
+
+def _expected_for_latest(series: pd.DataFrame, comparison: Comparison) -> dict:
+    """The expected-vs-observed row of the last month: model fitted on the months before the comparison's
+    current period (metrics.expected; seasonal-mean fallback when those months are few)."""
+    from metrics.expected import expected_from_series
+
+    empty = {"expected_latest": np.nan, "expected_lower": np.nan, "expected_upper": np.nan, "expected_flag": None,
+             "expected_method": None}
+    if series.empty:
+        return empty
+    fit_until = add_months(comparison.post[0], -1)
+    values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
+    if values.index.min() > pd.Timestamp(fit_until):
+        return empty
+    try:
+        frame = expected_from_series(values, fit_until=fit_until, until=series["month"].max())
+    except ValueError:
+        return empty
+    last = frame.iloc[-1]
+    if bool(last["in_fit"]):
+        return empty
+    return {
+        "expected_latest": float(last["expected"]),
+        "expected_lower": float(last["lower"]),
+        "expected_upper": float(last["upper"]),
+        "expected_flag": last["flag"],
+        "expected_method": frame.attrs.get("model"),
+    }
+
+
+def scorecard(
+    con: duckdb.DuckDBPyConnection,
+    filters: Filters | None,
+    comparison: Comparison,
+    alpha: float = 0.05,
+    measures: tuple[Measure, ...] | None = None,
+) -> pd.DataFrame:
+    """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per month in comparison.post
+    against comparison.pre, exact Poisson 95% interval; q_value = Benjamini–Hochberg across every tested
+    row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead."""
+    from metrics.compare import benjamini_hochberg, period_change_from_counts
+    from metrics.series import data_range
+
+    rows: list[dict] = []
+    for item in measures or MEASURES:
+        if not item.in_scorecard:
+            continue
+        prio = PRIORITY_BY_ID[item.priority_id]
+        row: dict = {
+            "priority_number": prio.number, "priority_title": prio.title, "measure_id": item.id,
+            "label": item.label, "unit": item.unit, "is_proxy": item.is_proxy, "source": item.source,
+            "caveats": item.caveats, "needs_file": item.needs_file, "load_command": item.load_command,
+            "sparkline": [], "note": "",
+        }
+        first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
+        if first is None:
+            row.update(available=False, note=f"Not loaded: needs {item.needs_file}.")
+            rows.append(row)
+            continue
+        series = measure_series(con, item, filters, first, last)
+        row["available"] = True
+        row["as_at"] = last
+        row["latest_month"] = last
+        row["latest_value"] = float(series["count"].iloc[-1]) if len(series) else np.nan
+        row["sparkline"] = [float(v) for v in series["count"].tail(SPARKLINE_MONTHS)]
+        months = pd.to_datetime(series["month"]).dt.date
+        pre_mask = (months >= comparison.pre[0]) & (months <= comparison.pre[1])
+        post_mask = (months >= comparison.post[0]) & (months <= comparison.post[1])
+        pre_covered = pre_mask.sum() == months_between(*comparison.pre)
+        post_covered = post_mask.sum() == months_between(*comparison.post)
+        if pre_covered and post_covered:
+            row.update(
+                pre_count=int(series.loc[pre_mask, "count"].sum()),
+                post_count=int(series.loc[post_mask, "count"].sum()),
+                pre_months=months_between(*comparison.pre),
+                post_months=months_between(*comparison.post),
+            )
+        else:
+            row["note"] = (f"{item.source} covers {period_label((first, last))}: not both comparison periods.")
+        if filters and filters.districts and item.family not in DISTRICT_FAMILIES:
+            row["note"] = (row["note"] + " " if row["note"] else "") + "District filter not applied (the source has no police.uk districts)."
+        row.update(_expected_for_latest(series, comparison))
+        rows.append(row)
+
+    frame = pd.DataFrame(rows)
+    for column in SCORECARD_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan if column not in ("sparkline",) else [[] for _ in range(len(frame))]
+    tested = frame["pre_count"].notna() & frame["post_count"].notna()
+    if tested.any():
+        stats_frame = period_change_from_counts(
+            frame.loc[tested, ["measure_id", "pre_count", "post_count", "pre_months", "post_months"]].astype(
+                {"pre_count": "int64", "post_count": "int64"}), alpha)
+        stats_frame.index = frame.index[tested]
+        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
+            frame[column] = frame[column].astype("float64")
+            frame.loc[tested, column] = stats_frame[column].to_numpy()
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
+    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    frame = frame[SCORECARD_COLUMNS]
+    frame.attrs = {
+        "comparison": comparison.label,
+        "tested": int(tested.sum()),
+        "note": (f"Change: rate per month {comparison.label}; exact Poisson 95% intervals; significance after "
+                 f"Benjamini–Hochberg control across the {int(tested.sum())} tested measures (q < {alpha})."),
+    }
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# expected against observed per crime type or measure (COVID-19 impact)
+# ---------------------------------------------------------------------------------------------
+COVID_FIT_UNTIL = date(2020, 2, 1)
+
+
+def impact_keys(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> list[tuple[str, str]]:
+    """(key, label) of every series the COVID view compares with its expected values: each police.uk
+    crime type loaded for the force (or the filters' chosen types), then each plan measure from another
+    source that is loaded. Keys are 'crime_type:<name>' or 'measure:<id>'."""
+    from metrics.series import categories as crime_types
+
+    base = filters or Filters()
+    chosen = base.categories or tuple(crime_types(con, "crimes", Filters(force_id=base.force_id)))
+    keys = [(f"crime_type:{name}", name) for name in chosen]
+    for item in MEASURES:
+        if item.family != "crimes" and not item.is_proxy and measure_available(con, item, base):
+            keys.append((f"measure:{item.id}", item.label))
+    return keys
+
+
+def expected_series(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    filters: Filters | None,
+    fit_until: date = COVID_FIT_UNTIL,
+) -> pd.DataFrame:
+    """metrics.expected's frame (month, observed, expected, lower, upper, in_fit, flag,
+    cumulative_difference; attrs method/model/note) for one impact key (see impact_keys), fitted on the
+    months up to `fit_until` under the filters' force and districts."""
+    from metrics.expected import expected_from_series, expected_vs_observed
+
+    base = filters or Filters()
+    kind, _, name = key.partition(":")
+    if kind == "crime_type":
+        return expected_vs_observed(con, "crimes", Filters(base.force_id, base.districts, (name,)), fit_until)
+    if kind == "measure":
+        item = measure(name)
+        series = measure_series(con, item, base)
+        if series.empty:
+            return expected_from_series(pd.Series(dtype="float64"), fit_until)
+        values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
+        return expected_from_series(values, fit_until)
+    raise ValueError(f"unknown impact key {key!r}: use 'crime_type:<name>' or 'measure:<id>'")
+
+
+def expected_summary(frames: dict[str, pd.DataFrame], start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """One row per series: observed and expected totals over the projection months (within start..end
+    when given), difference, % difference, months above / below / within the 95% interval, the model.
+    Rows without projection months say so in `note`."""
+    rows = []
+    for label, frame in frames.items():
+        projected = frame[~frame["in_fit"].astype(bool) & frame["observed"].notna()] if len(frame) else frame
+        if len(projected) and start is not None:
+            months = pd.to_datetime(projected["month"]).dt.date
+            projected = projected[(months >= start) & (months <= (end or months.max()))]
+        if not len(projected):
+            rows.append({"series": label, "months": 0, "observed": np.nan, "expected": np.nan, "difference": np.nan,
+                         "pct_difference": np.nan, "months_above": 0, "months_below": 0, "months_within": 0,
+                         "model": frame.attrs.get("model") or "", "note": "no months after the fit period"})
+            continue
+        observed = float(projected["observed"].sum())
+        expected = float(projected["expected"].sum())
+        rows.append({
+            "series": label, "months": len(projected), "observed": observed, "expected": expected,
+            "difference": observed - expected,
+            "pct_difference": (observed / expected - 1) * 100 if expected > 0 else np.nan,
+            "months_above": int((projected["flag"] == "above").sum()),
+            "months_below": int((projected["flag"] == "below").sum()),
+            "months_within": int((projected["flag"] == "within").sum()),
+            "model": frame.attrs.get("model") or "", "note": "",
+        })
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# force comparison ("most similar group" in the incumbent deck)
+# ---------------------------------------------------------------------------------------------
+def force_ranking(
+    con: duckdb.DuckDBPyConnection,
+    categories: tuple[str, ...],
+    period: tuple[date, date],
+) -> tuple[pd.DataFrame, dict] | None:
+    """Every loaded force's rate per 1,000 residents and rank (metrics.rates.force_rates), with what was
+    ranked: street-level rows in `period` when at least two forces have them and residents; otherwise the
+    aggregate counts table (e.g. the Home Office table by force area) over its latest 12 months. None when
+    fewer than two forces can be ranked. The dict says what, period, source and as_at."""
+    from metrics.rates import force_rates
+
+    street = force_rates(con, "crimes", period[0], period[1], categories)
+    if int(street["rate_per_1000"].notna().sum()) >= 2:
+        what = "crimes" if ASB not in categories else ("ASB incidents" if len(categories) == 1 else "crimes and ASB")
+        return street, {"what": what, "period": period_label(period), "source": "data.police.uk street-level crime; "
+                        "2011 Census", "as_at": period[1]}
+    last_end = con.execute(
+        "select max(period_end) from counts where force_id is not null"
+    ).fetchall()[0][0]
+    if last_end is None:
+        return None
+    end = month_start(last_end)
+    start = add_months(end, -11)
+    counted_categories = tuple(c for c in categories if c != ASB)
+    frame = force_rates(con, "counts", start, end, counted_categories)
+    if int(frame["rate_per_1000"].notna().sum()) < 2:
+        frame = force_rates(con, "counts", start, end, ())
+        counted_categories = ()
+    if int(frame["rate_per_1000"].notna().sum()) < 2:
+        return None
+    what = "recorded crimes" + ("" if not counted_categories or counted_categories == POLICE_UK_CRIME_TYPES else " (selected types)")
+    return frame, {"what": what, "period": period_label((start, end)),
+                   "source": "Home Office police recorded crime by force area; 2011 Census", "as_at": last_end}
+
+
+__all__ = [
+    "ASB", "COVID_FIT_UNTIL", "Comparison", "expected_series", "expected_summary", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
+    "measure", "measure_available", "measure_filters", "measure_series", "measures_for", "period_label",
+    "priority", "resolve_comparison", "scorecard",
+]

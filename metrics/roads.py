@@ -1,0 +1,353 @@
+"""Road safety (DfT STATS19): collisions and casualties by severity, killed or seriously injured (KSI =
+fatal + serious), by road-user type, speed limit, hour and day of week, weekly or monthly, and the
+12 months to date against the previous 12.
+
+Periods are inclusive month ranges (`start`, `end` first-of-month dates; None = everything loaded).
+Filters: `force_id`; `districts` keep collisions whose LSOA lies in those districts (needs the ONS LSOA
+lookup loaded; the STATS19 local authority is an ONS code, not a district name); `categories` are not
+used. Casualties take their date and place from their collision.
+
+Frames:
+- `severity_counts`: severity (Fatal, Serious, Slight), collisions, casualties.
+- `ksi_series`: period_start (month or Monday), fatal, serious, slight, ksi_casualties, casualties,
+  ksi_collisions, collisions — every period in the range, empty ones 0.
+- `casualties_by_road_user`: road_user_type (Pedestrian, Pedal cyclist, Motorcyclist, Car occupant, Other),
+  fatal, serious, slight, ksi_casualties, casualties.
+- `collisions_by_speed_limit`: speed_limit (mph; None = not recorded), collisions, ksi_collisions, casualties.
+- `collisions_by_hour_day`: day_of_week, day_number (1 = Monday), hour (0-23), collisions, ksi_collisions.
+- `road_period_change`: measure, previous_12_months, current_12_months, change, pct_change, rate_ratio,
+  ci_lower, ci_upper (exact 95% Poisson interval on the rate ratio), p_value, months_with_data_previous,
+  months_with_data_current.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from metrics.filters import Filters, add_months
+
+ROAD_USER_TYPES = ("Pedestrian", "Pedal cyclist", "Motorcyclist", "Car occupant", "Other")
+SEVERITIES = ("Fatal", "Serious", "Slight")
+PERIODS = {"month": "month", "week": "week_start"}
+
+
+def _collision_filter(filters: Filters, start: date | None, end: date | None) -> tuple[str, list]:
+    """SQL condition on `collisions` (alias-free) and its parameters."""
+    clauses = ["true"]
+    params: list = []
+    if filters.force_id:
+        clauses.append("force_id = ?")
+        params.append(filters.force_id)
+    if filters.districts:
+        clauses.append("lsoa_code in (select lsoa_code from lsoa where list_contains(?, district))")
+        params.append(list(filters.districts))
+    if start is not None:
+        clauses.append("month >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("month <= ?")
+        params.append(end)
+    return " and ".join(clauses), params
+
+
+def severity_counts(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Collisions (by collision severity) and casualties (by casualty severity) for Fatal, Serious, Slight."""
+    where, params = _collision_filter(filters, start, end)
+    return con.execute(
+        f"""
+        with
+
+        chosen_collisions as (
+            select collision_index, severity from collisions where {where}
+        ),
+
+        chosen_casualties as (
+            select casualties.severity
+            from casualties
+            inner join chosen_collisions using (collision_index)
+        ),
+
+        severities as (
+            select * from (values ('Fatal', 1), ('Serious', 2), ('Slight', 3)) as s(severity, severity_order)
+        ),
+
+        final as (
+            select
+                severities.severity,
+                (select count(*) from chosen_collisions c where c.severity = severities.severity) as collisions,
+                (select count(*) from chosen_casualties k where k.severity = severities.severity) as casualties,
+                severity_order
+            from severities
+        )
+
+        select severity, collisions, casualties from final order by severity_order
+        """,
+        params,
+    ).df()
+
+
+def ksi_series(con, filters: Filters, start: date | None = None, end: date | None = None, period: str = "month") -> pd.DataFrame:
+    """Casualties and collisions by severity per month or per Monday-start week (empty periods 0)."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be 'month' or 'week', not {period!r}")
+    column = PERIODS[period]
+    step = "interval 1 month" if period == "month" else "interval 7 day"
+    where, params = _collision_filter(filters, start, end)
+    return con.execute(
+        f"""
+        with
+
+        chosen_collisions as (
+            select collision_index, severity, {column} as period_start from collisions where {where}
+        ),
+
+        casualty_counts as (
+            select
+                chosen_collisions.period_start,
+                count(*) filter (where casualties.severity = 'Fatal')                  as fatal,
+                count(*) filter (where casualties.severity = 'Serious')                as serious,
+                count(*) filter (where casualties.severity = 'Slight')                 as slight,
+                count(*) filter (where casualties.severity in ('Fatal', 'Serious'))    as ksi_casualties,
+                count(*)                                                               as casualties
+            from casualties
+            inner join chosen_collisions using (collision_index)
+            group by 1
+        ),
+
+        collision_counts as (
+            select
+                period_start,
+                count(*) filter (where severity in ('Fatal', 'Serious')) as ksi_collisions,
+                count(*)                                                 as collisions
+            from chosen_collisions
+            group by 1
+        ),
+
+        periods as (
+            select cast(unnest(generate_series(min(period_start), max(period_start), {step})) as date) as period_start
+            from chosen_collisions
+        ),
+
+        final as (
+            select
+                periods.period_start,
+                coalesce(fatal, 0)          as fatal,
+                coalesce(serious, 0)        as serious,
+                coalesce(slight, 0)         as slight,
+                coalesce(ksi_casualties, 0) as ksi_casualties,
+                coalesce(casualties, 0)     as casualties,
+                coalesce(ksi_collisions, 0) as ksi_collisions,
+                coalesce(collisions, 0)     as collisions
+            from periods
+            left join casualty_counts using (period_start)
+            left join collision_counts using (period_start)
+        )
+
+        select * from final order by period_start
+        """,
+        params,
+    ).df()
+
+
+def casualties_by_road_user(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Casualties by road-user type and severity (every type listed, 0 where none)."""
+    where, params = _collision_filter(filters, start, end)
+    return con.execute(
+        f"""
+        with
+
+        chosen_collisions as (
+            select collision_index from collisions where {where}
+        ),
+
+        chosen_casualties as (
+            select casualties.road_user_type, casualties.severity
+            from casualties
+            inner join chosen_collisions using (collision_index)
+        ),
+
+        road_users as (
+            select * from (values ('Pedestrian', 1), ('Pedal cyclist', 2), ('Motorcyclist', 3), ('Car occupant', 4),
+                                  ('Other', 5)) as r(road_user_type, user_order)
+        ),
+
+        counted as (
+            select
+                road_user_type,
+                count(*) filter (where severity = 'Fatal')               as fatal,
+                count(*) filter (where severity = 'Serious')             as serious,
+                count(*) filter (where severity = 'Slight')              as slight,
+                count(*) filter (where severity in ('Fatal', 'Serious')) as ksi_casualties,
+                count(*)                                                 as casualties
+            from chosen_casualties
+            group by 1
+        ),
+
+        final as (
+            select
+                road_users.road_user_type,
+                coalesce(fatal, 0) as fatal, coalesce(serious, 0) as serious, coalesce(slight, 0) as slight,
+                coalesce(ksi_casualties, 0) as ksi_casualties, coalesce(casualties, 0) as casualties,
+                user_order
+            from road_users
+            left join counted using (road_user_type)
+        )
+
+        select * exclude (user_order) from final order by user_order
+        """,
+        params,
+    ).df()
+
+
+def collisions_by_speed_limit(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Collisions, KSI collisions and casualties per speed limit (mph)."""
+    where, params = _collision_filter(filters, start, end)
+    return con.execute(
+        f"""
+        with
+
+        chosen_collisions as (
+            select collision_index, speed_limit, severity from collisions where {where}
+        ),
+
+        casualty_counts as (
+            select collision_index, count(*) as casualties
+            from casualties
+            where collision_index in (select collision_index from chosen_collisions)
+            group by 1
+        ),
+
+        final as (
+            select
+                speed_limit,
+                count(*)                                                   as collisions,
+                count(*) filter (where severity in ('Fatal', 'Serious'))   as ksi_collisions,
+                coalesce(sum(casualty_counts.casualties), 0)::bigint       as casualties
+            from chosen_collisions
+            left join casualty_counts using (collision_index)
+            group by speed_limit
+        )
+
+        select * from final order by speed_limit nulls last
+        """,
+        params,
+    ).df()
+
+
+def collisions_by_hour_day(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Collisions per day of week × hour of day (only combinations with collisions; hour unknown omitted)."""
+    where, params = _collision_filter(filters, start, end)
+    return con.execute(
+        f"""
+        with
+
+        chosen_collisions as (
+            select collision_date, hour, severity from collisions where {where} and hour is not null
+        ),
+
+        final as (
+            select
+                dayname(collision_date)                                   as day_of_week,
+                isodow(collision_date)                                    as day_number,
+                hour,
+                count(*)                                                  as collisions,
+                count(*) filter (where severity in ('Fatal', 'Serious'))  as ksi_collisions
+            from chosen_collisions
+            group by all
+        )
+
+        select * from final order by day_number, hour
+        """,
+        params,
+    ).df()
+
+
+def road_period_change(con, force_id: str | None, end_month: date, alpha: float = 0.05) -> pd.DataFrame:
+    """The 12 months to `end_month` (inclusive) against the 12 months before: collisions, KSI collisions,
+    casualties, KSI casualties, fatal casualties and KSI casualties per road-user type, with the exact
+    Poisson rate ratio and its (1 - alpha) interval. `months_with_data_*` count months holding any
+    collision (12 when the period is fully loaded)."""
+    from metrics.compare import poisson_rate_ratio
+
+    current_start = add_months(end_month, -11)
+    previous_start = add_months(end_month, -23)
+    previous_end = add_months(end_month, -12)
+    where, params = _collision_filter(Filters(force_id=force_id), previous_start, end_month)
+    counts = con.execute(
+        f"""
+        with
+
+        chosen_collisions as (
+            select collision_index, severity, month,
+                   case when month >= ? then 'current' else 'previous' end as period
+            from collisions where {where}
+        ),
+
+        chosen_casualties as (
+            select chosen_collisions.period, casualties.severity, casualties.road_user_type
+            from casualties
+            inner join chosen_collisions using (collision_index)
+        ),
+
+        collision_measures as (
+            select 'Collisions' as measure, period, count(*) as n from chosen_collisions group by all
+            union all
+            select 'KSI collisions', period, count(*) from chosen_collisions
+            where severity in ('Fatal', 'Serious') group by all
+        ),
+
+        casualty_measures as (
+            select 'Casualties' as measure, period, count(*) as n from chosen_casualties group by all
+            union all
+            select 'KSI casualties', period, count(*) from chosen_casualties
+            where severity in ('Fatal', 'Serious') group by all
+            union all
+            select 'Fatal casualties', period, count(*) from chosen_casualties where severity = 'Fatal' group by all
+            union all
+            select 'KSI casualties: ' || road_user_type, period, count(*) from chosen_casualties
+            where severity in ('Fatal', 'Serious') group by all
+        ),
+
+        final as (
+            select * from collision_measures union all select * from casualty_measures
+        )
+
+        select * from final
+        """,
+        [current_start, *params],
+    ).df()
+    coverage = con.execute(
+        f"""
+        select count(distinct month) filter (where month < ?), count(distinct month) filter (where month >= ?)
+        from collisions where {where}
+        """,
+        [current_start, current_start, *params],
+    ).fetchall()[0]
+    measures = ["Collisions", "KSI collisions", "Casualties", "KSI casualties", "Fatal casualties"] + [
+        f"KSI casualties: {user}" for user in ROAD_USER_TYPES
+    ]
+    rows = []
+    lookup = {(m, p): int(n) for m, p, n in zip(counts["measure"], counts["period"], counts["n"])} if len(counts) else {}
+    for measure in measures:
+        previous = lookup.get((measure, "previous"), 0)
+        current = lookup.get((measure, "current"), 0)
+        ratio = poisson_rate_ratio(current, 12.0, previous, 12.0, alpha)
+        rows.append({
+            "measure": measure,
+            "previous_12_months": previous,
+            "current_12_months": current,
+            "change": current - previous,
+            "pct_change": 100.0 * (current - previous) / previous if previous else float("nan"),
+            "rate_ratio": ratio.rate_ratio,
+            "ci_lower": ratio.ci_lower,
+            "ci_upper": ratio.ci_upper,
+            "p_value": ratio.p_value,
+            "months_with_data_previous": int(coverage[0]),
+            "months_with_data_current": int(coverage[1]),
+        })
+    frame = pd.DataFrame(rows)
+    frame.attrs["current_period"] = (current_start, end_month)
+    frame.attrs["previous_period"] = (previous_start, previous_end)
+    return frame

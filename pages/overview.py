@@ -1,0 +1,113 @@
+"""Overview: the plan scorecard — one row per priority measure with its latest value, change against the
+comparison period (95% interval, Benjamini–Hochberg significance), expected-vs-observed flag, a
+sparkline and the as-at month of its source; then how fresh each source is."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import charts
+import ui
+from metrics import inventory, plan
+
+ctx = ui.context()
+ui.page_header(
+    "Police and Crime Plan scorecard", ctx,
+    "Each row is a measure of the plan. **Change** compares the rate per month in the current period with the "
+    "baseline; a change is marked significant only when its Benjamini–Hochberg q-value is below 0.05 across "
+    "every measure tested here. **Expected** says whether the latest month is inside the range a seasonal "
+    "model fitted on the months before the current period predicts.",
+)
+
+if ctx.comparison is None:
+    st.info("Nothing is loaded for this force yet: see the **Data** view for what to load.")
+    st.stop()
+
+card = ui.metric(plan.scorecard, ctx.area_filters, ctx.comparison)
+
+FLAG_TEXT = {"above": "▲ above expected", "below": "▼ below expected", "within": "within expected"}
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for row in frame.to_dict("records"):
+        number = row["priority_number"]
+        priority = f"{int(number)}. {row['priority_title']}" if pd.notna(number) else row["priority_title"]
+        label = row["label"] + (" — proxy" if row["is_proxy"] and "proxy" not in row["label"].lower() else "")
+        if not row["available"]:
+            rows.append({
+                "Priority": priority, "Measure": label, "Latest month": "not loaded", "Change": "—",
+                "95% interval": "—", "Significance": "—", "Expected": "—", "Trend": [], "As at": "—",
+                "Note": "Load: " + row["load_command"],
+            })
+            continue
+        change, interval = charts.format_pct_change(row["rate_ratio"], row["ci_lower"], row["ci_upper"])
+        tested = pd.notna(row["q_value"])
+        rows.append({
+            "Priority": priority,
+            "Measure": label,
+            "Latest month": f"{ui.metric_value(row['latest_value'])} ({row['latest_month']:%b %Y})",
+            "Change": change if tested else "—",
+            "95% interval": interval if tested else "—",
+            "Significance": (charts.significance_mark(row["q_value"], row["rate_ratio"]) + f" (q = {row['q_value']:.3f})")
+            if tested else "not tested",
+            "Expected": FLAG_TEXT.get(row["expected_flag"], "no baseline") if isinstance(row["expected_flag"], str)
+            else "no baseline",
+            "Trend": row["sparkline"],
+            "As at": f"{row['as_at']:%b %Y}",
+            "Note": row["note"] or ("Proxy: " + row["caveats"] if row["is_proxy"] else ""),
+        })
+    return pd.DataFrame(rows)
+
+
+st.subheader(f"Scorecard — {ctx.comparison.label}")
+display = _display(card)
+ui.table(
+    display, "scorecard",
+    column_config={
+        "Trend": st.column_config.LineChartColumn("Trend (last 24 months)", width="small"),
+        "Note": st.column_config.TextColumn("Note", width="large"),
+        "Measure": st.column_config.TextColumn("Measure", width="medium"),
+    },
+    caption=card.attrs.get("note", ""),
+    download_frame=card.drop(columns=["caveats"]),
+)
+
+tested = card[card["q_value"].notna()]
+if len(tested):
+    figure = charts.change_chart(
+        tested.assign(label=[l + (" (proxy)" if p and "proxy" not in l.lower() else "")
+                             for l, p in zip(tested["label"], tested["is_proxy"])]),
+        "label", f"Change by measure, {ctx.comparison.label}",
+        source="; ".join(sorted(set(tested["source"]))), as_at=tested["as_at"].max(),
+        note=f"Area: {ctx.area_label}.",
+    )
+    ui.chart(figure, key="overview_changes")
+
+missing = card[~card["available"].astype(bool)]
+if len(missing):
+    st.subheader("Measures not loaded")
+    st.caption("These measures need files the warehouse does not hold yet. Their public proxies, where one "
+               "exists, are in the scorecard above, labelled as proxies.")
+    for row in missing.to_dict("records"):
+        item = plan.measure(row["measure_id"])
+        proxies = [m for m in plan.MEASURES if m.proxy_for == item.id]
+        with st.expander(f"{item.label} — how to load it"):
+            ui.not_loaded(item, proxies)
+
+st.subheader("How fresh each source is")
+sources = ui.metric(inventory.source_inventory)
+if sources.empty:
+    st.info("Nothing has been loaded yet.")
+else:
+    fresh = pd.DataFrame({
+        "Source": sources["source"],
+        "Force": sources["force_id"].fillna("—"),
+        "Months": [f"{a:%b %Y}–{b:%b %Y}" if pd.notna(a) else "reference (no months)"
+                   for a, b in zip(sources["first_month"], sources["last_month"])],
+        "Gaps": [f"{int(n)} missing" if n else "none" for n in sources["missing_count"]],
+        "Rows": sources["rows_loaded"].astype("int64"),
+        "Last loaded (UTC)": sources["last_loaded_at"].dt.strftime("%d %b %Y %H:%M"),
+    })
+    ui.table(fresh, "source-freshness", download_frame=sources)

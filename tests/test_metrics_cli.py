@@ -1,0 +1,69 @@
+"""`python -m metrics series|compare|expected` end to end, output checked against csv counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+import pytest
+from scipy import stats
+
+from tests.conftest import run_cli
+
+
+def _type_counts(essex_dir, months):
+    counts = Counter()
+    for month in months:
+        with open(essex_dir / month / f"{month}-essex-street.csv", newline="", encoding="utf-8") as handle:
+            counts.update(row["Crime type"] for row in csv.DictReader(handle))
+    return counts
+
+
+def test_compare_csv(essex_db, essex_dir):
+    result = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02",
+                     "--force", "essex", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    pre = _type_counts(essex_dir, ["2018-10", "2018-11", "2018-12"])
+    post = _type_counts(essex_dir, ["2019-01", "2019-02"])
+    assert len(rows) == 14
+    for row in rows:
+        assert int(row["pre_count"]) == pre[row["crime_type"]]
+        assert int(row["post_count"]) == post[row["crime_type"]]
+        n = pre[row["crime_type"]] + post[row["crime_type"]]
+        assert float(row["p_value"]) == pytest.approx(stats.binomtest(post[row["crime_type"]], n, 0.4).pvalue, rel=1e-6)
+
+
+def test_compare_table_and_json(essex_db, essex_dir):
+    table = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02")
+    assert "Violence and sexual offences" in table.stdout and "Benjamini" in table.stdout
+    total = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02",
+                    "--by", "none", "--format", "json")
+    payload = json.loads(total.stdout)
+    pre = _type_counts(essex_dir, ["2018-10", "2018-11", "2018-12"])
+    assert payload["rows"][0]["pre_count"] == sum(pre.values())
+
+
+def test_series_and_bad_input(essex_db, essex_dir):
+    result = run_cli("metrics", "series", "--db", str(essex_db), "--by", "crime_type", "--category", "Burglary", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    expected = {}
+    for month in ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]:
+        expected[f"{month}-01"] = _type_counts(essex_dir, [month])["Burglary"]
+    assert {row["month"]: int(row["count"]) for row in rows} == expected
+    bad = run_cli("metrics", "series", "--db", str(essex_db), "--by", "password", check=False)
+    assert bad.returncode == 2 and "cannot group crimes by 'password'" in bad.stderr
+    bad_period = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-13:2018-12", "--post", "2019-01", check=False)
+    assert bad_period.returncode != 0 and "YYYY-MM" in bad_period.stderr
+
+
+def test_expected_on_london(tmp_path, reference_data):
+    db = tmp_path / "london.duckdb"
+    run_cli("etl", "load", str(reference_data / "london-datastore" / "mps-borough-level-crime-historical.csv"), "--db", str(db))
+    result = run_cli("metrics", "expected", "--db", str(db), "--source", "counts", "--fit-from", "2015-04",
+                     "--fit-until", "2020-02", "--until", "2020-06", "--format", "json")
+    payload = json.loads(result.stdout)
+    april = next(row for row in payload["rows"] if row["month"] == "2020-04-01")
+    assert april["flag"] == "below" and april["observed"] < april["lower"]
+    assert payload["attrs"]["method"] in {"sarima", "ets"}
