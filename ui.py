@@ -181,6 +181,11 @@ def context() -> PageContext:
         if PagesManager.uses_pages_directory:
             PagesManager.uses_pages_directory = False
             st.rerun()
+        # another session may have switched it off while this one's page-alone run was starting
+        # (several users opening links right after a restart): rerun once through app.py too
+        if not st.session_state.get("_context_rerun"):
+            st.session_state["_context_rerun"] = True
+            st.rerun()
         raise RuntimeError("ui.context() called before ui.shell(): run the dashboard through app.py")
     return ctx
 
@@ -496,9 +501,19 @@ def download(frame: pd.DataFrame, name: str, label: str = "Download CSV", key: s
 
 
 def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None, caption: str | None = None,
-          height: int | str = "auto", download_frame: pd.DataFrame | None = None) -> None:
-    """A table with a CSV download under it. `download_frame` (default: the frame shown) is what the CSV holds."""
+          height: int | str = "auto", download_frame: pd.DataFrame | None = None, with_download: bool = True) -> None:
+    """A table with a CSV download under it. `download_frame` (default: the frame shown) is what the CSV holds.
+    with_download=False only for a provisional table that is re-drawn, with its download, in the same run."""
+    if frame.attrs:
+        frame = frame.copy()
+        frame.attrs = {}  # Arrow cannot serialise e.g. dates in attrs; the table does not need them
+    if height == "auto" and len(frame) <= 40:
+        height = 35 * (len(frame) + 1) + 3  # show every row (no inner scrolling) for short tables
     st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config, height=height)
+    if not with_download:
+        if caption:
+            st.caption(caption)
+        return
     cols = st.columns([1, 3])
     with cols[0]:
         download(download_frame if download_frame is not None else frame, name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.9.0"
 
-__all__ = ["__version__", "chart_downloads", "table_downloads", "build_pack", "build_pack_bytes"]
+__all__ = ["__version__", "chart_downloads", "table_downloads", "build_pack", "build_pack_bytes", "pack_downloads"]
 
 
 def __getattr__(name: str):
@@ -22,7 +22,7 @@ def __getattr__(name: str):
         from briefing.tables import table_downloads
 
         return table_downloads
-    if name in ("build_pack", "build_pack_bytes"):
+    if name in ("build_pack", "build_pack_bytes", "pack_downloads"):
         from briefing import pack
 
         return getattr(pack, name)

@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         con.close()
+        from briefing.images import stop_server
+
+        stop_server()  # close Chromium cleanly before the interpreter exits
     seconds = time.perf_counter() - started
     print(f"wrote {out} ({out.stat().st_size:,} bytes) in {seconds:.1f} s; {resolved.label}")
     if resolved.notice:

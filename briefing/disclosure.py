@@ -28,6 +28,7 @@ The rule (documented for the Panel and applied before anything is written):
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from etl.sources.common import district_from_lsoa_name
+
 DEFAULT_THRESHOLD = 4
+_DISTRICT_KEY = "__district_key"
 SECONDARY_MARKER = "[c]"
 GEOGRAPHY_COLUMNS = ("lsoa_code", "lsoa_name", "lsoa")
 # columns that describe an LSOA rather than split it (never grouping keys)
@@ -184,6 +188,14 @@ def protect_frame(
     if not is_sensitive.any():
         return ProtectedTable(work, suppressed, note="no sensitive category: no disclosure control needed")
 
+    # the district of each LSOA (its column, else derived from the LSOA name): district totals group by it
+    district_key = work["district"].astype("string") if "district" in work.columns else None
+    if "lsoa_name" in work.columns:
+        derived = work["lsoa_name"].map(lambda n: district_from_lsoa_name(n) if isinstance(n, str) else None)
+        derived = derived.astype("string")
+        district_key = derived if district_key is None else district_key.fillna(derived)
+    if district_key is not None:
+        work[_DISTRICT_KEY] = district_key
     is_total = work[geography].map(_is_total_label).astype(bool)
     values = {c: pd.to_numeric(work[c], errors="coerce").to_numpy(dtype="float64") for c in counts}
     primary = {c: (is_sensitive & ~is_total).to_numpy() & (values[c] >= 1) & (values[c] <= rule.threshold) for c in counts}
@@ -194,16 +206,12 @@ def protect_frame(
     numeric_other = [c for c in work.columns if c not in counts and pd.api.types.is_numeric_dtype(work[c])
                      and not pd.api.types.is_bool_dtype(work[c])]
     dims = [c for c in work.columns if c not in counts and c not in numeric_other and c not in GEOGRAPHY_ATTRIBUTES
-            and c != geography]
-    groupings: list[list[str]] = []
-    across_lsoas = [d for d in dims if d != "district"]
-    groupings.append(across_lsoas)                      # force total of each category/month
-    if "district" in dims:
-        groupings.append(across_lsoas + ["district"])   # district totals
+            and c not in (geography, "district", _DISTRICT_KEY)]
+    groupings: list[list[str]] = [dims]                  # force total of each category/month
+    if _DISTRICT_KEY in work.columns:
+        groupings.append(dims + [_DISTRICT_KEY])         # district totals
     for dim in dims:                                     # e.g. the months of one LSOA
-        if dim == "district":
-            continue
-        groupings.append([geography] + [d for d in dims if d not in (dim, "district")])
+        groupings.append([geography] + [d for d in dims if d != dim])
 
     def group_indices(keys: list[str], rows: np.ndarray) -> Iterable[np.ndarray]:
         if not keys:
@@ -251,7 +259,7 @@ def protect_frame(
                             hidden_total[column] |= tot
                             changed = True
 
-    out = work.copy()
+    out = work.drop(columns=[_DISTRICT_KEY], errors="ignore")
     primary_total = 0
     secondary_total = 0
     withheld_rows = np.zeros(len(work), dtype=bool)
@@ -266,6 +274,7 @@ def protect_frame(
                 secondary_total += 1
             suppressed.at[i, column] = True
             withheld_rows[i] = True
+    suppressed = suppressed.drop(columns=[_DISTRICT_KEY], errors="ignore")
     derived = [c for c in numeric_other if c not in SAFE_NUMERIC_COLUMNS]
     for column in derived:
         out[column] = out[column].astype(object)
@@ -284,3 +293,63 @@ def suppress_value(count: Any, *, sensitive: bool, lsoa_level: bool, rule: Discl
     if sensitive and lsoa_level and count is not None and not pd.isna(count) and 1 <= float(count) <= rule.threshold:
         return rule.marker
     return count
+
+
+_LSOA_CODE = re.compile(r"^[EW]01\d{6}$")
+_LSOA_NAME = re.compile(r"^.+ \d{3}[A-Z]$")
+
+
+def _looks_like_lsoas(labels: Sequence[Any]) -> bool:
+    texts = [str(v) for v in labels if v is not None]
+    return bool(texts) and all(_LSOA_CODE.match(t) or _LSOA_NAME.match(t) for t in texts)
+
+
+def protect_figure(fig: Any, *, rule: DisclosureRule | None = None, filters: Any = None,
+                   sensitive: bool | None = None) -> tuple[Any, int]:
+    """A copy of a Plotly figure with the module's rule applied to LSOA-level traces (bars whose category
+    axis, or choropleths whose locations, are LSOA codes or names) when the chart is sensitive (`sensitive`,
+    or `filters` selecting a sensitive category): withheld bars lose their length and show "<5"/"[c]",
+    withheld areas are left uncoloured. Returns (figure, cells withheld). Other figures come back unchanged."""
+    import plotly.graph_objects as go
+
+    rule = rule or DisclosureRule()
+    copy_ = go.Figure(fig)
+    is_sensitive = sensitive if sensitive is not None else _filters_sensitive(filters, rule)
+    if not is_sensitive:
+        return copy_, 0
+    withheld = 0
+    for trace in copy_.data:
+        if trace.type == "bar":
+            horizontal = trace.orientation == "h"
+            labels, values = (trace.y, trace.x) if horizontal else (trace.x, trace.y)
+        elif trace.type == "choropleth":
+            labels, values = trace.locations, trace.z
+        else:
+            continue
+        if labels is None or values is None or not _looks_like_lsoas(labels):
+            continue
+        frame = pd.DataFrame({"lsoa_code": list(labels), "count": pd.to_numeric(pd.Series(list(values)), errors="coerce")})
+        result = protect_frame(frame, rule=rule, sensitive=True)
+        hidden = result.suppressed["count"].to_numpy()
+        if not hidden.any():
+            continue
+        withheld += int(hidden.sum())
+        new_values = [None if h else v for v, h in zip(frame["count"].tolist(), hidden)]
+        if trace.type == "bar":
+            shown = [result.frame.at[i, "count"] if hidden[i] else trace.text[i] if trace.text is not None
+                     and not isinstance(trace.text, str) else f"{frame.at[i, 'count']:,.0f}" for i in range(len(frame))]
+            if horizontal:
+                trace.x = new_values
+            else:
+                trace.y = new_values
+            trace.text = shown
+            trace.hovertext = None
+        else:
+            trace.z = new_values
+            trace.text = [result.frame.at[i, "count"] if hidden[i] else t for i, t in
+                          enumerate(trace.text if trace.text is not None and not isinstance(trace.text, str)
+                                    else [None] * len(frame))]
+    if withheld:
+        copy_.add_annotation(text=rule.describe(), xref="paper", yref="paper", x=1, y=1, xanchor="right",
+                             yanchor="bottom", showarrow=False, font=dict(size=10, color="#555"))
+    return copy_, withheld

@@ -14,11 +14,12 @@ metadata, an SVG `<metadata>` element.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import struct
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
@@ -209,15 +210,20 @@ def embed_metadata(data: bytes, fmt: str, provenance: Mapping[str, Any], title: 
 
 @dataclass(frozen=True)
 class Download:
-    """One download button's content: (label, data, file_name, mime) unpacks in that order."""
+    """One download button's content: (label, data, file_name, mime) unpacks in that order. `data` is bytes,
+    or a zero-argument callable returning bytes (Streamlit's deferred download: made only when clicked)."""
 
     label: str
-    data: bytes
+    data: bytes | Callable[[], bytes]
     file_name: str
     mime: str
 
     def __iter__(self):
         return iter((self.label, self.data, self.file_name, self.mime))
+
+    def content(self) -> bytes:
+        """The bytes (calling a deferred `data`)."""
+        return self.data() if callable(self.data) else self.data
 
 
 def safe_basename(name: str) -> str:
@@ -233,12 +239,29 @@ def chart_downloads(
     basename: str,
     provenance: Mapping[str, Any] | None = None,
     formats: tuple[str, ...] = ("png", "svg", "pdf"),
+    *,
+    lazy: bool = False,
+    filters: Any = None,
+    sensitive: bool | None = None,
+    rule: Any = None,
 ) -> list[Download]:
     """PNG (2560 x 1440), SVG and PDF of a figure for download buttons: a list of Download
-    (label, bytes, file name, MIME type). Renders with the warm kaleido server."""
+    (label, data, file name, MIME type), rendered by the warm kaleido server. lazy=True: `data` is a
+    callable that renders only when called (pass it to st.download_button, which calls it on click, in
+    another thread: rendering is serialised, so that is safe). Disclosure control
+    (`briefing.disclosure.protect_figure`) is applied to LSOA-level bars and maps when `filters` select a
+    sensitive category or `sensitive=True`."""
+    from briefing.disclosure import protect_figure
+
+    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive)
     stem = safe_basename(basename)
     labels = {"png": "PNG (slide, high resolution)", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
-    return [
-        Download(labels[fmt], figure_bytes(fig, fmt, provenance=provenance), f"{stem}.{fmt}", FORMATS[fmt])
-        for fmt in formats
-    ]
+    snapshot = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
+    record = dict(provenance) if provenance else None
+    out = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown image format {fmt!r}; one of: {', '.join(FORMATS)}")
+        render = functools.partial(figure_bytes, snapshot, fmt, provenance=record)
+        out.append(Download(labels[fmt], render if lazy else render(), f"{stem}.{fmt}", FORMATS[fmt]))
+    return out

@@ -39,8 +39,7 @@ from metrics.filters import Filters, add_months, month_start
 
 PLAN_TITLE = "Police and Crime Plan 2016–2021"
 PACK_TITLE = "Police, Fire and Crime Panel briefing"
-SLIDE_WIDTH_IN = 13.333
-SLIDE_HEIGHT_IN = 7.5
+SLIDE_WIDTH_EMU, SLIDE_HEIGHT_EMU = 12_192_000, 6_858_000   # 13.333 x 7.5 in, 16:9 (PowerPoint's widescreen)
 CHART_MONTHS = 36            # months shown on a headline chart (the comparison periods at least)
 PACK_CHART_WIDTH_PX, PACK_CHART_HEIGHT_PX, PACK_CHART_SCALE = 960, 540, 8 / 3   # 2560 x 1440 px, 8.2 in wide
 HOTSPOT_ROWS = 5             # LSOAs listed on a priority slide
@@ -394,6 +393,26 @@ def pack_content(
 # ---------------------------------------------------------------------------------------------
 # PPTX
 # ---------------------------------------------------------------------------------------------
+STYLE_OFFSETS = {"head": 2, "body": 0, "small": -2, "warn": 0}
+
+
+def fit_font_size(lines: list[tuple[str, str]], width_in: float, height_in: float, size: int, min_size: int = 7) -> int:
+    """The largest body font size (points, at most `size`) at which the lines, wrapped, fit the box
+    (estimate: average character 0.5 em wide, line height 1.2 em, 8 pt before each heading)."""
+    import math as _math
+
+    for candidate in range(size, min_size - 1, -1):
+        total_pt = 0.0
+        for style, text in lines:
+            points = candidate + STYLE_OFFSETS[style]
+            chars_per_line = max(int((width_in - 0.2) * 72 / (points * 0.5)), 1)
+            wrapped = max(_math.ceil(len(text) / chars_per_line), 1)
+            total_pt += wrapped * points * 1.2 + (8 if style == "head" else 0)
+        if total_pt / 72 <= height_in - 0.1:
+            return candidate
+    return min_size
+
+
 def compact_provenance(record: dict[str, Any], limit: int = 255) -> str:
     """The provenance in at most `limit` characters (PPTX core properties allow 255): fingerprint,
     version, periods, filters, generated at. The full record is in the About slide's notes and the sidecar."""
@@ -409,15 +428,15 @@ def compact_provenance(record: dict[str, Any], limit: int = 255) -> str:
 def _pptx(content: PackContent) -> bytes:
     from pptx import Presentation
     from pptx.dml.color import RGBColor
-    from pptx.enum.text import MSO_AUTO_SIZE
-    from pptx.util import Inches, Pt
+    from pptx.util import Emu, Inches, Pt
 
     dark, muted, warn = RGBColor(0x1A, 0x1A, 0x1A), RGBColor(0x55, 0x55, 0x55), RGBColor(0xB0, 0x3A, 0x00)
     prs = Presentation()
-    prs.slide_width, prs.slide_height = Inches(SLIDE_WIDTH_IN), Inches(SLIDE_HEIGHT_IN)
+    prs.slide_width, prs.slide_height = Emu(SLIDE_WIDTH_EMU), Emu(SLIDE_HEIGHT_EMU)
     blank = prs.slide_layouts[6]
 
     def text_box(slide, left, top, width, height, lines, size=12):
+        size = fit_font_size(lines, width, height, size)
         box = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
         frame = box.text_frame
         frame.word_wrap = True
@@ -427,7 +446,7 @@ def _pptx(content: PackContent) -> bytes:
             first = False
             run = para.add_run()
             run.text = text
-            run.font.size = Pt({"head": size + 2, "body": size, "small": size - 2, "warn": size}[style])
+            run.font.size = Pt(size + STYLE_OFFSETS[style])
             run.font.bold = style in ("head", "warn")
             run.font.color.rgb = warn if style == "warn" else (muted if style == "small" else dark)
             if style == "head" and para is not frame.paragraphs[0]:
@@ -476,8 +495,7 @@ def _pptx(content: PackContent) -> bytes:
             if item.figure is None:
                 text_box(slide, 0.5, 1.1, 12.3, 5.6, item.lines, size=14)
             else:
-                box = text_box(slide, 8.8, 1.1, 4.2, 3.4 if item.table is not None else 5.6, item.lines, size=10)
-                box.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
+                text_box(slide, 8.8, 1.1, 4.2, 3.4 if item.table is not None else 5.6, item.lines, size=11)
             if item.table is not None:
                 text_box(slide, 8.8, 4.55, 4.2, 0.3, [("small", item.table_title)], size=11)
                 add_table(slide, item.table, 8.8, 4.9, 4.2, 0.26 * (len(item.table) + 1), size=9)
@@ -533,7 +551,21 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _page_table(table: pd.DataFrame, x: list[float], y: list[float], font_size: int = 12):
+    import plotly.graph_objects as go
+
+    widths = [max([len(str(c))] + [len(str(v)) for v in table[c]]) for c in table.columns]
+    return go.Table(
+        domain=dict(x=x, y=y), columnwidth=[min(max(w, 6), 60) for w in widths],
+        header=dict(values=[f"<b>{_escape(str(c))}</b>" for c in table.columns], fill_color="#DDE6F0",
+                    align="left", font=dict(size=font_size)),
+        cells=dict(values=[[_escape(str(v)) for v in table[c]] for c in table.columns], align="left",
+                   font=dict(size=font_size - 1), height=22),
+    )
+
+
 def _page_figure(item: SlideContent):
+    """One PDF page (1600 x 900 px) for a slide: title, chart (left), key figures (right), table, footer."""
     import plotly.graph_objects as go
 
     from charts.theme import TEMPLATE_NAME
@@ -541,30 +573,35 @@ def _page_figure(item: SlideContent):
     has_chart = item.figure is not None
     if has_chart:
         fig = go.Figure(item.figure)
-        for axis in ("xaxis", "yaxis"):
-            fig.layout[axis].domain = [0.0, 0.62] if axis == "xaxis" else [0.08, 0.86]
-        fig.update_layout(title=dict(text=""), legend=dict(x=0, y=0.87, yanchor="bottom"))
+        caption = (fig.layout.meta or {}).get("caption") if isinstance(fig.layout.meta, dict) else None
+        fig.layout.annotations = [a for a in fig.layout.annotations if a.text != caption]
+        fig.update_layout(xaxis=dict(domain=[0.0, 0.6]), yaxis=dict(domain=[0.0, 0.9]),
+                          legend=dict(x=0, y=0.92, yanchor="bottom", xanchor="left"))
     else:
         fig = go.Figure()
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
     fig.update_layout(template=TEMPLATE_NAME, width=PAGE_WIDTH_PX, height=PAGE_HEIGHT_PX,
-                      margin=dict(l=50, r=30, t=40, b=40), showlegend=has_chart)
-    fig.add_annotation(text=f"<b>{_escape(item.title)}</b>", x=0, y=1.0, xref="paper", yref="paper",
-                       xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=24))
-    text_x, width_chars = (0.66, 55) if has_chart else (0.0, 140)
-    body = _text_html(item.lines, width_chars)
-    if item.table is not None:
-        header = " | ".join(str(c) for c in item.table.columns)
-        rows = [" | ".join(str(v) for v in values) for values in item.table.itertuples(index=False, name=None)]
-        table_lines = [("head", item.table_title or "")] if item.table_title else []
-        table_lines += [("small", header)] + [("small", r) for r in rows]
-        body += "<br>" + _text_html(table_lines, width_chars + 25)
-    fig.add_annotation(text=body, x=text_x, y=0.95, xref="paper", yref="paper", xanchor="left", yanchor="top",
-                       align="left", showarrow=False, font=dict(size=15 if has_chart else 17))
-    fig.add_annotation(text="<br>".join(_escape(p) for p in _wrap(item.footer, 200)), x=0, y=-0.02, xref="paper",
-                       yref="paper", xanchor="left", yanchor="top", align="left", showarrow=False,
-                       font=dict(size=10, color="#555"))
+                      margin=dict(l=60, r=40, t=110, b=120), showlegend=has_chart,
+                      title=dict(text=f"<b>{_escape(item.title)}</b>", x=0.03, xanchor="left", y=0.97,
+                                 yanchor="top", font=dict(size=26)))
+    if item.kind == "scorecard" and item.table is not None:
+        fig.add_trace(_page_table(item.table, [0.0, 1.0], [0.0, 0.9], font_size=13))
+        text_y, text_x, width_chars = 1.0, 0.0, 170
+    elif has_chart:
+        text_y, text_x, width_chars = 0.98, 0.64, 58
+        if item.table is not None:
+            fig.add_trace(_page_table(item.table, [0.64, 1.0], [0.0, 0.3]))
+            fig.add_annotation(text=f"<b>{_escape(item.table_title)}</b>", x=0.64, y=0.31, xref="paper",
+                               yref="paper", xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=13))
+    else:
+        text_y, text_x, width_chars = 0.98, 0.0, 140
+    fig.add_annotation(text=_text_html(item.lines, width_chars), x=text_x, y=text_y, xref="paper", yref="paper",
+                       xanchor="left", yanchor="top", align="left", showarrow=False,
+                       font=dict(size=15 if has_chart else 17))
+    fig.add_annotation(text="<br>".join(_escape(p) for p in _wrap(item.footer, 190)), x=0, y=0, yshift=-62,
+                       xref="paper", yref="paper", xanchor="left", yanchor="top", align="left", showarrow=False,
+                       font=dict(size=11, color="#555"))
     return fig
 
 
@@ -636,3 +673,33 @@ def build_pack(
         pdf_path = out_path.with_suffix(".pdf")
         pdf_path.write_bytes(_pdf(content))
     return out_path
+
+
+def pack_downloads(
+    db_path: str | Path,
+    comparison: Any = "latest12",
+    filters: Filters | None = None,
+    *,
+    pdf: bool = False,
+    lazy: bool = True,
+) -> list:
+    """Download buttons' content for the pack: [Download('Briefing pack (PPTX)', ...)] (and the PDF when
+    asked). lazy=True: each `data` is a callable that opens its own read-only connection to `db_path`
+    and builds the pack when called (Streamlit calls it on click, in another thread)."""
+    from briefing.images import Download
+    from etl.warehouse import connect_read_only
+
+    def make(kind: str) -> bytes:
+        con = connect_read_only(db_path)
+        try:
+            return build_pack_bytes(con, comparison, filters, pdf=kind == "pdf")[kind]
+        finally:
+            con.close()
+
+    stem = f"briefing-pack-{datetime.now(timezone.utc):%Y%m%d}"
+    kinds = [("pptx", "Briefing pack (PPTX)", PPTX_MIME)] + ([("pdf", "Briefing pack (PDF)", PDF_MIME)] if pdf else [])
+    out = []
+    for kind, label, mime in kinds:
+        render = (lambda k=kind: make(k))
+        out.append(Download(label, render if lazy else render(), f"{stem}.{kind}", mime))
+    return out

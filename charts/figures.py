@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +33,7 @@ from charts.theme import (
 )
 
 CAPTION_FONT = dict(size=11, color="#555")
+CAPTION_WRAP = 150  # characters per caption line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,20 +70,24 @@ def _finish(
     y_label: str | None = None,
     note: str | None = None,
     height: int = 420,
+    caption_wrap: int = CAPTION_WRAP,
 ) -> go.Figure:
     caption = caption_text(source, as_at, note)
+    lines = textwrap.wrap(caption, caption_wrap) or [""]
+    bottom = 76 + 15 * len(lines)
     fig.update_layout(
         template=TEMPLATE_NAME,
         title=dict(text=title),
-        height=height,
-        margin=dict(l=10, r=20, t=80, b=90),
+        height=height + 15 * (len(lines) - 1),
+        margin=dict(l=10, r=20, t=80, b=bottom),
     )
     if x_label is not None:
         fig.update_xaxes(title_text=x_label)
     if y_label is not None:
         fig.update_yaxes(title_text=y_label)
     fig.add_annotation(
-        text=caption, xref="paper", yref="paper", x=0, y=0, yshift=-78, xanchor="left", yanchor="bottom",
+        text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, yshift=-(bottom - 8), xanchor="left",
+        yanchor="bottom",
         showarrow=False, font=CAPTION_FONT, align="left",
     )
     fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at)}
@@ -131,14 +137,23 @@ def add_lockdowns(fig: go.Figure, lockdowns: Any, x_min: Any = None, x_max: Any 
     lo = pd.Timestamp(x_min) if x_min is not None else None
     hi = pd.Timestamp(x_max) if x_max is not None else None
     shown = 0
+    label_rows: list[pd.Timestamp] = []  # where each label row is free again
     for label, start, end in _period_rows(lockdowns):
         if lo is not None and end < lo - pd.Timedelta(days=31):
             continue
         if hi is not None and start > hi + pd.Timedelta(days=31):
             continue
         fig.add_vrect(x0=start, x1=end, fillcolor=LOCKDOWN_FILL, line_width=0, layer="below")
-        fig.add_annotation(x=start + (end - start) / 2, y=1.0, yref="paper", yanchor="bottom", text=label,
-                           showarrow=False, font=dict(size=10, color="#555"))
+        middle = start + (end - start) / 2
+        # about 5.5 days of axis per character at a 5-year span: stagger labels that would touch
+        half_width = pd.Timedelta(days=max(len(label) * 3.2, 20) * ((hi - lo).days / 1800 if lo is not None and hi is not None else 1))
+        row = next((i for i, free in enumerate(label_rows) if middle - half_width > free), len(label_rows))
+        if row == len(label_rows):
+            label_rows.append(middle + half_width)
+        else:
+            label_rows[row] = middle + half_width
+        fig.add_annotation(x=middle, y=1.0, yref="paper", yanchor="top", yshift=-2 - 14 * row, text=label,
+                           showarrow=False, font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.7)")
         shown += 1
     if shown:
         fig.layout.meta = {**(fig.layout.meta or {}), "lockdowns_shown": shown}
@@ -262,8 +277,9 @@ def bar_chart(
         low, high = float(min(data[values_col].min(), 0)), float(max(data[values_col].max(), 0))
         span = (high - low) or 1.0
         fig.update_xaxes(range=[low - (0.18 * span if low < 0 else 0), high + (0.18 * span if high > 0 else 0)])
+    longest = int(data[labels_col].astype(str).str.len().max()) if horizontal else 0
     return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
-                   height=height)
+                   height=height, caption_wrap=max(70, CAPTION_WRAP - longest))
 
 
 def change_chart(
@@ -307,7 +323,8 @@ def change_chart(
     legend_note = "Filled: significant after Benjamini–Hochberg (q < 0.05); hollow: not significant."
     return _finish(fig, title=title, source=source, as_at=as_at, x_label="Change in rate per month (%, 95% CI)",
                    y_label="", note=(legend_note + (" " + note if note else "")),
-                   height=max(320, 30 * len(data) + 170))
+                   height=max(320, 30 * len(data) + 170),
+                   caption_wrap=max(70, CAPTION_WRAP - int(data[label].astype(str).str.len().max())))
 
 
 def funnel_plot(
@@ -375,7 +392,7 @@ def funnel_plot(
 
 
 def place_labels(
-    xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], *, width_px: float = 1100.0,
+    xs: Sequence[float], ys: Sequence[float], labels: Sequence[str], *, width_px: float = 900.0,
     height_px: float = 330.0, char_px: float = 6.0, line_px: float = 13.0,
 ) -> list[str | None]:
     """A text position for each point's label ('top center', 'bottom center', 'middle right', 'middle left')
@@ -384,9 +401,7 @@ def place_labels(
     if not xs:
         return []
     x_lo, x_hi = 0.0, max(xs) * 1.05 or 1.0
-    y_lo, y_hi = min(ys), max(ys)
-    span_y = (y_hi - y_lo) or 1.0
-    y_lo, y_hi = y_lo - 0.15 * span_y, y_hi + 0.15 * span_y
+    y_lo, y_hi = 0.0, max(ys) * 1.08 or 1.0  # both axes start at zero
 
     def to_px(x: float, y: float) -> tuple[float, float]:
         return ((x - x_lo) / (x_hi - x_lo) * width_px, (y_hi - y) / (y_hi - y_lo) * height_px)
@@ -403,8 +418,8 @@ def place_labels(
         px, py = points[i]
         w, h = len(labels[i]) * char_px, line_px
         candidates = {
-            "top center": (px - w / 2, py - 6 - h, px + w / 2, py - 6),
-            "bottom center": (px - w / 2, py + 6, px + w / 2, py + 6 + h),
+            "top center": (px - w / 2, py - 7 - h, px + w / 2, py - 7),
+            "bottom center": (px - w / 2, py + 7, px + w / 2, py + 7 + h),
             "middle right": (px + 7, py - h / 2, px + 7 + w, py + h / 2),
             "middle left": (px - 7 - w, py - h / 2, px - 7, py + h / 2),
         }
@@ -431,6 +446,34 @@ def feature_collection(frame: pd.DataFrame, id_column: str = "lsoa_code", geomet
     return {"type": "FeatureCollection", "features": features}
 
 
+def _ring_area(ring: Sequence[Sequence[float]]) -> float:
+    """Signed area (shoelace) of a lon/lat ring: positive = anticlockwise."""
+    return sum(x1 * y2 - x2 * y1 for (x1, y1, *_), (x2, y2, *_) in zip(ring, ring[1:])) / 2
+
+
+def _rewind_polygon(rings: list) -> list:
+    out = []
+    for index, ring in enumerate(rings):
+        clockwise = _ring_area(ring) < 0
+        want_clockwise = index == 0  # exterior clockwise, holes anticlockwise (what d3-geo expects)
+        out.append(ring if clockwise == want_clockwise else list(reversed(ring)))
+    return out
+
+
+def rewind_for_plotly(geojson: dict) -> dict:
+    """A copy of a FeatureCollection whose polygons wind the way Plotly's d3-geo expects (exterior rings
+    clockwise). RFC 7946 files wind the other way, and d3 then fills the whole globe except the shape."""
+    features = []
+    for feature in geojson.get("features", []):
+        geometry = feature.get("geometry") or {}
+        if geometry.get("type") == "Polygon":
+            geometry = {**geometry, "coordinates": _rewind_polygon(geometry["coordinates"])}
+        elif geometry.get("type") == "MultiPolygon":
+            geometry = {**geometry, "coordinates": [_rewind_polygon(p) for p in geometry["coordinates"]]}
+        features.append({**feature, "geometry": geometry})
+    return {**geojson, "features": features}
+
+
 def choropleth_map(
     frame: pd.DataFrame,
     geojson: dict,
@@ -450,7 +493,7 @@ def choropleth_map(
         return empty_figure(title, "No LSOA counts for this selection.", source, as_at)
     hover = frame[hover_name] if hover_name and hover_name in frame.columns else frame[location]
     fig = go.Figure(go.Choropleth(
-        geojson=geojson, locations=frame[location], z=frame[value], text=hover,
+        geojson=rewind_for_plotly(geojson), locations=frame[location], z=frame[value], text=hover,
         colorscale=SEQUENTIAL_SCALE, marker_line_color="rgba(80,80,80,0.35)", marker_line_width=0.3,
         colorbar=dict(title=dict(text=value_label, side="right"), thickness=14),
         hovertemplate="%{text}: %{z:,.0f}<extra></extra>",

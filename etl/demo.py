@@ -124,21 +124,21 @@ NO_LOCATION_SHARE = 0.0044
 
 # yearly growth before COVID-19 (recorded-crime trends of the period)
 TREND_PER_YEAR: dict[str, float] = {
-    "Violence and sexual offences": 0.07, "Anti-social behaviour": -0.045, "Criminal damage and arson": -0.01,
+    "Violence and sexual offences": 0.07, "Anti-social behaviour": -0.065, "Criminal damage and arson": -0.01,
     "Vehicle crime": 0.0, "Other theft": -0.01, "Public order": 0.08, "Burglary": -0.03, "Shoplifting": 0.02,
     "Drugs": 0.03, "Other crime": 0.04, "Bicycle theft": -0.02, "Possession of weapons": 0.06,
     "Robbery": 0.02, "Theft from the person": 0.0,
 }
 
-_SUMMER = [0.92, 0.90, 0.97, 0.98, 1.04, 1.06, 1.08, 1.06, 1.00, 1.02, 0.98, 0.98]
+_SUMMER = [0.95, 0.97, 0.98, 0.98, 1.04, 1.06, 1.08, 1.06, 1.00, 1.00, 0.97, 0.98]
 SEASONALITY: dict[str, list[float]] = {
     "Violence and sexual offences": _SUMMER,
     "Public order": _SUMMER,
-    "Criminal damage and arson": [0.94, 0.90, 0.98, 1.00, 1.04, 1.03, 1.04, 1.02, 0.99, 1.06, 1.02, 0.96],
+    "Criminal damage and arson": [0.95, 0.96, 0.98, 1.00, 1.04, 1.03, 1.04, 1.02, 0.99, 1.02, 1.00, 0.96],
     "Possession of weapons": _SUMMER,
-    "Anti-social behaviour": [0.84, 0.86, 0.95, 1.02, 1.10, 1.12, 1.18, 1.15, 1.02, 1.12, 0.97, 0.87],
-    "Burglary": [1.06, 0.96, 0.95, 0.92, 0.92, 0.89, 0.92, 0.95, 0.98, 1.08, 1.18, 1.17],
-    "Vehicle crime": [1.02, 0.95, 0.97, 0.96, 0.97, 0.96, 0.98, 1.00, 1.00, 1.05, 1.10, 1.06],
+    "Anti-social behaviour": [0.86, 0.90, 0.95, 1.02, 1.10, 1.12, 1.18, 1.15, 1.02, 1.06, 0.96, 0.87],
+    "Burglary": [1.08, 1.00, 0.95, 0.92, 0.92, 0.89, 0.92, 0.95, 0.98, 1.04, 1.16, 1.17],
+    "Vehicle crime": [1.03, 1.00, 0.97, 0.96, 0.97, 0.96, 0.98, 1.00, 1.00, 1.02, 1.08, 1.06],
     "Bicycle theft": [0.65, 0.65, 0.85, 1.00, 1.20, 1.30, 1.35, 1.30, 1.20, 1.05, 0.80, 0.65],
     "Shoplifting": [0.98, 0.93, 1.00, 0.98, 1.00, 0.98, 1.00, 1.00, 0.98, 1.02, 1.05, 1.10],
 }
@@ -156,8 +156,8 @@ COVID_APRIL_FACTOR: dict[str, float] = {
 LOCKDOWN_INTENSITY: dict[str, float] = {
     "2020-03": 0.35, "2020-04": 1.00, "2020-05": 0.90, "2020-06": 0.60, "2020-07": 0.35, "2020-08": 0.25,
     "2020-09": 0.25, "2020-10": 0.30, "2020-11": 0.60, "2020-12": 0.40, "2021-01": 0.75, "2021-02": 0.70,
-    "2021-03": 0.55, "2021-04": 0.35, "2021-05": 0.25, "2021-06": 0.20, "2021-07": 0.12, "2021-08": 0.08,
-    "2021-09": 0.08, "2021-10": 0.08, "2021-11": 0.08, "2021-12": 0.08,
+    "2021-03": 0.55, "2021-04": 0.35, "2021-05": 0.25, "2021-06": 0.20, "2021-07": 0.12, "2021-08": 0.06,
+    "2021-09": 0.05, "2021-10": 0.05, "2021-11": 0.05, "2021-12": 0.05,
 }
 # drug offences: +22% in April and +44% in May 2020 (proactive policing of emptier streets)
 DRUGS_COVID_FACTOR: dict[str, float] = {
@@ -247,6 +247,11 @@ def _utc_offset(local: datetime) -> str:
     return "+01:00" if start <= local.date() < end else "+00:00"
 
 
+# February's daily rate runs above the rest of winter in the published series (Essex, Oct 2018 - Feb 2019:
+# 468 crimes a day in February against 433 in January), which offsets most of its three fewer days.
+FEBRUARY_DAILY_UPLIFT = 1.08
+
+
 def _lockdown(month: date) -> float:
     return LOCKDOWN_INTENSITY.get(f"{month:%Y-%m}", 0.0)
 
@@ -265,6 +270,7 @@ def expected_monthly_counts() -> dict[str, np.ndarray]:
             years = (index - 22) / 12  # 0 at Nov 2018, the middle of the calibration window
             level = (1 + TREND_PER_YEAR[category]) ** years
             level *= season[month.month - 1] * _days_in_month(month) / 30.44
+            level *= FEBRUARY_DAILY_UPLIFT if month.month == 2 else 1.0
             key = f"{month:%Y-%m}"
             if category == "Drugs":
                 level *= DRUGS_COVID_FACTOR.get(key, 1.0)
@@ -521,7 +527,7 @@ def generate_street(geo: Geography, snaps: SnapPoints, rng: np.random.Generator)
             "Last outcome category": _blank(outcome),
             "Context": np.full(lsoa.size, None, dtype=object),
         })
-        result.append(StreetMonth(month=month, frame=frame, lsoa=lsoa, category=category))
+        result.append(StreetMonth(month=month, frame=frame[STREET_HEADER], lsoa=lsoa, category=category))
     return result
 
 
@@ -531,15 +537,14 @@ def _month_path(root: Path, month: date, kind: str) -> Path:
     return folder / f"{month:%Y-%m}-{FORCE_ID}-{kind}.csv"
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, select: str = "*") -> None:
+def _write_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, path: Path, select: str = "*") -> None:
     """Write a frame as CSV through DuckDB (fast; quotes only where needed, NULL as an empty field).
     `select` is a fixed expression list from this module, never user text."""
-    con = duckdb.connect()
+    con.register("frame", frame)
     try:
-        con.register("frame", frame)
         con.sql(f"SELECT {select} FROM frame").write_csv(str(path), sep=",", header=True)
     finally:
-        con.close()
+        con.unregister("frame")
 
 
 def _blank(values: np.ndarray) -> np.ndarray:
@@ -553,7 +558,6 @@ def generate_outcomes(street: list[StreetMonth], rng: np.random.Generator) -> di
     """Outcomes-file rows for a subset of crimes: the outcome in the month it was reached (a charge is
     reported as "Suspect charged" first)."""
     months = [s.month for s in street]
-    index_of = {m: i for i, m in enumerate(months)}
     pieces: dict[int, list[pd.DataFrame]] = {i: [] for i in range(len(months))}
     for s_index, item in enumerate(street):
         frame = item.frame
@@ -585,7 +589,6 @@ def generate_outcomes(street: list[StreetMonth], rng: np.random.Generator) -> di
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c for c in OUTCOMES_HEADER if c != "Month"])
         frame.insert(1, "Month", f"{month:%Y-%m}")
         result[month] = frame[OUTCOMES_HEADER]
-    assert index_of  # months are contiguous
     return result
 
 
@@ -877,8 +880,8 @@ def _write_rows(path: Path, header: list[str], rows: list[list]) -> Path:
 FRAUD_HEADER = ["month", "force", "fraud_type", "reports", "reported_loss_gbp"]
 # fraud type: (reports a month in 2017, yearly growth before COVID, factor from April 2020, mean loss GBP)
 FRAUD_TYPES = {
-    "Online shopping and auctions": (260, 0.06, 1.60, 750),
-    "Cheque, plastic card and online bank accounts (not PSP)": (170, 0.05, 1.35, 1400),
+    "Online shopping and auctions": (260, 0.06, 1.50, 750),
+    "Cheque, plastic card and online bank accounts (not PSP)": (170, 0.05, 1.28, 1400),
     "Advance fee fraud": (95, 0.04, 1.25, 2600),
     "Investment fraud": (35, 0.08, 1.45, 32000),
     "Courier fraud": (18, 0.05, 0.80, 6000),
@@ -1017,6 +1020,9 @@ EXTRACT_OUTCOMES = {
 }
 
 
+# the extract starts in January 2018 (four years: enough earlier years for weekly comparisons, and a
+# demo build that stays well under a minute)
+EXTRACT_FIRST_MONTH = date(2018, 1, 1)
 EXTRACT_SELECT = """
     '42/' || lpad(CAST(serial AS VARCHAR), 7, '0') || '/' || strftime(recorded_at, '%y') AS CrimeRef,
     strftime(recorded_at, '%d/%m/%Y %H:%M') AS RecordedDateTime,
@@ -1034,6 +1040,8 @@ def generate_extract(street: list[StreetMonth], geo: Geography, rng: np.random.G
     violence = CATEGORIES.index("Violence and sexual offences")
     category_parts, lsoa_parts, outcome_parts, start_parts, covid_parts = [], [], [], [], []
     for item in street:
+        if item.month < EXTRACT_FIRST_MONTH:
+            continue
         wanted = (item.category != asb) & (item.lsoa >= 0) & geo.inside[np.maximum(item.lsoa, 0)]
         category_parts.append(item.category[wanted])
         lsoa_parts.append(item.lsoa[wanted])
@@ -1130,7 +1138,7 @@ demo goes through exactly the same loaders as real data.
 - stats19/demo-dft-road-casualty-statistics-{{collision,casualty,vehicle}}-2017-2021.csv  DfT STATS19 layout
 - fraud/demo-action-fraud-essex.csv                               Action Fraud tidy layout
 - measures/demo-force-measures-essex.csv                          force measures tidy layout
-- extract/demo-essex-incident-extract.csv + demo-essex-extract-mapping.toml   force extract + mapping
+- extract/demo-essex-incident-extract.csv + demo-essex-extract-mapping.toml   force extract (2018-2021) + mapping
 - reference/demo-*.csv, demo-lsoa11-boundaries.geojson             ONS-format LSOA lookup, residents, boundaries
 """
 
@@ -1141,6 +1149,12 @@ def _loader_exists(name: str) -> bool:
 
 def write_archive(archive_dir: Path, seed: int, log=print) -> dict[str, list[Path]]:
     """Generate every demo source file under `archive_dir`. Returns the files by loader family."""
+    with contextlib.closing(duckdb.connect()) as con:
+        con.execute("SET enable_progress_bar = false")
+        return _write_archive(con, archive_dir, seed, log)
+
+
+def _write_archive(con: duckdb.DuckDBPyConnection, archive_dir: Path, seed: int, log) -> dict[str, list[Path]]:
     rng = np.random.default_rng(seed)
     archive_dir.mkdir(parents=True, exist_ok=True)
     (archive_dir / ARCHIVE_MARKER).write_text(README_TEXT.format(seed=seed), encoding="utf-8")
@@ -1153,11 +1167,11 @@ def write_archive(archive_dir: Path, seed: int, log=print) -> dict[str, list[Pat
     street = generate_street(geo, snaps, np.random.default_rng([seed, 3]))
     for item in street:
         path = _month_path(archive_dir, item.month, "street")
-        _write_frame(item.frame, path)
+        _write_frame(con, item.frame, path)
         files["police_uk"].append(path)
     for month, frame in generate_outcomes(street, np.random.default_rng([seed, 4])).items():
         path = _month_path(archive_dir, month, "outcomes")
-        _write_frame(frame, path)
+        _write_frame(con, frame, path)
         files["police_uk"].append(path)
     search_rng = np.random.default_rng([seed, 5])
     inside = geo.inside.astype(float)
@@ -1165,7 +1179,7 @@ def write_archive(archive_dir: Path, seed: int, log=print) -> dict[str, list[Pat
     search_weights /= search_weights.sum()
     for month in demo_months():
         path = _month_path(archive_dir, month, "stop-and-search")
-        _write_frame(generate_stop_search(geo, snaps, month, search_weights, search_rng), path)
+        _write_frame(con, generate_stop_search(geo, snaps, month, search_weights, search_rng), path)
         files["police_uk"].append(path)
     log(f"demo: wrote data.police.uk files for {len(street)} months")
 
@@ -1183,7 +1197,7 @@ def write_archive(archive_dir: Path, seed: int, log=print) -> dict[str, list[Pat
     extract_dir = archive_dir / "extract"
     extract_dir.mkdir(parents=True, exist_ok=True)
     extract_path = extract_dir / "demo-essex-incident-extract.csv"
-    _write_frame(generate_extract(street, geo, np.random.default_rng([seed, 10])), extract_path, EXTRACT_SELECT)
+    _write_frame(con, generate_extract(street, geo, np.random.default_rng([seed, 10])), extract_path, EXTRACT_SELECT)
     files["extract"] = [extract_path]
     (extract_dir / "demo-essex-extract-mapping.toml").write_text(EXTRACT_MAPPING_TOML, encoding="utf-8")
     log("demo: wrote STATS19, fraud, measures and force extract files")

@@ -361,6 +361,52 @@ class WriteSession:
             ],
         )
 
+    def log_files(self, entries: list[FileLoad]) -> None:
+        """`log_file` for many files at once: the same result in four statements instead of three per
+        file (at national scale, 1,500 files, per-file statements cost more than loading the rows)."""
+        if not entries:
+            return
+        for entry in entries:
+            entry.check_balance()
+        loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.con.execute("DROP TABLE IF EXISTS log_files_batch")
+        self.con.execute(
+            """CREATE TEMP TABLE log_files_batch (load_id VARCHAR, path VARCHAR, kind VARCHAR, force_id VARCHAR,
+               month DATE, sha256 VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
+               loaded_at TIMESTAMP)"""
+        )
+        import pyarrow as pa
+
+        fields = ["path", "kind", "force_id", "month", "sha256", "rows_read", "rows_loaded", "rows_rejected"]
+        batch = pa.table(
+            {
+                "load_id": pa.array([self.load_id] * len(entries), pa.string()),
+                **{name: [getattr(e, name) for e in entries] for name in fields},
+                "loaded_at": pa.array([loaded_at] * len(entries), pa.timestamp("us")),
+            }
+        )
+        self.con.register("log_files_arrow", batch)
+        try:
+            self.con.execute(
+                "INSERT INTO log_files_batch SELECT load_id, path, kind, force_id, month, sha256, rows_read,"
+                " rows_loaded, rows_rejected, loaded_at FROM log_files_arrow"
+            )
+        finally:
+            self.con.unregister("log_files_arrow")
+        superseded = """
+            SELECT old.load_id, old.path FROM load_log AS old JOIN log_files_batch AS new
+              ON old.kind = new.kind
+             AND ((new.month IS NOT NULL AND old.force_id IS NOT DISTINCT FROM new.force_id AND old.month = new.month)
+                  OR (new.month IS NULL AND old.path = new.path))
+            WHERE old.load_id <> ?
+        """
+        self.con.execute(f"DELETE FROM rejects WHERE (load_id, path) IN ({superseded})", [self.load_id])
+        self.con.execute(f"DELETE FROM load_log WHERE (load_id, path) IN ({superseded})", [self.load_id])
+        columns = "load_id, path, kind, force_id, month, sha256, rows_read, rows_loaded, rows_rejected, loaded_at"
+        self.con.execute(f"INSERT INTO load_log ({columns}) SELECT {columns} FROM log_files_batch")
+        self.con.execute("DROP TABLE log_files_batch")
+        self.files.extend(entries)
+
     def replace_rows(self, table: str, staged: str, keys: list[str]) -> int:
         """Delete the rows of `table` whose key tuple appears in `staged`, then insert all of `staged`.
 
@@ -498,11 +544,37 @@ def _fsync_dir(path: Path) -> None:
 
 
 def connect_read_only(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the live warehouse (what the app and metrics use)."""
+    """A read-only connection to the live warehouse (what the app and metrics use).
+
+    `duckdb.connect(path)` would hand back the database instance DuckDB already holds for that path in
+    this process — the file as it was before the last swap, for as long as any old connection lives — so
+    a long-running app would never see a new load. Instead the file is ATTACHed READ_ONLY to a fresh
+    in-memory instance (which opens the file anew) and made the default catalog; views in the in-memory
+    catalog make every table visible to cursors too (a cursor starts in the default `memory` catalog).
+    Nothing can write to the file through this connection.
+    """
     resolved = resolve_db_path(path)
     if not resolved.exists():
         raise FileNotFoundError(f"no warehouse at {resolved}: run `python -m etl load` or `python -m etl demo` first")
-    return duckdb.connect(str(resolved), read_only=True)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("ATTACH ? AS warehouse (READ_ONLY)", [str(resolved)])
+        relations = con.execute(
+            """
+            SELECT table_name FROM duckdb_tables() WHERE database_name = 'warehouse' AND schema_name = 'main'
+            UNION
+            SELECT view_name FROM duckdb_views() WHERE database_name = 'warehouse' AND schema_name = 'main'
+                AND NOT internal
+            """
+        ).fetchall()
+        for (name,) in relations:  # names from the file's own catalogue, quoted as identifiers
+            quoted = '"' + name.replace('"', '""') + '"'
+            con.execute(f"CREATE VIEW memory.main.{quoted} AS SELECT * FROM warehouse.main.{quoted}")
+        con.execute("USE warehouse")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def database_version(path: str | os.PathLike | None = None) -> str:

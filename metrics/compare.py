@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from metrics.filters import Filters, month_start, months_between
-from metrics.series import FamilySpec, _by_columns, family_spec, range_clause
+from metrics.series import FamilySpec, _by_columns, family_spec, range_clause, single_counts_dataset
 
 RESULT_COLUMNS = [
     "pre_count", "post_count", "pre_months", "post_months", "pre_per_month", "post_per_month", "change",
@@ -112,8 +112,10 @@ def period_change_from_counts(frame: pd.DataFrame, alpha: float = 0.05) -> pd.Da
         out["pct_change"] = np.where(
             out["pre_count"] > 0, (out["post_per_month"] / out["pre_per_month"] - 1) * 100, np.nan
         )
+    undefined = RateRatio(math.nan, math.nan, math.nan, math.nan)
     ratios = [
-        poisson_rate_ratio(post, post_e, pre, pre_e, alpha)
+        # a negative total (Home Office adjustments can sum below zero) has no Poisson test: NaN, left out of BH
+        poisson_rate_ratio(post, post_e, pre, pre_e, alpha) if post >= 0 and pre >= 0 else undefined
         for post, post_e, pre, pre_e in zip(out["post_count"], out["post_months"], out["pre_count"], out["pre_months"])
     ]
     out["rate_ratio"] = [r.rate_ratio for r in ratios]
@@ -135,6 +137,8 @@ def _period_counts(
     value: str = "count",
     dataset: str | None = None,
 ) -> pd.DataFrame:
+    first, last = min(pre[0], post[0]), max(pre[1], post[1])
+    dataset = single_counts_dataset(con, spec, dataset, first, last, by=[c for _, c in pairs])
     where, params = spec.where(filters)
     pre_clause, pre_params = range_clause(spec, *pre)
     post_clause, post_params = range_clause(spec, *post)

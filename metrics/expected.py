@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metrics.filters import Filters, add_months, month_start, months_between
+from metrics.filters import Filters, month_start
 
 MIN_MODEL_MONTHS = 24
 SEASONAL_DIFFERENCE_MONTHS = 36
@@ -55,10 +55,15 @@ def _kpss_needs_difference(values: np.ndarray) -> bool:
     clean = values[~np.isnan(values)]
     if len(clean) < 12:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        statistic, p_value, *_ = kpss(clean, regression="c", nlags="auto")
-    return p_value < 0.05
+    if np.ptp(clean) == 0:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _statistic, p_value, *_ = kpss(clean, regression="c", nlags="auto")
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return bool(p_value < 0.05)
 
 
 _BLAS_FUNCTIONS = [
@@ -234,7 +239,6 @@ def expected_from_series(
     observed = monthly.reindex(months)
     in_fit = months <= fit_until_ts
     fit_values = observed[in_fit].to_numpy(dtype="float64")
-    # trim leading/trailing missing months of the fit period
     fit_n = len(fit_values)
     steps = int((~in_fit).sum())
     if fit_n == 0 or np.isnan(fit_values).all():
@@ -243,13 +247,26 @@ def expected_from_series(
     expected = np.full(len(months), np.nan)
     lower = np.full(len(months), np.nan)
     upper = np.full(len(months), np.nan)
-    if fit_n < MIN_MODEL_MONTHS:
+    best = None
+    reason = None
+    if fit_n >= MIN_MODEL_MONTHS:
+        try:
+            with _single_threaded_blas():
+                best, tried = _choose_model(fit_values, steps, alpha)
+        except ValueError:
+            reason = f"no seasonal model could be fitted to the {fit_n} months {fit_label}"
+    else:
+        reason = (f"only {fit_n} months ({fit_label}) before the projection, fewer than the {MIN_MODEL_MONTHS} "
+                  "a seasonal model needs")
+    if best is None:
         method, model = "seasonal_mean", "seasonal mean"
         fit_series = observed[in_fit]
         overall = float(np.nanmean(fit_values))
         if fit_n >= 12:
             by_month = fit_series.groupby(fit_series.index.month).mean()
-            means = [float(by_month.get(m.month, overall)) if not np.isnan(by_month.get(m.month, np.nan)) else overall for m in months]
+            means = [
+                overall if np.isnan(by_month.get(m.month, np.nan)) else float(by_month[m.month]) for m in months
+            ]
             basis = "the mean of the same calendar month"
         else:
             means = [overall] * len(months)
@@ -261,13 +278,10 @@ def expected_from_series(
         lower[in_fit] = np.nan
         upper[in_fit] = np.nan
         note = (
-            f"Only {fit_n} months ({fit_label}) before the projection, fewer than the {MIN_MODEL_MONTHS} a seasonal "
-            f"model needs: expected = {basis} in the fit period, with Poisson {100 * (1 - alpha):.0f}% limits "
-            "(no trend, no allowance for estimation error)."
+            f"{reason[0].upper()}{reason[1:]}: expected = {basis} in the fit period, with Poisson "
+            f"{100 * (1 - alpha):.0f}% limits (no trend, no allowance for estimation error)."
         )
     else:
-        with _single_threaded_blas():
-            best, tried = _choose_model(fit_values, steps, alpha)
         method, model = best.method, best.name
         mean, low, high = best.forecast
         fitted = best.fitted
@@ -302,11 +316,14 @@ def expected_from_series(
         projected = frame[~frame["in_fit"] & frame["observed"].notna()]
         if len(projected):
             total = float(projected["cumulative_difference"].iloc[-1])
-            word = "more" if total > 0 else "fewer"
+            if round(total) == 0:
+                difference = "as many as expected"
+            else:
+                difference = f"{abs(total):,.0f} {'more' if total > 0 else 'fewer'} than expected"
             outside = int((projected["flag"] != "within").sum())
             note += (
                 f" Projection {projected['month'].iloc[0]:%Y-%m}..{projected['month'].iloc[-1]:%Y-%m}: "
-                f"{abs(total):,.0f} {word} than expected; {outside} of {len(projected)} months outside the interval."
+                f"{difference}; {outside} of {len(projected)} months outside the interval."
             )
     else:
         note += " No months after the fit period to project."
@@ -342,4 +359,4 @@ def expected_vs_observed(
     return expected_from_series(series, fit_until, until=end, fit_from=start, alpha=alpha)
 
 
-__all__ = ["expected_from_series", "expected_vs_observed", "add_months", "months_between"]
+__all__ = ["expected_from_series", "expected_vs_observed"]

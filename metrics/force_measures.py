@@ -35,12 +35,12 @@ def measure_priorities(path: str | Path | None = None) -> dict[str, str]:
     return dict(mapping)
 
 
-def _mapping_relation(con, mapping: dict[str, str]) -> None:
-    frame = pd.DataFrame({"measure": list(mapping), "priority_id": list(mapping.values())}, dtype="string")
-    con.register("measure_priority_map", frame)
-
-
-_LOWER_BETTER = ", ".join(f"'{u}'" for u in LOWER_IS_BETTER_UNITS)  # fixed constants, not user input
+# the mapping as a SQL relation built from two bound lists (measure names, priority ids)
+_MAPPING_CTE = """
+            measure_priority_map as (
+                select unnest(?::varchar[]) as measure, unnest(?::varchar[]) as priority_id
+            ),
+"""
 
 
 def measures_for_priority(con, priority_id: str, force_id: str | None = None, mapping_path: str | Path | None = None) -> pd.DataFrame:
@@ -48,89 +48,81 @@ def measures_for_priority(con, priority_id: str, force_id: str | None = None, ma
     if priority_id not in PRIORITY_IDS:
         raise ValueError(f"unknown priority id {priority_id!r}")
     mapping = measure_priorities(mapping_path)
-    _mapping_relation(con, mapping)
-    try:
-        return con.execute(
-            f"""
-            with
+    return con.execute(
+        f"""
+        with
+        {_MAPPING_CTE}
+        measure_rows as (
+            select * from measures where (?::varchar is null or force_id = ?)
+        ),
 
-            measure_rows as (
-                select * from measures where (?::varchar is null or force_id = ?)
-            ),
+        mapped as (
+            select measure_rows.*
+            from measure_rows
+            inner join measure_priority_map using (measure)
+            where measure_priority_map.priority_id = ?
+        ),
 
-            mapped as (
-                select measure_rows.*
-                from measure_rows
-                inner join measure_priority_map using (measure)
-                where measure_priority_map.priority_id = ?
-            ),
+        final as (
+            select
+                measure, period_start, period_end, value, unit, target,
+                case
+                    when target is null then null
+                    when list_contains(?, lower(trim(unit))) then value <= target
+                    else value >= target
+                end as meets_target,
+                force_id
+            from mapped
+        )
 
-            final as (
-                select
-                    measure, period_start, period_end, value, unit, target,
-                    case
-                        when target is null then null
-                        when lower(trim(unit)) in ({_LOWER_BETTER}) then value <= target
-                        else value >= target
-                    end as meets_target,
-                    force_id
-                from mapped
-            )
-
-            select * from final order by measure, force_id, period_start, period_end
-            """,
-            [force_id, force_id, priority_id],
-        ).df()
-    finally:
-        con.unregister("measure_priority_map")
+        select * from final order by measure, force_id, period_start, period_end
+        """,
+        [list(mapping), list(mapping.values()), force_id, force_id, priority_id, list(LOWER_IS_BETTER_UNITS)],
+    ).df()
 
 
 def latest_measures(con, priority_id: str | None = None, force_id: str | None = None,
                     mapping_path: str | Path | None = None) -> pd.DataFrame:
     """The latest period of each (force, measure), with the previous period's value and the change."""
     mapping = measure_priorities(mapping_path)
-    _mapping_relation(con, mapping)
-    try:
-        return con.execute(
-            f"""
-            with
+    return con.execute(
+        f"""
+        with
+        {_MAPPING_CTE}
+        measure_rows as (
+            select * from measures where (?::varchar is null or force_id = ?)
+        ),
 
-            measure_rows as (
-                select * from measures where (?::varchar is null or force_id = ?)
-            ),
+        ranked as (
+            select
+                *,
+                row_number() over (partition by force_id, measure order by period_end desc, period_start desc) as recency,
+                lead(value) over (partition by force_id, measure order by period_end desc, period_start desc) as previous_value
+            from measure_rows
+        ),
 
-            ranked as (
-                select
-                    *,
-                    row_number() over (partition by force_id, measure order by period_end desc, period_start desc) as recency,
-                    lead(value) over (partition by force_id, measure order by period_end desc, period_start desc) as previous_value
-                from measure_rows
-            ),
+        latest as (
+            select ranked.*, measure_priority_map.priority_id
+            from ranked
+            left join measure_priority_map using (measure)
+            where recency = 1
+        ),
 
-            latest as (
-                select ranked.*, measure_priority_map.priority_id
-                from ranked
-                left join measure_priority_map using (measure)
-                where recency = 1
-            ),
+        final as (
+            select
+                priority_id, measure, force_id, period_start, period_end, value, unit, target,
+                case
+                    when target is null then null
+                    when list_contains(?, lower(trim(unit))) then value <= target
+                    else value >= target
+                end as meets_target,
+                previous_value,
+                value - previous_value as change
+            from latest
+            where (?::varchar is null or priority_id = ?)
+        )
 
-            final as (
-                select
-                    priority_id, measure, force_id, period_start, period_end, value, unit, target,
-                    case
-                        when target is null then null
-                        when lower(trim(unit)) in ({_LOWER_BETTER}) then value <= target
-                        else value >= target
-                    end as meets_target,
-                    previous_value,
-                    value - previous_value as change
-                from latest
-                where (?::varchar is null or priority_id = ?)
-            )
-
-            select * from final order by priority_id nulls last, measure, force_id
-            """,
-            [force_id, force_id, priority_id, priority_id],
-        ).df()
-    finally:
-        con.unregister("measure_priority_map")
+        select * from final order by priority_id nulls last, measure, force_id
+        """,
+        [list(mapping), list(mapping.values()), force_id, force_id, list(LOWER_IS_BETTER_UNITS), priority_id, priority_id],
+    ).df()

@@ -104,13 +104,51 @@ def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(rows) and rows[0][0] == "demo"
 
 
+# table -> (first-month column, last-month column): for sources whose files are not one month each
+MONTH_COLUMNS: dict[str, tuple[str, str]] = {
+    "crimes": ("month", "month"),
+    "outcomes": ("month", "month"),
+    "stop_search": ("month", "month"),
+    "collisions": ("month", "month"),
+    "fraud": ("month", "month"),
+    "incidents": ("month", "month"),
+    "measures": ("period_start", "period_end"),
+    "counts": ("period_start", "period_end"),
+}
+# STATS19 casualty and vehicle rows take their dates from their collisions
+MONTH_TABLE_FOR = {"casualties": "collisions", "vehicles": "collisions"}
+
+
+def table_months(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """[table, force_id, first_month, last_month] for every table with dates (identifiers from MONTH_COLUMNS)."""
+    union = " union all ".join(
+        f"select '{table}' as table_name, force_id, date_trunc('month', min({first}))::date as first_month, "
+        f"date_trunc('month', max({last}))::date as last_month from {table} group by force_id"
+        for table, (first, last) in MONTH_COLUMNS.items()
+    )
+    frame = con.execute(f"with spans as ({union}) select * from spans order by table_name, force_id").df()
+    return frame.rename(columns={"table_name": "table"})
+
+
 def source_inventory(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per (load kind, force): what is loaded, its months and gaps, rows, rejects, last load (UTC)
-    and the source's caveats."""
+    and the source's caveats. Sources loaded as whole files (STATS19, fraud, extract, measures, counts)
+    take their first and last month from their table."""
     status = load_status(con)
     status.insert(1, "source", [SOURCES[k].source if k in SOURCES else k for k in status["kind"]])
     status.insert(2, "table", [SOURCES[k].table if k in SOURCES else "" for k in status["kind"]])
     status["caveats"] = [SOURCES[k].caveats if k in SOURCES else "" for k in status["kind"]]
+    spans = table_months(con)
+    status["first_month"] = pd.to_datetime(status["first_month"])
+    status["last_month"] = pd.to_datetime(status["last_month"])
+    for index, row in status.iterrows():
+        if pd.notna(row["first_month"]):
+            continue
+        table = MONTH_TABLE_FOR.get(row["table"], row["table"])
+        match = spans[(spans["table"] == table) & (spans["force_id"].fillna("") == (row["force_id"] if isinstance(row["force_id"], str) else ""))]
+        if len(match):
+            status.loc[index, "first_month"] = pd.Timestamp(match["first_month"].iloc[0])
+            status.loc[index, "last_month"] = pd.Timestamp(match["last_month"].iloc[0])
     return status
 
 
@@ -164,6 +202,6 @@ def source_caveats() -> pd.DataFrame:
 
 
 __all__ = [
-    "SOURCES", "SourceInfo", "is_demo", "reject_samples", "reject_summary", "source_caveats", "source_inventory",
+    "MONTH_COLUMNS", "SOURCES", "SourceInfo", "is_demo", "table_months", "reject_samples", "reject_summary", "source_caveats", "source_inventory",
     "table_rows", "warehouse_meta",
 ]

@@ -44,6 +44,13 @@ class Priority:
     number: int | None
     title: str
     page: str  # the page file that shows it
+    short_title: str = ""  # for narrow table columns
+
+    @property
+    def label(self) -> str:
+        """'1 · Local policing' (or the short title alone for the extra views)."""
+        short = self.short_title or self.title
+        return f"{self.number} · {short}" if self.number else short
 
 
 @dataclass(frozen=True)
@@ -73,14 +80,14 @@ class Measure:
 
 
 PRIORITIES: tuple[Priority, ...] = (
-    Priority("local-policing", 1, "More local, visible and accessible policing", "pages/local_policing.py"),
-    Priority("asb", 2, "Cracking down on anti-social behaviour", "pages/asb.py"),
-    Priority("domestic-abuse", 3, "Breaking the cycle of domestic abuse", "pages/domestic_abuse.py"),
-    Priority("serious-violence", 4, "Reversing the trend in serious violence", "pages/serious_violence.py"),
-    Priority("gangs", 5, "Tackling gangs and organised crime", "pages/gangs.py"),
-    Priority("children", 6, "Protecting children and vulnerable people", "pages/children.py"),
-    Priority("roads", 7, "Improving safety on our roads", "pages/roads.py"),
-    Priority("fraud", None, "Fraud", "pages/fraud.py"),
+    Priority("local-policing", 1, "More local, visible and accessible policing", "pages/local_policing.py", "Local policing"),
+    Priority("asb", 2, "Cracking down on anti-social behaviour", "pages/asb.py", "Anti-social behaviour"),
+    Priority("domestic-abuse", 3, "Breaking the cycle of domestic abuse", "pages/domestic_abuse.py", "Domestic abuse"),
+    Priority("serious-violence", 4, "Reversing the trend in serious violence", "pages/serious_violence.py", "Serious violence"),
+    Priority("gangs", 5, "Tackling gangs and organised crime", "pages/gangs.py", "Gangs and organised crime"),
+    Priority("children", 6, "Protecting children and vulnerable people", "pages/children.py", "Children and vulnerable people"),
+    Priority("roads", 7, "Improving safety on our roads", "pages/roads.py", "Roads"),
+    Priority("fraud", None, "Fraud", "pages/fraud.py", "Fraud"),
 )
 
 POLICE_UK_STREET_FILE = (
@@ -431,16 +438,49 @@ def _expected_for_latest(series: pd.DataFrame, comparison: Comparison) -> dict:
     }
 
 
+EXPECTED_COLUMNS = ["expected_latest", "expected_lower", "expected_upper", "expected_flag", "expected_method"]
+
+
+def expected_flag(
+    con: duckdb.DuckDBPyConnection,
+    measure_id: str,
+    filters: Filters | None,
+    comparison: Comparison,
+) -> dict:
+    """The expected-vs-observed values of one measure's latest month (EXPECTED_COLUMNS as a dict), from a
+    model fitted on the months before the comparison's current period. Separate from `scorecard` so a
+    page can cache and show each measure's (slow) model fit on its own."""
+    from metrics.series import data_range
+
+    item = measure(measure_id)
+    first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
+    if first is None:
+        return _expected_for_latest(pd.DataFrame(), comparison)
+    return _expected_for_latest(measure_series(con, item, filters, first, last), comparison)
+
+
+def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
+    """The scorecard with the expected columns filled from {measure_id: expected_flag(...)}."""
+    out = card.copy()
+    for column in EXPECTED_COLUMNS:
+        out[column] = [flags.get(m, {}).get(column) for m in out["measure_id"]]
+    for column in ("expected_latest", "expected_lower", "expected_upper"):
+        out[column] = out[column].astype("float64")
+    return out
+
+
 def scorecard(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None,
     comparison: Comparison,
     alpha: float = 0.05,
     measures: tuple[Measure, ...] | None = None,
+    with_expected: bool = True,
 ) -> pd.DataFrame:
     """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per month in comparison.post
     against comparison.pre, exact Poisson 95% interval; q_value = Benjamini–Hochberg across every tested
-    row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead."""
+    row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
+    with_expected=False leaves the expected columns empty (fill them with expected_flag + add_expected)."""
     from metrics.compare import benjamini_hochberg, period_change_from_counts
     from metrics.series import data_range
 
@@ -482,7 +522,8 @@ def scorecard(
             row["note"] = (f"{item.source} covers {period_label((first, last))}: not both comparison periods.")
         if filters and filters.districts and item.family not in DISTRICT_FAMILIES:
             row["note"] = (row["note"] + " " if row["note"] else "") + "District filter not applied (the source has no police.uk districts)."
-        row.update(_expected_for_latest(series, comparison))
+        if with_expected:
+            row.update(_expected_for_latest(series, comparison))
         rows.append(row)
 
     frame = pd.DataFrame(rows)
@@ -500,6 +541,7 @@ def scorecard(
             frame.loc[tested, column] = stats_frame[column].to_numpy()
     frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
     frame["significant"] = frame["q_value"].astype("float64") < alpha
+    frame["priority_number"] = frame["priority_number"].astype("Int64")
     frame = frame[SCORECARD_COLUMNS]
     frame.attrs = {
         "comparison": comparison.label,
@@ -623,8 +665,50 @@ def force_ranking(
                    "source": "Home Office police recorded crime by force area; 2011 Census", "as_at": last_end}
 
 
+INCIDENT_FLAGS = ("domestic_abuse", "hate_crime", "child_victim")
+
+
+def incident_outcomes(
+    con: duckdb.DuckDBPyConnection, flag: str, filters: Filters, start: date | None = None, end: date | None = None,
+) -> pd.DataFrame:
+    """Force-extract incidents with `flag` (domestic_abuse | hate_crime | child_victim) recorded in the
+    inclusive months start..end, by their outcome as recorded ('No outcome recorded' when empty):
+    outcome, incidents, share (0..1 of the flagged incidents in the period), most incidents first."""
+    if flag not in INCIDENT_FLAGS:
+        raise ValueError(f"flag must be one of {', '.join(INCIDENT_FLAGS)}, not {flag!r}")
+    where, params = filters.where(category_column="crime_type")
+    if start is not None:
+        where += " and month >= ?"
+        params.append(month_start(start))
+    if end is not None:
+        where += " and month <= ?"
+        params.append(month_start(end))
+    frame = con.execute(
+        f"""
+        with
+
+        flagged as (
+            select coalesce(nullif(trim(outcome), ''), 'No outcome recorded') as outcome
+            from incidents where {flag} and {where}
+        ),
+
+        counted as (
+            select outcome, count(*) as incidents from flagged group by 1
+        ),
+
+        final as (
+            select outcome, incidents, incidents / sum(incidents) over () as share from counted
+        )
+
+        select * from final order by incidents desc, outcome
+        """,
+        params,
+    ).df()
+    frame["incidents"] = frame["incidents"].astype("int64")
+    return frame
+
 __all__ = [
-    "ASB", "COVID_FIT_UNTIL", "Comparison", "expected_series", "expected_summary", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
+    "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_series", "expected_summary", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
     "measure", "measure_available", "measure_filters", "measure_series", "measures_for", "period_label",
-    "priority", "resolve_comparison", "scorecard",
+    "priority", "resolve_comparison", "scorecard", "incident_outcomes",
 ]

@@ -136,7 +136,8 @@ def force_rates(
 ) -> pd.DataFrame:
     """Every force's count in start..end, its residents (sum of its LSOAs' usual residents), rate_per_1000
     for the period and rank (1 = highest rate). family 'crimes' (data.police.uk rows) or 'counts' (e.g. the
-    Home Office quarterly table; rows whose period lies inside start..end). Forces with no residents
+    Home Office quarterly table; rows whose period lies inside start..end; without `dataset`, the counts
+    dataset covering most forces). Forces with no residents
     loaded get a NaN rate and no rank."""
     if family not in ("crimes", "counts", "incidents"):
         raise ValueError(f"force rates are for crimes, counts or incidents, not {family!r}")
@@ -148,6 +149,17 @@ def force_rates(
     if categories:
         category_filter, category_params = f"list_contains(?, {spec.category_column})", [list(categories)]
     dataset_filter, dataset_params = "true", []
+    if family == "counts" and not dataset:
+        # several datasets (London Datastore and the Home Office table both hold the Met): use the one
+        # covering most forces, so no force is counted twice
+        chosen = con.execute(
+            f"""
+            select dataset from counts where force_id is not null and {in_range}
+            group by dataset order by count(distinct force_id) desc, dataset limit 1
+            """,
+            range_params,
+        ).fetchall()
+        dataset = chosen[0][0] if chosen else None
     if family == "counts" and dataset:
         dataset_filter, dataset_params = "dataset = ?", [dataset]
     value = spec.value_sql("count")
@@ -175,5 +187,7 @@ def force_rates(
     frame["rank"] = frame["rate_per_1000"].rank(ascending=False, method="min").astype("Int64")
     frame = frame.sort_values(["rank", "force_id"], na_position="last").reset_index(drop=True)
     months = months_between(month_start(start), month_start(end))
-    frame.attrs = {"months": months, "note": f"Rates per 1,000 residents (2011 Census) for {start:%Y-%m}..{end:%Y-%m}."}
+    source = f" from counts dataset {dataset}" if family == "counts" and dataset else ""
+    frame.attrs = {"months": months, "dataset": dataset if family == "counts" else None,
+                   "note": f"Rates per 1,000 residents (2011 Census) for {start:%Y-%m}..{end:%Y-%m}{source}."}
     return frame

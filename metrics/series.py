@@ -165,6 +165,27 @@ def range_clause(spec: FamilySpec, start: date, end: date) -> tuple[str, list]:
     return clause, params
 
 
+def single_counts_dataset(
+    con: duckdb.DuckDBPyConnection, spec: FamilySpec, dataset: str | None, start: date, end: date,
+    monthly_only: bool = False, by: Sequence[str] = (),
+) -> str | None:
+    """For the counts family without a chosen dataset: ValueError when rows of several datasets fall in
+    start..end (summing e.g. the London Datastore and the Home Office table would count crimes twice),
+    unless the caller groups by dataset."""
+    if spec.name != "counts" or dataset or "dataset" in by:
+        return dataset
+    in_range, params = range_clause(spec, start, end)
+    monthly = " and period_type = 'month'" if monthly_only else ""
+    names = [row[0] for row in con.execute(
+        f"select distinct dataset from counts where {in_range}{monthly} order by 1", params).fetchall()]
+    if len(names) > 1:
+        raise ValueError(
+            f"the counts table holds {len(names)} datasets for {start:%Y-%m}..{end:%Y-%m} ({', '.join(names)}): "
+            "choose one (dataset=..., --dataset) so no crime is counted twice"
+        )
+    return dataset
+
+
 def data_range(con: duckdb.DuckDBPyConnection, family: str = "crimes", filters: Filters | None = None) -> tuple[date | None, date | None]:
     """First and last month loaded for the family (under the filters' force, districts and categories)."""
     spec = family_spec(family)
@@ -208,6 +229,7 @@ def monthly_series(
     start, end = month_start(start), month_start(end)
     if end < start:
         raise ValueError(f"end {end:%Y-%m} is before start {start:%Y-%m}")
+    dataset = single_counts_dataset(con, spec, dataset, start, end, monthly_only=True, by=[c for _, c in pairs])
     where, params = spec.where(filters)
     in_range, range_params = range_clause(spec, start, end)
     extra, extra_params = "", []

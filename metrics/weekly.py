@@ -15,7 +15,7 @@ against the same week in earlier years and the last 4 weeks, with a Farrington-s
     U = (μ₀^(2/3) + z·√(4/9 · μ₀^(1/3) · τ))^(3/2), τ = φ + Var(μ̂₀)/μ₀;
   * flag: observed > U and at least `min_recent_total` events in this week and the 3 before (so a handful
     of rare events cannot raise a flag).
-  It needs at least `min_baseline_weeks` baseline weeks; with fewer, `exceeds` is None and the note says why.
+  Only rises are flagged (the threshold is an upper one). It needs at least `min_baseline_weeks` baseline weeks; with fewer, `exceeds` is None and the note says why.
 
 `weekly_table(con, week=None, force_id=None)` — one row per measure of the dated sources (force extract:
 all, domestic abuse, hate crime, child victim, violence and sexual offences; stop and search: searches,
@@ -36,7 +36,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ def same_week_years_back(week: date, years: int) -> date:
 def _as_week_series(counts_by_week: pd.Series) -> dict[date, float]:
     series = {}
     for key, value in counts_by_week.items():
-        key_date = key.date() if isinstance(key, (pd.Timestamp,)) else key
+        key_date = key.date() if isinstance(key, datetime) else key
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         series[key_date] = float(value)
@@ -162,8 +162,10 @@ def exceedance(
     counts_by_week: counts indexed by week_start (Monday dates); weeks outside the data are absent.
     Returns observed, expected, upper_threshold, exceeds (bool, or None when the baseline is too short or
     the week is missing), same_week_last_year, same_week_mean_previous_years, last_4_weeks_mean,
-    baseline_weeks, dispersion, trend, note.
+    baseline_weeks, dispersion, trend, note (what the baseline held, or why there is no test), method.
     """
+    if isinstance(week, datetime):  # also pandas Timestamp
+        week = week.date()
     if week.weekday() != 0:
         raise ValueError(f"week {week} is not a Monday")
     series = _as_week_series(counts_by_week)
@@ -192,6 +194,11 @@ def exceedance(
         "dispersion": None,
         "trend": None,
         "note": "",
+        "method": (
+            f"Farrington-style: quasi-Poisson fit to the same week ±{window_weeks} weeks in up to {years_back} earlier "
+            f"years (trend if significant; earlier outbreaks down-weighted); one-sided {100 * (1 - alpha):g}% upper "
+            "threshold by the 2/3-power transformation"
+        ),
     }
     if observed is None:
         result["note"] = "no data for this week"
@@ -363,6 +370,9 @@ def weekly_table(
             row.update({key: result[key] for key in TABLE_COLUMNS if key in result})
             rows.append(row)
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    for whole in ("observed", "same_week_last_year"):  # counts of events: whole numbers, empty where unknown
+        table[whole] = pd.array([None if pd.isna(v) else int(v) for v in table[whole]], dtype="Int64")
+    table["exceeds"] = table["exceeds"].astype("object").where(table["exceeds"].notna(), None)
     table.attrs["method"] = (
         f"Farrington-style: expected from the same week ±{window_weeks} weeks in up to {years_back} earlier years "
         f"(quasi-Poisson, optional linear trend, earlier outbreaks down-weighted); upper threshold one-sided "
@@ -415,7 +425,7 @@ def print_table(table: pd.DataFrame, fmt: str = "table", out=None) -> None:
         for record in table.to_dict(orient="records"):
             clean = {}
             for key, value in record.items():
-                if isinstance(value, float) and math.isnan(value):
+                if value is pd.NA or (isinstance(value, float) and math.isnan(value)):
                     value = None
                 elif isinstance(value, date):
                     value = value.isoformat()

@@ -50,8 +50,12 @@ end = min(end, ctx.last_month)
 span = plan.period_label((start, end))
 
 keys = ui.metric(plan.impact_keys, ctx.filters)
-with st.spinner("Fitting a seasonal model to each series (cached after the first time)…"):
-    frames = {label: ui.metric(plan.expected_series, key, ctx.area_filters, plan.COVID_FIT_UNTIL) for key, label in keys}
+frames: dict = {}
+progress = st.progress(0.0, text="Fitting a seasonal model to each series (cached after the first time)…")
+for index, (key, label) in enumerate(keys, start=1):
+    frames[label] = ui.metric(plan.expected_series, key, ctx.area_filters, plan.COVID_FIT_UNTIL)
+    progress.progress(index / len(keys), text=f"Fitted {index} of {len(keys)} series")
+progress.empty()
 summary = plan.expected_summary(frames, start, end)
 
 st.subheader(f"Observed against expected, {span}")
@@ -97,10 +101,19 @@ if frame is not None and len(frame):
                            note=frame.attrs.get("note")),
         key="covid_trend",
     )
-    detail = frame.assign(month=pd.to_datetime(frame["month"]).dt.strftime("%Y-%m"),
-                          flag=frame["flag"].fillna("fit period"))
-    ui.table(detail.round(1), f"covid-{chosen.lower().replace(' ', '-')}",
-             caption=frame.attrs.get("note"))
+    def _number(value: float) -> str:
+        return "—" if pd.isna(value) else f"{value:,.0f}"
+
+    detail = pd.DataFrame({
+        "Month": pd.to_datetime(frame["month"]).dt.strftime("%b %Y"),
+        "Observed": frame["observed"].map(_number),
+        "Expected": frame["expected"].map(_number),
+        "95% interval": [("—" if pd.isna(lo) else f"{lo:,.0f} to {hi:,.0f}") for lo, hi in zip(frame["lower"], frame["upper"])],
+        "Flag": [("fit period" if fit else (flag or "not observed")) for fit, flag in zip(frame["in_fit"], frame["flag"])],
+        "Cumulative difference": frame["cumulative_difference"].map(_number),
+    })
+    ui.table(detail, f"covid-{chosen.lower().replace(' ', '-')}", caption=frame.attrs.get("note"),
+             download_frame=frame)
 
 st.subheader("The COVID-19 calendar used")
 ui.table(calendar_table, "covid-calendar", column_config={"label": "Period", "start": "From", "end": "To", "kind": "Kind"})

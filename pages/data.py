@@ -34,7 +34,7 @@ else:
         "Force": sources["force_id"].fillna("—"),
         "First month": [f"{v:%b %Y}" if pd.notna(v) else "—" for v in sources["first_month"]],
         "Last month": [f"{v:%b %Y}" if pd.notna(v) else "—" for v in sources["last_month"]],
-        "Months": sources["months_loaded"].astype("int64"),
+        "Monthly files": [int(n) if n else "—" for n in sources["months_loaded"]],
         "Gaps": [f"{int(n)}: {m}" if n else "none" for n, m in zip(sources["missing_count"], sources["missing_months"])],
         "Rows loaded": sources["rows_loaded"].astype("int64"),
         "Rows rejected": sources["rows_rejected"].astype("int64"),
@@ -45,8 +45,9 @@ else:
         column_config={"Rows loaded": st.column_config.NumberColumn(format="localized"),
                        "Rows rejected": st.column_config.NumberColumn(format="localized")},
         download_frame=sources,
-        caption="Reference files (lookup, census, boundaries) have no months. Gaps are months missing between "
-                "the first and last month loaded.",
+        caption="Reference files (lookup, census, boundaries) have no months; sources loaded as whole files "
+                "(STATS19, fraud, extract, measures) take their months from their rows. Gaps are months missing "
+                "between the first and last monthly file loaded.",
     )
     gaps = sources[sources["missing_count"] > 0]
     if len(gaps):
@@ -87,8 +88,7 @@ st.subheader("Plan measures and where they come from")
 available = {m.id: ui.metric(plan.measure_available, m, ctx.force_filters) for m in plan.MEASURES}
 measures = pd.DataFrame([
     {
-        "priority": (f"{plan.priority(m.priority_id).number}. " if plan.priority(m.priority_id).number else "")
-        + plan.priority(m.priority_id).title,
+        "priority": plan.priority(m.priority_id).label,
         "measure": m.label,
         "source": m.source,
         "proxy": "yes" if m.is_proxy else "no",

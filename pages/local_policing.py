@@ -82,7 +82,7 @@ if district is not None and len(district):
         key="lp_district_bars",
     )
     populations = district["residents"].astype(float)
-    curve = [populations.min() * 0.8 + i * (populations.max() * 1.1 - populations.min() * 0.8) / 120 for i in range(121)]
+    curve = [populations.min() * 0.5 + i * (populations.max() * 1.1 - populations.min() * 0.5) / 120 for i in range(121)]
     limits = rates.funnel_limits(district.attrs["overall_rate_per_1000"], curve, months)
     ui.chart(
         charts.funnel_plot(district, limits, f"Funnel plot: {MEASURES[choice].lower()} per 1,000 residents by district",

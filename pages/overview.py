@@ -24,21 +24,21 @@ if ctx.comparison is None:
     st.info("Nothing is loaded for this force yet: see the **Data** view for what to load.")
     st.stop()
 
-card = ui.metric(plan.scorecard, ctx.area_filters, ctx.comparison)
+card = ui.metric(plan.scorecard, ctx.area_filters, ctx.comparison, with_expected=False)
 
 FLAG_TEXT = {"above": "▲ above expected", "below": "▼ below expected", "within": "within expected"}
 
 
-def _display(frame: pd.DataFrame) -> pd.DataFrame:
+def _display(frame: pd.DataFrame, pending: str = "") -> pd.DataFrame:
     rows = []
     for row in frame.to_dict("records"):
-        number = row["priority_number"]
-        priority = f"{int(number)}. {row['priority_title']}" if pd.notna(number) else row["priority_title"]
+        priority = plan.measure(row["measure_id"])
+        priority = plan.priority(priority.priority_id).label
         label = row["label"] + (" — proxy" if row["is_proxy"] and "proxy" not in row["label"].lower() else "")
         if not row["available"]:
             rows.append({
-                "Priority": priority, "Measure": label, "Latest month": "not loaded", "Change": "—",
-                "95% interval": "—", "Significance": "—", "Expected": "—", "Trend": [], "As at": "—",
+                "Priority": priority, "Measure": label, "Latest month": "not loaded", "Trend": [], "Change": "—",
+                "95% interval": "—", "Significance": "—", "Expected": "—", "As at": "—",
                 "Note": "Load: " + row["load_command"],
             })
             continue
@@ -48,13 +48,15 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
             "Priority": priority,
             "Measure": label,
             "Latest month": f"{ui.metric_value(row['latest_value'])} ({row['latest_month']:%b %Y})",
+            "Trend": row["sparkline"],
             "Change": change if tested else "—",
             "95% interval": interval if tested else "—",
-            "Significance": (charts.significance_mark(row["q_value"], row["rate_ratio"]) + f" (q = {row['q_value']:.3f})")
+            "Significance": (charts.significance_mark(row["q_value"], row["rate_ratio"])
+                             + (" (q < 0.001)" if row["q_value"] < 0.001 else f" (q = {row['q_value']:.3f})"))
             if tested else "not tested",
-            "Expected": FLAG_TEXT.get(row["expected_flag"], "no baseline") if isinstance(row["expected_flag"], str)
-            else "no baseline",
-            "Trend": row["sparkline"],
+            "Expected": pending if pending else (
+                FLAG_TEXT.get(row["expected_flag"], "no baseline") if isinstance(row["expected_flag"], str)
+                else "no baseline"),
             "As at": f"{row['as_at']:%b %Y}",
             "Note": row["note"] or ("Proxy: " + row["caveats"] if row["is_proxy"] else ""),
         })
@@ -62,17 +64,32 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 st.subheader(f"Scorecard — {ctx.comparison.label}")
-display = _display(card)
-ui.table(
-    display, "scorecard",
-    column_config={
-        "Trend": st.column_config.LineChartColumn("Trend (last 24 months)", width="small"),
-        "Note": st.column_config.TextColumn("Note", width="large"),
-        "Measure": st.column_config.TextColumn("Measure", width="medium"),
-    },
-    caption=card.attrs.get("note", ""),
-    download_frame=card.drop(columns=["caveats"]),
-)
+COLUMNS = {
+    "Priority": st.column_config.TextColumn("Priority", width="small"),
+    "Trend": st.column_config.LineChartColumn("Trend (24 months)", width="small"),
+    "Significance": st.column_config.TextColumn("Significance (BH)", width="small"),
+    "Note": st.column_config.TextColumn("Note", width="large"),
+    "Measure": st.column_config.TextColumn("Measure", width="medium"),
+}
+holder = st.empty()
+with holder.container():
+    # numbers first; the expected column follows once each measure's seasonal model is fitted (cached)
+    ui.table(_display(card, pending="fitting model…"), "scorecard", column_config=COLUMNS, with_download=False)
+flags = {}
+available_ids = [m for m, ok in zip(card["measure_id"], card["available"]) if ok]
+progress = st.progress(0.0, text="Fitting seasonal models for the expected-vs-observed flags…")
+for index, measure_id in enumerate(available_ids, start=1):
+    flags[measure_id] = ui.metric(plan.expected_flag, measure_id, ctx.area_filters, ctx.comparison)
+    progress.progress(index / len(available_ids), text=f"Fitted {index} of {len(available_ids)} models")
+progress.empty()
+card = plan.add_expected(card, flags)
+with holder.container():
+    ui.table(
+        _display(card), "scorecard", column_config=COLUMNS,
+        caption=card.attrs.get("note", "") + " Expected: the latest month against a model fitted on the months "
+        "before the current period (95% interval).",
+        download_frame=card.drop(columns=["caveats"]),
+    )
 
 tested = card[card["q_value"].notna()]
 if len(tested):
@@ -110,4 +127,5 @@ else:
         "Rows": sources["rows_loaded"].astype("int64"),
         "Last loaded (UTC)": sources["last_loaded_at"].dt.strftime("%d %b %Y %H:%M"),
     })
-    ui.table(fresh, "source-freshness", download_frame=sources)
+    ui.table(fresh, "source-freshness", download_frame=sources,
+             column_config={"Rows": st.column_config.NumberColumn(format="localized")})

@@ -14,6 +14,12 @@ import pytest
 from briefing import images
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_server_after_module():
+    yield
+    images.stop_server()
+
+
 def _figure(title: str = "Burglary per month") -> go.Figure:
     fig = go.Figure(go.Scatter(x=["2020-01-01", "2020-02-01", "2020-03-01"], y=[410, 388, 251], name="Observed"))
     fig.update_layout(title=dict(text=title), yaxis_title="Crimes per month", xaxis_title="Month",
@@ -97,3 +103,21 @@ def test_alt_text_describes_the_chart():
 def test_unknown_format_is_refused():
     with pytest.raises(ValueError, match="unknown image format 'gif'"):
         images.figure_bytes(_figure(), "gif")
+
+
+def test_lsoa_bar_chart_of_a_sensitive_category_is_protected_in_downloads():
+    import pandas as pd
+
+    from charts.figures import bar_chart
+    from metrics.filters import Filters
+
+    frame = pd.DataFrame({"lsoa_name": ["Harlow 001A", "Harlow 001B", "Harlow 001C", "Harlow 001D"],
+                          "count": [3, 12, 40, 25]})
+    fig = bar_chart(frame, "count", "lsoa_name", "Violence by LSOA", "Crimes", "LSOA", "test", "2021-01")
+    svg = images.chart_downloads(fig, "v", formats=("svg",),
+                                 filters=Filters(categories=("Violence and sexual offences",)))[0].content().decode()
+    # 3 is withheld as "<5" (escaped in SVG) and the next smallest (12) as "[c]"; 25 and 40 stay
+    assert (">&lt;5<" in svg or ">&#60;5<" in svg) and ">[c]<" in svg and ">40<" in svg and ">25<" in svg
+    assert ">3<" not in svg and ">12<" not in svg
+    plain = images.chart_downloads(fig, "v", formats=("svg",), filters=Filters(categories=("Burglary",)))[0]
+    assert ">3<" in plain.content().decode()

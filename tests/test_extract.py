@@ -242,3 +242,16 @@ def test_child_victim_and_hate_crime_series(da_db):
     assert (feb["count"], feb["all_incidents"], feb["share_pct"]) == (1, 2, 50.0)
     by_type = flag_by_crime_type(con, "hate_crime", Filters())
     assert dict(zip(by_type["crime_type"], by_type["count"])) == {"Burglary": 1, "Violence and sexual offences": 1}
+
+
+def test_iso_times_with_offset_become_uk_local_time(tmp_path):
+    rows = [
+        ["T1", "2023-07-01T12:00:00+00:00", "8N", "", "", "", "N", "N", "N", "", "", ""],  # BST: 13:00 local
+        ["T2", "2023-01-15T12:00:00Z", "8N", "", "", "", "N", "N", "N", "", "", ""],       # GMT: 12:00 local
+        ["T3", "2023-01-15T09:30", "8N", "", "", "", "N", "N", "N", "", "", ""],
+    ]
+    path = write_csv(tmp_path / "extract.csv", CANONICAL, rows)
+    db = tmp_path / "w.duckdb"
+    load_sources([path], db, progress=False, force="Essex")
+    got = dict((r[0], str(r[1])) for r in snapshot(db))
+    assert got == {"T1": "2023-07-01 13:00:00", "T2": "2023-01-15 12:00:00", "T3": "2023-01-15 09:30:00"}

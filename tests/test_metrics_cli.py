@@ -10,7 +10,27 @@ from collections import Counter
 import pytest
 from scipy import stats
 
+from etl.load import load_sources
+from metrics.__main__ import main
 from tests.conftest import run_cli
+
+
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def metrics_cli(capsys, *args: str, check: bool = True) -> _Result:
+    """`python -m metrics ...` in this process (the subprocess path is exercised once, in test_compare_csv)."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse errors
+        code = exc.code if isinstance(exc.code, int) else 2
+    captured = capsys.readouterr()
+    if check:
+        assert code == 0, captured.err
+    return _Result(code, captured.out, captured.err)
 
 
 def _type_counts(essex_dir, months):
@@ -35,33 +55,33 @@ def test_compare_csv(essex_db, essex_dir):
         assert float(row["p_value"]) == pytest.approx(stats.binomtest(post[row["crime_type"]], n, 0.4).pvalue, rel=1e-6)
 
 
-def test_compare_table_and_json(essex_db, essex_dir):
-    table = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02")
+def test_compare_table_and_json(essex_db, essex_dir, capsys):
+    table = metrics_cli(capsys, "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02")
     assert "Violence and sexual offences" in table.stdout and "Benjamini" in table.stdout
-    total = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02",
+    total = metrics_cli(capsys, "compare", "--db", str(essex_db), "--pre", "2018-10:2018-12", "--post", "2019-01:2019-02",
                     "--by", "none", "--format", "json")
     payload = json.loads(total.stdout)
     pre = _type_counts(essex_dir, ["2018-10", "2018-11", "2018-12"])
     assert payload["rows"][0]["pre_count"] == sum(pre.values())
 
 
-def test_series_and_bad_input(essex_db, essex_dir):
-    result = run_cli("metrics", "series", "--db", str(essex_db), "--by", "crime_type", "--category", "Burglary", "--format", "csv")
+def test_series_and_bad_input(essex_db, essex_dir, capsys):
+    result = metrics_cli(capsys, "series", "--db", str(essex_db), "--by", "crime_type", "--category", "Burglary", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     expected = {}
     for month in ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]:
         expected[f"{month}-01"] = _type_counts(essex_dir, [month])["Burglary"]
     assert {row["month"]: int(row["count"]) for row in rows} == expected
-    bad = run_cli("metrics", "series", "--db", str(essex_db), "--by", "password", check=False)
+    bad = metrics_cli(capsys, "series", "--db", str(essex_db), "--by", "password", check=False)
     assert bad.returncode == 2 and "cannot group crimes by 'password'" in bad.stderr
-    bad_period = run_cli("metrics", "compare", "--db", str(essex_db), "--pre", "2018-13:2018-12", "--post", "2019-01", check=False)
+    bad_period = metrics_cli(capsys, "compare", "--db", str(essex_db), "--pre", "2018-13:2018-12", "--post", "2019-01", check=False)
     assert bad_period.returncode != 0 and "YYYY-MM" in bad_period.stderr
 
 
-def test_expected_on_london(tmp_path, reference_data):
+def test_expected_on_london(tmp_path, reference_data, capsys):
     db = tmp_path / "london.duckdb"
-    run_cli("etl", "load", str(reference_data / "london-datastore" / "mps-borough-level-crime-historical.csv"), "--db", str(db))
-    result = run_cli("metrics", "expected", "--db", str(db), "--source", "counts", "--fit-from", "2015-04",
+    load_sources([reference_data / "london-datastore" / "mps-borough-level-crime-historical.csv"], db, progress=False)
+    result = metrics_cli(capsys, "expected", "--db", str(db), "--source", "counts", "--fit-from", "2015-04",
                      "--fit-until", "2020-02", "--until", "2020-06", "--format", "json")
     payload = json.loads(result.stdout)
     april = next(row for row in payload["rows"] if row["month"] == "2020-04-01")

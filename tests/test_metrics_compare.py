@@ -165,3 +165,24 @@ def test_period_change_validates_input(essex_db, essex_dir):
     total = period_change(con, "crimes", [], PRE, POST)
     pre = _csv_counts(essex_dir, ["2018-10", "2018-11", "2018-12"])
     assert len(total) == 1 and int(total["pre_count"].iloc[0]) == sum(pre.values())
+
+
+def test_counts_with_two_datasets_must_choose_one(tmp_path, reference_data):
+    from etl.load import load_sources
+
+    db = tmp_path / "two.duckdb"
+    load_sources([reference_data / "london-datastore" / "mps-borough-level-crime-historical.csv",
+                  reference_data / "home-office" / "prc-pfa-2017-18-by-offence.csv"], db, progress=False)
+    con = duckdb.connect(str(db), read_only=True)
+    q1, q2 = (date(2017, 4, 1), date(2017, 6, 1)), (date(2017, 7, 1), date(2017, 9, 1))
+    with pytest.raises(ValueError, match="2 datasets"):
+        period_change(con, "counts", None, q1, q2)
+    essex = period_change(con, "counts", [], q1, q2, Filters(force_id="essex"), dataset="home-office-prc")
+    by_quarter = Counter()
+    with open(reference_data / "home-office" / "prc-pfa-2017-18-by-offence.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["Force_Name"] == "Essex":
+                by_quarter[row["Financial_Quarter"]] += int(row["Number_of_Offences"])
+    assert (int(essex["pre_count"].iloc[0]), int(essex["post_count"].iloc[0])) == (by_quarter["1"], by_quarter["2"])
+    assert essex["p_value"].iloc[0] == pytest.approx(
+        stats.binomtest(by_quarter["2"], by_quarter["1"] + by_quarter["2"], 0.5).pvalue)

@@ -77,7 +77,7 @@ def test_seasonal_mean_fallback_by_hand():
     values = [100, 80, 90, 95, 97, 99, 101, 103, 105, 107, 109, 111, 120, 60, 30, 200, 93]
     frame = expected_from_series(pd.Series(values, index=months), fit_until=date(2020, 2, 1)).set_index("month")
     assert frame.attrs["method"] == "seasonal_mean"
-    assert "fewer than the 24" in frame.attrs["note"]
+    assert "Only 14 months" in frame.attrs["note"] and "fewer than the 24" in frame.attrs["note"]
     march = frame.loc[date(2020, 3, 1)]
     assert march["expected"] == 90  # the only March in the fit period
     assert march["lower"] == stats.poisson.ppf(0.025, 90) and march["upper"] == stats.poisson.ppf(0.975, 90)

@@ -256,3 +256,61 @@ def test_missing_required_column_names_it(tmp_path):
     path.write_text(header + "\n" + COLLISIONS[0] + "\n", encoding="utf-8")
     with pytest.raises(LoadError, match="lacks column\\(s\\): date"):
         load_sources([path], tmp_path / "w.duckdb", progress=False)
+
+
+def test_demo_generator_stats19_files_load_completely(tmp_path):
+    """The synthetic demo's STATS19 files (etl.demo) load in full; KSI by financial year counted with csv."""
+    import numpy as np
+
+    from etl.demo import CASUALTY_HEADER as DEMO_CASUALTY, COLLISION_HEADER as DEMO_COLLISION, VEHICLE_HEADER as DEMO_VEHICLE
+    from etl.demo import build_geography, generate_stats19
+
+    collisions, casualties, vehicles = generate_stats19(build_geography(np.random.default_rng([1, 1])), np.random.default_rng([1, 7]))
+    paths = []
+    for name, header, rows in (("collision", DEMO_COLLISION, collisions), ("casualty", DEMO_CASUALTY, casualties),
+                               ("vehicle", DEMO_VEHICLE, vehicles)):
+        path = tmp_path / f"demo-{name}.csv"
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+        paths.append(path)
+    db = tmp_path / "w.duckdb"
+    summary = load_sources(paths, db, progress=False, force="Essex")
+    assert summary.rows_loaded == len(collisions) + len(casualties) + len(vehicles) and summary.rows_rejected == 0
+
+    # KSI casualties per financial year (April-March), counted from the raw files with csv
+    with open(paths[0], encoding="utf-8", newline="") as handle:
+        collision_date = {r["collision_index"]: r["date"] for r in csv.DictReader(handle)}
+    expected = Counter()
+    with open(paths[1], encoding="utf-8", newline="") as handle:
+        for r in csv.DictReader(handle):
+            if r["casualty_severity"] in ("1", "2"):
+                _day, month, year = map(int, collision_date[r["collision_index"]].split("/"))
+                expected[year if month >= 4 else year - 1] += 1
+    con = duckdb.connect(str(db), read_only=True)
+    got = dict(con.execute(
+        """
+        SELECT CASE WHEN month(c.collision_date) >= 4 THEN year(c.collision_date) ELSE year(c.collision_date) - 1 END,
+               count(*)
+        FROM casualties k JOIN collisions c USING (collision_index)
+        WHERE k.severity IN ('Fatal', 'Serious') GROUP BY 1
+        """
+    ).fetchall())
+    assert got == dict(expected)
+
+
+def test_casualty_of_unknown_force_rejected_when_a_force_is_chosen(tmp_path):
+    path = tmp_path / "casualties.csv"
+    odd = CASUALTIES[0].replace("2023420000001", "ABC")
+    path.write_text("\n".join([CASUALTY_HEADER, CASUALTIES[0], odd]) + "\n", encoding="utf-8")
+    db = tmp_path / "w.duckdb"
+    summary = load_sources([path], db, progress=False, force="42")
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (2, 1, 1)
+    con = duckdb.connect(str(db), read_only=True)
+    (line, reason), = con.execute("SELECT line_number, reason FROM rejects").fetchall()
+    assert line == 3 and "force of collision ABC is unknown" in reason
+    con.close()
+    # without --force every row is kept (its force unknown)
+    summary = load_sources([path], tmp_path / "all.duckdb", progress=False)
+    assert summary.rows_loaded == 2

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import math
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb

@@ -32,7 +32,8 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from etl.reference_codes import OFFENCE_CODE_TO_POLICEUK_CATEGORY
@@ -51,7 +52,6 @@ FLAG_COLUMNS = ["domestic_abuse", "hate_crime", "child_victim"]
 HEADERS = {"extract": EXTRACT_COLUMNS}
 DEFAULT_TRUE = ("y", "yes", "true", "t", "1")
 DEFAULT_FALSE = ("n", "no", "false", "f", "0")
-ISO_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 
 
 @dataclass
@@ -157,14 +157,64 @@ def category_for_offence_code(code: str | None) -> str | None:
     return OFFENCE_CODE_TO_POLICEUK_CATEGORY.get(stripped)
 
 
-def _parse_datetime(text: str, fmt: str | None) -> datetime | None:
-    formats = (fmt,) if fmt else ISO_DATETIME_FORMATS
-    for candidate in formats:
+_DATE_DIRECTIVES = frozenset("aAwdbBmyYjUWuGVx")
+_TIME_DIRECTIVES = frozenset("HIpMSfzZX")
+_UK = ZoneInfo("Europe/London")
+_MISSING = object()
+
+
+def _directives(fmt: str) -> set[str]:
+    return {fmt[i + 1] for i in range(len(fmt) - 1) if fmt[i] == "%" and fmt[i + 1] != "%"}
+
+
+class DateTimeParser:
+    """`recorded_at` text -> naive local datetime, or None when it does not parse.
+
+    Without a format: ISO 8601 (`YYYY-MM-DD HH:MM[:SS]`, `T` separator, or a date alone); an ISO value
+    with a UTC offset is converted to UK local time. With a strptime format: that format; a
+    "<date part> <time part>" format is parsed part by part with a cache of each part (fast on big
+    extracts: a few thousand distinct dates and 1,440 minutes)."""
+
+    def __init__(self, fmt: str | None):
+        self.fmt = fmt
+        self.split: tuple[str, str] | None = None
+        if fmt and fmt.count(" ") == 1:
+            date_fmt, time_fmt = fmt.split(" ")
+            if _directives(date_fmt) <= _DATE_DIRECTIVES and _directives(time_fmt) <= _TIME_DIRECTIVES - {"z", "Z"}:
+                self.split = (date_fmt, time_fmt)
+        self._dates: dict[str, object] = {}
+        self._times: dict[str, object] = {}
+
+    def _cached(self, cache: dict, text: str, fmt: str, part: str):
+        value = cache.get(text, _MISSING)
+        if value is _MISSING:
+            try:
+                parsed = datetime.strptime(text, fmt)
+                value = parsed.date() if part == "date" else parsed.time()
+            except ValueError:
+                value = None
+            cache[text] = value
+        return value
+
+    def __call__(self, text: str) -> datetime | None:
+        if not self.fmt:
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                return None
+            if value.tzinfo is not None:
+                value = value.astimezone(_UK).replace(tzinfo=None)
+            return value
+        if self.split:
+            parts = text.split(" ")
+            if len(parts) == 2:
+                day = self._cached(self._dates, parts[0], self.split[0], "date")
+                clock = self._cached(self._times, parts[1], self.split[1], "time")
+                return datetime.combine(day, clock) if day is not None and clock is not None else None
         try:
-            return datetime.strptime(text, candidate)
+            return datetime.strptime(text, self.fmt)
         except ValueError:
-            continue
-    return None
+            return None
 
 
 def _parse_flag(text: str, mapping: ExtractMapping) -> tuple[bool | None, bool]:
@@ -246,6 +296,8 @@ def _parse_rows(scanned: ScannedFile, header: list[str], mapping: ExtractMapping
     columns = mapping.columns
     recorded_hint = mapping.recorded_at_format or "YYYY-MM-DD HH:MM[:SS]"
     outcome_format = mapping.outcome_date_format or "%Y-%m-%d"
+    parse_recorded = DateTimeParser(mapping.recorded_at_format)
+    outcome_dates: dict[str, date | None] = {}
     for record in read_records(scanned.path, header):
         if isinstance(record, BadRecord):
             rejects.append((record.line, record.reason, record.raw))
@@ -253,13 +305,15 @@ def _parse_rows(scanned: ScannedFile, header: list[str], mapping: ExtractMapping
         raw = {ours: (record.values.get(columns[ours], "") if ours in columns else "") for ours in EXTRACT_COLUMNS}
         reason = None
         incident_ref = raw["incident_ref"]
-        recorded_at = _parse_datetime(raw["recorded_at"], mapping.recorded_at_format) if raw["recorded_at"] else None
+        recorded_at = parse_recorded(raw["recorded_at"]) if raw["recorded_at"] else None
         outcome_date = None
         if raw["outcome_date"]:
-            try:
-                outcome_date = datetime.strptime(raw["outcome_date"], outcome_format).date()
-            except ValueError:
-                outcome_date = None
+            if raw["outcome_date"] not in outcome_dates:
+                try:
+                    outcome_dates[raw["outcome_date"]] = datetime.strptime(raw["outcome_date"], outcome_format).date()
+                except ValueError:
+                    outcome_dates[raw["outcome_date"]] = None
+            outcome_date = outcome_dates[raw["outcome_date"]]
         flags = {name: _parse_flag(raw[name], mapping) for name in FLAG_COLUMNS}
         if not incident_ref:
             reason = f"{_their(columns, 'incident_ref')} is empty"

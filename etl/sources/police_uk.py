@@ -287,11 +287,12 @@ def _load_batch(session: WriteSession, kind: str, files: list[ScannedFile], forc
         key: int(count) - len(semantic_by_file.get(key, [])) for key, count in parsed_counts.items()
     }
 
+    entries = []
     for scanned in files:
         key = str(scanned.path)
         file_rejects = sorted(rejects_by_file.get(key, []), key=lambda r: (r[0] is None, r[0] or 0))
         session.add_rejects(scanned.display, file_rejects)
-        entry = FileLoad(
+        entries.append(FileLoad(
             path=scanned.display,
             kind=kind,
             force_id=scanned.extra["force_id"],
@@ -300,8 +301,8 @@ def _load_batch(session: WriteSession, kind: str, files: list[ScannedFile], forc
             rows_read=int(parsed_counts.get(key, 0)) + len(structural_lines.get(key, [])),
             rows_loaded=int(loaded_counts.get(key, 0)),
             rows_rejected=len(file_rejects),
-        )
-        session.log_file(entry)
+        ))
+    session.log_files(entries)  # one set-based write for the batch (per-file statements are slow at scale)
     _drop_temporaries(con)
 
 

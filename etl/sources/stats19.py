@@ -24,11 +24,10 @@ vehicles separately), so loading the same file twice gives identical tables.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from etl import reference_codes as codes
-from etl.sources.common import ScannedFile, force_id_for, force_name_for, physical_lines
+from etl.sources.common import ScannedFile, force_id_for, physical_lines
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -283,9 +282,7 @@ def _load_file(session: WriteSession, scanned: ScannedFile, kind: str, chosen: l
     con.execute("DROP VIEW IF EXISTS stats19_accepted")
     con.execute("CREATE TEMP VIEW stats19_accepted AS SELECT * FROM staged_stats19 WHERE reject_reason IS NULL AND in_scope")
     loaded = session.replace_rows(table, "stats19_accepted", ["collision_index"])
-    forces = Counter(
-        dict(con.execute("SELECT force_id, count(*) FROM stats19_accepted GROUP BY 1").fetchall())
-    )
+    forces = dict(con.execute("SELECT force_id, count(*) FROM stats19_accepted GROUP BY 1").fetchall())
     con.execute("DROP VIEW IF EXISTS stats19_accepted")
     con.execute("DROP TABLE IF EXISTS staged_stats19")
     con.execute(f"DROP TABLE IF EXISTS {raw_table}")
@@ -326,4 +323,4 @@ def _structural_reason(message: str) -> str:
     return f"{kind.lower()}: {detail}"
 
 
-__all__ = ["HEADERS", "detect", "load", "resolve_forces", "force_id_for_dft_code", "force_name_for"]
+__all__ = ["HEADERS", "detect", "load", "resolve_forces", "force_id_for_dft_code"]

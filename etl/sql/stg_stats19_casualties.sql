@@ -81,6 +81,9 @@ checked as (
         case
             when collision_index is null
                 then 'collision_index (accident_index) is empty'
+            when force_id is null and not exists (select 1 from chosen where chosen.all_forces)
+                then 'the force of collision ' || collision_index || ' is unknown: it is not in the collisions table'
+                     || ' and its index carries no DfT police force code (load its collision file too)'
             when casualty_reference is null
                 then 'casualty_reference ''' || coalesce(casualty_reference_text, '') || ''' is not a whole number'
             when severity is null

@@ -63,7 +63,7 @@ decoded as (
         (select label from codes where variable = 'light_conditions' and code = typed.light_conditions_code) as light_conditions,
         (select label from codes where variable = 'weather_conditions' and code = typed.weather_conditions_code) as weather_conditions,
         (select label from codes where variable = 'day_of_week' and code = typed.day_of_week_code)         as day_of_week_label,
-        case when typed.speed_limit_code in (15, 20, 30, 40, 50, 60, 70) then typed.speed_limit_code end   as speed_limit
+        case when typed.speed_limit_code in (20, 30, 40, 50, 60, 70) then typed.speed_limit_code end   as speed_limit
     from typed
     left join forces on forces.police_force_code = typed.police_force_code
 ),

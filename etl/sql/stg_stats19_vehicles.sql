@@ -64,6 +64,9 @@ checked as (
         case
             when collision_index is null
                 then 'collision_index (accident_index) is empty'
+            when force_id is null and not exists (select 1 from chosen where chosen.all_forces)
+                then 'the force of collision ' || collision_index || ' is unknown: it is not in the collisions table'
+                     || ' and its index carries no DfT police force code (load its collision file too)'
             when vehicle_reference is null
                 then 'vehicle_reference ''' || coalesce(vehicle_reference_text, '') || ''' is not a whole number'
             when vehicle_type_code is null

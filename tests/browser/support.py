@@ -82,24 +82,28 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def wait_for_app(page, timeout: float = 90.0, settle: float = 0.8) -> None:
-    """Wait until Streamlit has finished the current run: the app is mounted, no 'running' status
-    widget, no skeletons, and the number of rendered elements has been stable for `settle` seconds."""
+def wait_for_app(page, timeout: float = 180.0, settle: float = 0.8) -> None:
+    """Wait until Streamlit has finished the current script run: stApp's data-test-script-state is no
+    longer 'initial' or 'running', nothing is stale or a skeleton, and the number of rendered elements and
+    Plotly charts has been stable for `settle` seconds."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     stable_since, last_count = None, -1
     while time.monotonic() < deadline:
         state = page.evaluate(
-            """() => ({
-                running: !!document.querySelector('[data-testid="stStatusWidget"]')
-                         && document.querySelector('[data-testid="stStatusWidget"]').innerText.toLowerCase().includes('running'),
-                skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
-                elements: document.querySelectorAll('[data-testid="stElementContainer"]').length,
-                plots: document.querySelectorAll('.js-plotly-plot').length,
-                stale: document.querySelectorAll('[data-stale="true"]').length,
-            })"""
+            """() => {
+                const app = document.querySelector('[data-testid="stApp"]');
+                return {
+                    script: app ? app.getAttribute('data-test-script-state') : null,
+                    skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+                    elements: document.querySelectorAll('[data-testid="stElementContainer"]').length,
+                    plots: document.querySelectorAll('.js-plotly-plot').length,
+                    stale: document.querySelectorAll('[data-stale="true"]').length,
+                };
+            }"""
         )
-        busy = state["running"] or state["skeletons"] or state["stale"] or state["elements"] == 0
+        busy = (state["script"] in (None, "initial", "running", "rerunRequested") or state["skeletons"]
+                or state["stale"] or state["elements"] == 0)
         count = state["elements"] * 1000 + state["plots"]
         if not busy and count == last_count:
             if stable_since is None:
@@ -110,7 +114,7 @@ def wait_for_app(page, timeout: float = 90.0, settle: float = 0.8) -> None:
             stable_since = None
         last_count = count
         time.sleep(0.25)
-    raise TimeoutError("the Streamlit page did not settle")
+    raise TimeoutError(f"the Streamlit page did not settle within {timeout:.0f}s")
 
 
 def full_page_screenshot(page, name: str) -> Path:

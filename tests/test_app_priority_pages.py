@@ -1,0 +1,287 @@
+"""AppTest runs of the priority views (ASB, domestic abuse, serious violence, gangs, children, roads, fraud,
+weekly) through app.py, on the real Essex street data (no extract, STATS19, fraud, stop and search or force
+measures) and on the synthetic demo warehouse.
+
+Every key number shown is checked against plain SQL written here, independently of metrics/; on Essex the
+"not loaded" notices must name the file and give the exact `python -m etl load --db …` command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+PAGES = ("asb", "domestic_abuse", "serious_violence", "gangs", "children", "roads", "fraud", "weekly")
+BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "null"}
+
+
+@contextlib.contextmanager
+def _warehouse(db: Path):
+    old = os.environ.get("CRIME_MONITOR_DB")
+    os.environ["CRIME_MONITOR_DB"] = str(db)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("CRIME_MONITOR_DB", None)
+        else:
+            os.environ["CRIME_MONITOR_DB"] = old
+
+
+def _run(db: Path, page: str, params: dict[str, str] | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    with _warehouse(db):
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=180)
+        for key, value in (params or {}).items():
+            at.query_params[key] = value
+        at.switch_page(str(PROJECT_ROOT / "pages" / f"{page}.py"))
+        at.run()
+    assert not at.exception, (page, [e.message for e in at.exception])
+    return at
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _texts(at) -> str:
+    parts = [e.value for kind in (at.warning, at.info, at.error, at.markdown, at.caption, at.subheader)
+             for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def _codes(at) -> list[str]:
+    return [c.value for c in at.code]
+
+
+def _sql(db: Path, query: str, params: list | None = None):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(query, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _shown_cells(at) -> list[str]:
+    cells = []
+    for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
+        for column in frame.columns:
+            cells += [str(v) for v in frame[column].tolist()]
+    return cells
+
+
+@pytest.fixture(scope="module")
+def essex_runs(essex_db):
+    return {page: _run(essex_db, page) for page in PAGES}
+
+
+@pytest.fixture(scope="module")
+def demo_runs(demo_db):
+    return {page: _run(demo_db, page) for page in PAGES}
+
+
+# ---------------------------------------------------------------------------------------------
+# every page, both warehouses
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("runs", ["essex_runs", "demo_runs"])
+def test_pages_render_without_exceptions_or_empty_cells(runs, request):
+    for page, at in request.getfixturevalue(runs).items():
+        assert not at.exception, page
+        assert at.title and at.title[0].value, page
+        bad = [c for c in _shown_cells(at) if c.strip() in BAD_CELLS]
+        assert bad == [], (page, bad[:5])
+
+
+def test_all_priority_views_are_listed_in_the_shell():
+    import ui
+
+    listed = {view.url_path for view in ui.available_views()}
+    assert set(PAGES) <= listed
+
+
+# ---------------------------------------------------------------------------------------------
+# Essex: real street data only
+# ---------------------------------------------------------------------------------------------
+def test_asb_total_matches_sql_on_essex(essex_runs, essex_db):
+    at = essex_runs["asb"]
+    # Essex holds Oct 2018–Feb 2019: the comparison falls back to Jan–Feb 2019 against Nov–Dec 2018
+    (expected,) = _sql(essex_db, """
+        select count(*) from crimes
+        where crime_type = 'Anti-social behaviour' and force_id = 'essex' and month between ? and ?
+    """, [date(2019, 1, 1), date(2019, 2, 1)])[0]
+    assert _metrics(at)["ASB incidents, Jan 2019–Feb 2019"] == f"{expected:,}"
+    # the district table: Basildon's current-period count
+    (basildon,) = _sql(essex_db, """
+        select count(*) from crimes
+        where crime_type = 'Anti-social behaviour' and force_id = 'essex' and district = 'Basildon'
+          and month between ? and ?
+    """, [date(2019, 1, 1), date(2019, 2, 1)])[0]
+    table = next(d.value for d in at.dataframe if "District" in d.value.columns)
+    row = table[table["District"] == "Basildon"].iloc[0]
+    assert row["Current (incidents)"] == f"{basildon:,}"
+    assert "Load the data.police.uk months from March 2019 to February 2021" in _texts(at)
+
+
+def test_serious_violence_total_matches_sql_on_essex(essex_runs, essex_db):
+    (expected,) = _sql(essex_db, """
+        select count(*) from crimes
+        where force_id = 'essex' and month between ? and ?
+          and crime_type in ('Violence and sexual offences', 'Robbery', 'Possession of weapons')
+    """, [date(2019, 1, 1), date(2019, 2, 1)])[0]
+    assert _metrics(essex_runs["serious_violence"])["Serious violence, Jan 2019–Feb 2019"] == f"{expected:,}"
+
+
+def test_gangs_drugs_count_matches_sql_on_essex(essex_runs, essex_db):
+    at = essex_runs["gangs"]
+    (drugs,) = _sql(essex_db, "select count(*) from crimes where force_id = 'essex' and crime_type = 'Drugs' "
+                              "and month between ? and ?", [date(2019, 1, 1), date(2019, 2, 1)])[0]
+    assert _metrics(at)["Drugs, Jan 2019–Feb 2019"] == f"{drugs:,}"
+    assert "Stops and searches — not loaded" in _texts(at)
+
+
+@pytest.mark.parametrize("page, labels, needle", [
+    ("domestic_abuse", ["Domestic abuse crimes — not loaded"], "--mapping"),
+    ("children", ["Crimes with a child victim — not loaded", "Hate crimes — not loaded"], "--mapping"),
+    ("roads", ["Killed or seriously injured (KSI) casualties — not loaded"], "dft-road-casualty-statistics-casualty"),
+    ("fraud", ["Fraud reports (Action Fraud) — not loaded"], "action-fraud"),
+    ("weekly", ["No dated weekly data loaded"], "--mapping"),
+])
+def test_not_loaded_notices_give_the_exact_command_on_essex(essex_runs, essex_db, page, labels, needle):
+    at = essex_runs[page]
+    text = _texts(at)
+    for label in labels:
+        assert label in text, (page, label)
+    commands = [c for c in _codes(at) if c.startswith(f"python -m etl load --db {essex_db}")]
+    assert commands and any(needle in c for c in commands), (page, _codes(at))
+
+
+@pytest.mark.parametrize("page, proxy", [("domestic_abuse", "Violence and sexual offences (proxy for domestic abuse)"),
+                                         ("children", "Public order offences (proxy for hate crime)")])
+def test_public_proxies_are_labelled_on_essex(essex_runs, essex_db, page, proxy):
+    at = essex_runs[page]
+    assert proxy in [s.value for s in at.subheader]
+    # the proxy's district table holds the real count for a district
+    category = "Violence and sexual offences" if page == "domestic_abuse" else "Public order"
+    (count,) = _sql(essex_db, "select count(*) from crimes where force_id = 'essex' and crime_type = ? "
+                              "and district = 'Chelmsford' and month between ? and ?",
+                    [category, date(2019, 1, 1), date(2019, 2, 1)])[0]
+    table = next(d.value for d in at.dataframe if "District" in d.value.columns)
+    assert table.loc[table["District"] == "Chelmsford", "Current (crimes)"].iloc[0] == f"{count:,}"
+
+
+def test_force_measures_notice_on_essex(essex_runs):
+    assert "No force measures loaded for this priority" in _texts(essex_runs["roads"])
+    assert "python -m etl load path/to/force-measures.csv" in _codes(essex_runs["roads"])
+
+
+# ---------------------------------------------------------------------------------------------
+# demo: every family loaded (2017–2021)
+# ---------------------------------------------------------------------------------------------
+YEAR_2021 = [date(2021, 1, 1), date(2021, 12, 1)]
+
+
+def test_roads_ksi_for_12_months_matches_sql_on_demo(demo_runs, demo_db):
+    at = demo_runs["roads"]
+    (ksi, fatal, casualties), = _sql(demo_db, """
+        select count(*) filter (where c.severity in ('Fatal', 'Serious')),
+               count(*) filter (where c.severity = 'Fatal'), count(*)
+        from casualties c join collisions k on k.collision_index = c.collision_index
+        where k.force_id = 'essex' and k.month between ? and ?
+    """, YEAR_2021)
+    (collisions,) = _sql(demo_db, "select count(*) from collisions where force_id = 'essex' and month between ? and ?",
+                         YEAR_2021)[0]
+    shown = _metrics(at)
+    assert shown["KSI casualties, Jan 2021–Dec 2021"] == f"{ksi:,}"
+    assert shown["Fatal casualties, Jan 2021–Dec 2021"] == f"{fatal:,}"
+    assert shown["Casualties, Jan 2021–Dec 2021"] == f"{casualties:,}"
+    assert shown["Collisions, Jan 2021–Dec 2021"] == f"{collisions:,}"
+    # speeding detections (force measure mapped to roads): the latest value shown
+    (value, unit), = _sql(demo_db, "select value, unit from measures where measure = 'Speeding detections' "
+                                   "and force_id = 'essex' order by period_end desc limit 1")
+    table = next(d.value for d in at.dataframe if "Measure" in d.value.columns and "Meets target" in d.value.columns)
+    assert table.loc[table["Measure"] == "Speeding detections", "Value"].iloc[0] == f"{value:,.1f} {unit}"
+
+
+def test_fraud_reports_for_a_year_match_sql_on_demo(demo_runs, demo_db):
+    (reports,) = _sql(demo_db, "select sum(reports) from fraud where force_id = 'essex' and month between ? and ?",
+                      YEAR_2021)[0]
+    (before,) = _sql(demo_db, "select sum(reports) from fraud where force_id = 'essex' and month between ? and ?",
+                     [date(2019, 3, 1), date(2020, 2, 1)])[0]
+    shown = _metrics(demo_runs["fraud"])
+    assert shown["Fraud reports, Jan 2021–Dec 2021"] == f"{int(reports):,}"
+    assert shown["Reports, Mar 2019–Feb 2020"] == f"{int(before):,}"
+
+
+def test_domestic_abuse_measures_match_sql_on_demo(demo_runs, demo_db):
+    at = demo_runs["domestic_abuse"]
+    (incidents, victims), = _sql(demo_db, """
+        select count(*), count(distinct victim_key) from incidents
+        where domestic_abuse and force_id = 'essex' and month between ? and ?
+    """, YEAR_2021)
+    # repeat victim: a 2021 domestic-abuse incident preceded by another of the same victim within 365 days
+    (repeats,) = _sql(demo_db, """
+        select count(distinct a.victim_key)
+        from incidents a join incidents b
+          on a.victim_key = b.victim_key and a.force_id = b.force_id
+         and b.recorded_at < a.recorded_at and b.recorded_at >= a.recorded_at - interval 365 day
+        where a.domestic_abuse and b.domestic_abuse and a.force_id = 'essex' and a.month between ? and ?
+    """, YEAR_2021)[0]
+    shown = _metrics(at)
+    assert shown["Domestic-abuse crimes"] == f"{incidents:,}"
+    assert shown["Victims"] == f"{victims:,}"
+    assert shown["Repeat victims within 12 months"] == f"{repeats:,}"
+    assert "not loaded" not in _texts(at).split("Force measures")[0]
+
+
+def test_gangs_stop_search_matches_sql_on_demo(demo_runs, demo_db):
+    (searches, arrests), = _sql(demo_db, """
+        select count(*), count(*) filter (where outcome = 'Arrest') from stop_search
+        where force_id = 'essex' and month between ? and ?
+    """, YEAR_2021)
+    shown = _metrics(demo_runs["gangs"])
+    assert shown["Searches, Jan 2021–Dec 2021"] == f"{searches:,}"
+    assert shown["Arrests"] == f"{arrests:,}"
+    assert shown["Arrest rate"] == f"{arrests / searches * 100:.1f} %"
+
+
+def test_children_flags_match_sql_on_demo(demo_runs, demo_db):
+    (child, hate), = _sql(demo_db, """
+        select count(*) filter (where child_victim), count(*) filter (where hate_crime) from incidents
+        where force_id = 'essex' and month between ? and ?
+    """, YEAR_2021)
+    shown = _metrics(demo_runs["children"])
+    assert shown["Crimes with a child victim, Jan 2021–Dec 2021"] == f"{child:,}"
+    assert shown["Hate crimes, Jan 2021–Dec 2021"] == f"{hate:,}"
+
+
+def test_weekly_figures_match_sql_and_keep_the_week_in_the_url(demo_db):
+    at = _run(demo_db, "weekly", {"week": "2021-12-13"})
+    assert _metrics(at)["Week"] == "13 Dec–19 Dec 2021"
+    assert at.query_params["week"] in ("2021-12-13", ["2021-12-13"])
+    (ksi_collisions,) = _sql(demo_db, """
+        select count(*) from collisions
+        where force_id = 'essex' and severity in ('Fatal', 'Serious') and collision_date between ? and ?
+    """, [date(2021, 12, 13), date(2021, 12, 19)])[0]
+    table = at.table[0].value
+    row = table[table["Measure"] == "Fatal or serious (KSI) collisions"].iloc[0]
+    assert row["This week"] == f"{ksi_collisions:,}"
+    # a week that is not offered falls back to the latest complete week, with a notice
+    fallback = _run(demo_db, "weekly", {"week": "1999-01-04"})
+    assert _metrics(fallback)["Week"] == "20 Dec–26 Dec 2021"
+    assert any("1999-01-04" in i.value for i in fallback.info)
+
+
+def test_weekly_flags_are_highlighted_on_demo(demo_runs):
+    at = demo_runs["weekly"]
+    table = at.table[0].value
+    flagged = table[table["Flag"] == "▲ above threshold"]
+    assert _metrics(at)["Measures flagged"].startswith(f"{len(flagged)} of ")
+    assert bool(at.error and "Above the expected range" in at.error[0].value) == (len(flagged) > 0)

@@ -1,0 +1,98 @@
+"""charts: captions (source and as-at), lockdown shading, the Okabe–Ito palette, polygon winding for
+Plotly's d3-geo, label placement without overlaps, and the scorecard text helpers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+import charts
+from charts.figures import place_labels, rewind_for_plotly
+from charts.theme import PALETTE
+from metrics import calendar
+
+OKABE_ITO = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
+
+
+def _months(first: str, periods: int) -> list[date]:
+    return [d.date() for d in pd.date_range(first, periods=periods, freq="MS")]
+
+
+def test_trend_chart_has_title_axes_caption_and_lockdowns():
+    frame = pd.DataFrame({"month": _months("2019-07-01", 24), "count": range(24)})
+    fig = charts.trend_chart(frame, "Burglary per month", "Crimes per month", "data.police.uk", date(2021, 6, 1),
+                             lockdowns=calendar.lockdowns())
+    assert fig.layout.title.text == "Burglary per month"
+    assert fig.layout.yaxis.title.text == "Crimes per month" and fig.layout.xaxis.title.text == "Month"
+    captions = [a.text for a in fig.layout.annotations if "Source:" in a.text]
+    assert captions == ["Source: data.police.uk. Data as at June 2021."]
+    # three lockdowns (Mar–Jun 2020, Nov–Dec 2020, Jan–Mar 2021), all inside Jul 2019..Jun 2021
+    assert len(fig.layout.shapes) == 3
+    assert {s.x0.date() for s in fig.layout.shapes} == {date(2020, 3, 23), date(2020, 11, 5), date(2021, 1, 6)}
+
+
+def test_lockdowns_outside_the_range_are_not_shaded():
+    frame = pd.DataFrame({"month": _months("2018-10-01", 5), "count": [5, 4, 3, 2, 1]})
+    fig = charts.trend_chart(frame, "t", "Crimes per month", "s", date(2019, 2, 1), lockdowns=calendar.lockdowns())
+    assert len(fig.layout.shapes) == 0
+
+
+def test_palette_is_okabe_ito():
+    assert set(PALETTE) == OKABE_ITO
+
+
+def test_long_captions_wrap_instead_of_running_off():
+    fig = charts.bar_chart(pd.DataFrame({"label": ["a", "b"], "value": [1, 2]}), "value", "label", "t", "x", "y",
+                           "a very long source description " * 10, date(2020, 1, 1))
+    caption = next(a.text for a in fig.layout.annotations if "Source:" in a.text)
+    assert "<br>" in caption and all(len(line) <= 150 for line in caption.split("<br>"))
+
+
+def test_rewind_makes_exterior_rings_clockwise():
+    anticlockwise = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]
+    clockwise = list(reversed(anticlockwise))
+    collection = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "a", "geometry": {"type": "Polygon", "coordinates": [anticlockwise]}},
+        {"type": "Feature", "id": "b", "geometry": {"type": "MultiPolygon", "coordinates": [[clockwise]]}},
+    ]}
+    rewound = rewind_for_plotly(collection)
+    assert rewound["features"][0]["geometry"]["coordinates"][0] == clockwise
+    assert rewound["features"][1]["geometry"]["coordinates"][0][0] == clockwise
+    assert collection["features"][0]["geometry"]["coordinates"][0] == anticlockwise  # input untouched
+
+
+def test_place_labels_never_overlaps():
+    # three points at the same place: at most the four positions around it, none overlapping
+    positions = place_labels([100, 100, 100], [10, 10, 10], ["Chelmsford", "Colchester", "Basildon"])
+    placed = [p for p in positions if p]
+    assert len(placed) == len(set(placed)) == 3
+    far = place_labels([10, 1000], [1, 20], ["a", "b"])
+    assert far == ["top center", "top center"]
+
+
+def test_funnel_marks_points_outside_998_limits():
+    frame = pd.DataFrame({"district": ["A", "B"], "residents": [1000, 1000], "rate_per_1000": [50.0, 10.0]})
+    limits = pd.DataFrame({"population": [500, 2000], "lower_998": [5.0, 5.0], "upper_998": [20.0, 20.0],
+                           "lower_95": [7.0, 7.0], "upper_95": [15.0, 15.0]})
+    fig = charts.funnel_plot(frame, limits, "t", "s", date(2020, 1, 1), population="residents",
+                             limits_population="population", overall_rate=12.0)
+    points = fig.data[-1]
+    assert list(points.marker.color) == ["#D55E00", "#0072B2"]
+
+
+@pytest.mark.parametrize("rr, lo, hi, expected", [
+    (1.1, 1.05, 1.2, ("+10.0%", "+5.0% to +20.0%")),
+    (float("nan"), 0.0, float("inf"), ("—", "—")),
+    (0.5, 0.25, 0.9, ("-50.0%", "-75.0% to -10.0%")),
+])
+def test_format_pct_change(rr, lo, hi, expected):
+    assert charts.format_pct_change(rr, lo, hi) == expected
+
+
+def test_significance_mark_uses_q_value():
+    assert charts.significance_mark(0.01, 1.2) == "▲ significant rise"
+    assert charts.significance_mark(0.01, 0.8) == "▼ significant fall"
+    assert charts.significance_mark(0.2, 0.8) == "– not significant"
+    assert charts.significance_mark(None, 0.8) == "not tested"

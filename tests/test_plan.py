@@ -1,0 +1,152 @@
+"""metrics.plan (measures as data, comparison presets, scorecard) and metrics.inventory, checked against
+values computed by hand, plain SQL and statsmodels."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from metrics import inventory, plan
+from metrics.filters import Filters
+
+
+@pytest.fixture(scope="module")
+def essex_con(essex_db):
+    con = duckdb.connect(str(essex_db), read_only=True)
+    yield con
+    con.close()
+
+
+# --- measures as data -----------------------------------------------------------------------------
+def test_every_measure_is_well_formed():
+    ids = [m.id for m in plan.MEASURES]
+    assert len(ids) == len(set(ids))
+    for item in plan.MEASURES:
+        assert item.priority_id in plan.PRIORITY_BY_ID
+        assert item.load_command.startswith("python -m etl load ")
+        assert item.needs_file and item.unit and item.source
+        if item.is_proxy:
+            assert item.proxy_for in plan.MEASURE_BY_ID and "proxy" in item.label.lower()
+    assert [p.number for p in plan.PRIORITIES if p.number] == [1, 2, 3, 4, 5, 6, 7]
+    assert {m.priority_id for m in plan.MEASURES} == {p.id for p in plan.PRIORITIES}
+    with pytest.raises(ValueError, match="unknown measure"):
+        plan.measure("nope")
+
+
+# --- comparison presets --------------------------------------------------------------------------------
+def test_latest12_when_24_months_are_loaded():
+    comparison = plan.resolve_comparison(date(2017, 1, 1), date(2021, 12, 1), "latest12")
+    assert comparison.pre == (date(2020, 1, 1), date(2020, 12, 1))
+    assert comparison.post == (date(2021, 1, 1), date(2021, 12, 1))
+    assert comparison.notice is None
+    assert comparison.label == "Jan 2021–Dec 2021 vs Jan 2020–Dec 2020"
+
+
+def test_short_data_falls_back_to_equal_halves_with_a_notice():
+    # Oct 2018..Feb 2019 = 5 months: the latest 2 against the 2 before
+    comparison = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "latest12")
+    assert comparison.post == (date(2019, 1, 1), date(2019, 2, 1))
+    assert comparison.pre == (date(2018, 11, 1), date(2018, 12, 1))
+    assert "needs 24 months" in comparison.notice
+    covid = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "covid")
+    assert covid.post == comparison.post and "pre-COVID" in covid.notice
+
+
+def test_covid_and_custom_presets():
+    covid = plan.resolve_comparison(date(2017, 1, 1), date(2021, 12, 1), "covid")
+    assert covid.pre == (date(2019, 3, 1), date(2020, 2, 1)) and covid.post == (date(2020, 3, 1), date(2021, 2, 1))
+    custom = plan.resolve_comparison(date(2017, 1, 1), date(2021, 12, 1), "custom",
+                                     (date(2018, 1, 1), date(2018, 3, 1)), (date(2019, 1, 1), date(2019, 3, 1)))
+    assert custom.pre == (date(2018, 1, 1), date(2018, 3, 1)) and custom.notice is None
+    outside = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "custom",
+                                      (date(2016, 1, 1), date(2016, 3, 1)), (date(2019, 1, 1), date(2019, 2, 1)))
+    assert "not both within" in outside.notice
+    single = plan.resolve_comparison(date(2019, 2, 1), date(2019, 2, 1), "latest12")
+    assert "nothing to compare" in single.notice
+    assert plan.resolve_comparison(None, None) is None
+
+
+# --- scorecard ----------------------------------------------------------------------------------------
+def test_scorecard_counts_and_bh_significance(essex_con):
+    comparison = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "latest12")
+    card = plan.scorecard(essex_con, Filters(force_id="essex"), comparison).set_index("measure_id")
+    drugs_post, drugs_pre = (
+        essex_con.execute(
+            "select count(*) from crimes where crime_type = 'Drugs' and month between ? and ?", [a, b]
+        ).fetchall()[0][0]
+        for a, b in (comparison.post, comparison.pre)
+    )
+    assert (card.loc["drug_offences", "post_count"], card.loc["drug_offences", "pre_count"]) == (drugs_post, drugs_pre)
+    latest_asb = essex_con.execute(
+        "select count(*) from crimes where crime_type = 'Anti-social behaviour' and month = ?", [date(2019, 2, 1)]
+    ).fetchall()[0][0]
+    assert card.loc["asb_incidents", "latest_value"] == latest_asb
+    assert len(card.loc["asb_incidents", "sparkline"]) == 5
+    # Benjamini–Hochberg across every tested measure, as statsmodels computes it
+    tested = card[card["p_value"].notna()]
+    assert len(tested) == 8  # the street-level measures; the rest are not loaded
+    _, q_values, _, _ = multipletests(tested["p_value"], method="fdr_bh")
+    assert np.allclose(tested["q_value"], q_values)
+    assert (tested["significant"] == (q_values < 0.05)).all()
+    not_loaded = card.loc["domestic_abuse_crimes"]
+    assert not not_loaded["available"] and "--mapping" in not_loaded["load_command"]
+    # short history: the expected flag uses the seasonal-mean fallback over the 2 baseline months before Jan 2019
+    assert card.loc["asb_incidents", "expected_method"] in ("overall mean", "seasonal mean")
+
+
+def test_expected_flag_matches_the_scorecard(essex_con):
+    comparison = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "latest12")
+    card = plan.scorecard(essex_con, Filters(force_id="essex"), comparison).set_index("measure_id")
+    separate = plan.expected_flag(essex_con, "robbery", Filters(force_id="essex"), comparison)
+    assert separate["expected_flag"] == card.loc["robbery", "expected_flag"]
+    # overall mean of Oct–Dec 2018 robberies (the months before the current period), by hand
+    months = [date(2018, 10, 1), date(2018, 11, 1), date(2018, 12, 1)]
+    counts = [essex_con.execute("select count(*) from crimes where crime_type = 'Robbery' and month = ?", [m]).fetchall()[0][0]
+              for m in months]
+    assert separate["expected_latest"] == pytest.approx(sum(counts) / 3)
+
+
+def test_flag_measure_series_counts_only_flagged_rows(demo_db):
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        series = plan.measure_series(con, plan.measure("domestic_abuse_crimes"), Filters(force_id="essex"))
+        by_sql = dict(con.execute(
+            "select month, count(*) from incidents where domestic_abuse and force_id = 'essex' group by month"
+        ).fetchall())
+    finally:
+        con.close()
+    assert len(series) == len(by_sql)
+    assert all(int(c) == by_sql[m] for m, c in zip(series["month"], series["count"]))
+
+
+def test_force_ranking_needs_two_forces(essex_con):
+    assert plan.force_ranking(essex_con, plan.POLICE_UK_CRIME_TYPES, (date(2019, 1, 1), date(2019, 2, 1))) is None
+
+
+# --- inventory -----------------------------------------------------------------------------------------
+def test_inventory_matches_sql(essex_con):
+    sources = inventory.source_inventory(essex_con).set_index("kind")
+    street = sources.loc["street"]
+    rows = essex_con.execute("select count(*) from crimes").fetchall()[0][0]
+    assert int(street["rows_loaded"]) == rows == 84_233
+    assert (street["first_month"].date(), street["last_month"].date()) == (date(2018, 10, 1), date(2019, 2, 1))
+    assert street["missing_count"] == 0 and street["caveats"]
+    tables = inventory.table_rows(essex_con).set_index("table")["rows"]
+    assert tables["crimes"] == rows and tables["fraud"] == 0
+    assert inventory.reject_summary(essex_con).empty
+    assert not inventory.is_demo(essex_con)
+
+
+def test_inventory_months_of_whole_file_sources(demo_db):
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        sources = inventory.source_inventory(con).set_index("kind")
+        fraud_span = con.execute("select min(month), max(month) from fraud").fetchall()[0]
+        assert inventory.is_demo(con)
+    finally:
+        con.close()
+    assert (sources.loc["fraud", "first_month"].date(), sources.loc["fraud", "last_month"].date()) == fraud_span
