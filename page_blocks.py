@@ -99,7 +99,8 @@ def force_measures_section(ctx: ui.PageContext, priority_id: str, *, key: str) -
             f"**No force measures loaded for this priority** ({', '.join(wanted) or 'none mapped'}). They need "
             f"{FORCE_MEASURES_FILE}. Load it with:", icon="📂",
         )
-        st.code(FORCE_MEASURES_LOAD, language="bash")
+        st.code(FORCE_MEASURES_LOAD.replace("python -m etl load ", f"python -m etl load --db {ui.db_path()} ", 1),
+                language="bash")
         return latest
     shown = pd.DataFrame({
         "Measure": latest["measure"],

@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from charts.theme import PLOTLY_CONFIG
 from metrics.db import connect, database_version, resolve_db_path
 from metrics.filters import Filters, add_months, month_start
 from metrics.plan import PRESETS, Comparison, Measure, period_label
@@ -473,16 +474,11 @@ def page_header(title: str, ctx: PageContext, intro: str | None = None) -> None:
     show_notices(ctx)
 
 
-PLOTLY_CONFIG = {
-    "displaylogo": False,
-    "toImageButtonOptions": {"format": "png", "scale": 2},
-    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-}
 
 
 def chart(figure: Any, key: str) -> None:
     """Place a Plotly figure at full width (its title, axes and caption are part of the figure)."""
-    st.plotly_chart(figure, key=key, width="stretch", config=PLOTLY_CONFIG, theme=None)
+    st.plotly_chart(figure, key=key, width="stretch", config=PLOTLY_CONFIG, theme=None)  # offline topojson
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -453,10 +453,15 @@ def _pptx(content: PackContent) -> bytes:
                 para.space_before = Pt(8)
         return box
 
-    def add_table(slide, frame: pd.DataFrame, left, top, width, height, size=10):
+    def add_table(slide, frame: pd.DataFrame, left, top, width, height, size=10, widths=None):
         shape = slide.shapes.add_table(len(frame) + 1, len(frame.columns), Inches(left), Inches(top),
                                        Inches(width), Inches(height))
         table = shape.table
+        if widths:
+            for column, share in zip(table.columns, widths):
+                column.width = Inches(width * share / sum(widths))
+        for row in table.rows:
+            row.height = Inches(height / (len(frame) + 1))
         for c, name in enumerate(frame.columns):
             table.cell(0, c).text = str(name)
         for r, values in enumerate(frame.itertuples(index=False, name=None), start=1):
@@ -482,7 +487,8 @@ def _pptx(content: PackContent) -> bytes:
             text_box(slide, 0.5, 1.1, 12.3, 5.6, item.lines, size=12)
         elif item.kind == "scorecard":
             text_box(slide, 0.5, 1.0, 12.3, 0.5, item.lines, size=11)
-            add_table(slide, item.table, 0.5, 1.6, 12.3, 0.3 * (len(item.table) + 1), size=10)
+            add_table(slide, item.table, 0.5, 1.5, 12.3, min(0.3 * (len(item.table) + 1), 5.3), size=10,
+                      widths=[0.9, 4.2, 1.3, 1.3, 2.6, 2.0])
         else:
             if item.figure is not None:
                 png = figure_bytes(item.figure, "png", width=PACK_CHART_WIDTH_PX, height=PACK_CHART_HEIGHT_PX,
@@ -498,7 +504,8 @@ def _pptx(content: PackContent) -> bytes:
                 text_box(slide, 8.8, 1.1, 4.2, 3.4 if item.table is not None else 5.6, item.lines, size=11)
             if item.table is not None:
                 text_box(slide, 8.8, 4.55, 4.2, 0.3, [("small", item.table_title)], size=11)
-                add_table(slide, item.table, 8.8, 4.9, 4.2, 0.26 * (len(item.table) + 1), size=9)
+                add_table(slide, item.table, 8.8, 4.9, 4.2, 0.3 * (len(item.table) + 1), size=9,
+                          widths=[2.0, 0.9, 1.3])
         footer = text_box(slide, 0.5, 6.95, 12.3, 0.45, [("small", item.footer)], size=10)
         footer.name = "Footer"
         slide.notes_slide.notes_text_frame.text = item.notes

@@ -71,6 +71,10 @@ def csv_bytes(frame: pd.DataFrame, filters: Any = None, *, sensitive: bool | Non
               rule: DisclosureRule | None = None) -> bytes:
     """CSV (UTF-8 with BOM) of the frame after disclosure control."""
     table = protected(frame, filters, sensitive=sensitive, rule=rule).frame
+    for column in table.columns:  # lists (e.g. sparkline values) as plain text: "1;2;3"
+        if table[column].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+            table[column] = table[column].map(
+                lambda v: ";".join(str(x) for x in v) if isinstance(v, (list, tuple, np.ndarray)) else v)
     return table.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
 
 

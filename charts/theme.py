@@ -3,6 +3,9 @@ Plotly template, lockdown shading colours and number formats."""
 
 from __future__ import annotations
 
+import json
+import urllib.parse
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -54,3 +57,25 @@ pio.templates[TEMPLATE_NAME] = _template()
 def colour_for(index: int) -> str:
     """The palette colour for the index-th series (cycles)."""
     return PALETTE[index % len(PALETTE)]
+
+
+# Plotly's geo subplots always load a world topojson from cdn.plot.ly, even with the base map hidden, and
+# draw nothing when it cannot be fetched (offline servers, air-gapped force networks). Our maps draw only
+# their own GeoJSON, so an empty topology served as a data: URL is enough ("#" makes Plotly's
+# "<name>.json" suffix a URL fragment). Pass PLOTLY_CONFIG to st.plotly_chart / fig.show / write_html.
+_EMPTY_TOPOLOGY = {
+    "type": "Topology",
+    "objects": {name: {"type": "GeometryCollection", "geometries": []}
+                for name in ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")},
+    "arcs": [],
+}
+OFFLINE_TOPOJSON_URL = "data:application/json;charset=utf-8," + urllib.parse.quote(
+    json.dumps(_EMPTY_TOPOLOGY, separators=(",", ":"))) + "#"
+PLOTLY_CONFIG: dict = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    "topojsonURL": OFFLINE_TOPOJSON_URL,
+}
+# the same for static exports (kaleido: briefing images and slides)
+pio.defaults.topojson = OFFLINE_TOPOJSON_URL

@@ -1140,6 +1140,10 @@ demo goes through exactly the same loaders as real data.
 - measures/demo-force-measures-essex.csv                          force measures tidy layout
 - extract/demo-essex-incident-extract.csv + demo-essex-extract-mapping.toml   force extract (2018-2021) + mapping
 - reference/demo-*.csv, demo-lsoa11-boundaries.geojson             ONS-format LSOA lookup, residents, boundaries
+
+Rebuild the demo warehouse with `python -m etl demo --db PATH --seed {seed}`, not by loading these files
+with `python -m etl load`: only `etl demo` labels the warehouse as demo data (meta.dataset = 'demo'),
+which is what makes the dashboard show its "Demo data — synthetic" banner.
 """
 
 

@@ -91,12 +91,19 @@ st.subheader("One series in detail")
 labels = [label for _, label in keys]
 chosen = ui.url_choice("Series", labels, key="series", default=labels[0] if labels else None, widget="selectbox")
 frame = frames.get(chosen)
+chosen_key = next((key for key, label in keys if label == chosen), "")
+if chosen_key.startswith("measure:"):
+    item = plan.measure(chosen_key.partition(":")[2])
+    series_source, series_unit = item.source, item.unit[0].upper() + item.unit[1:]
+else:
+    series_source = "data.police.uk street-level crime"
+    series_unit = "Incidents per month" if chosen == plan.ASB else "Crimes per month"
 if frame is not None and len(frame):
     observed = frame.dropna(subset=["observed"]).rename(columns={"observed": "count"})[["month", "count"]]
     projected = frame[~frame["in_fit"].astype(bool)]
     ui.chart(
-        charts.trend_chart(observed, f"{chosen}: observed and expected per month — {ctx.area_label}", "Count per month",
-                           "data.police.uk and the other loaded sources", ctx.last_month,
+        charts.trend_chart(observed, f"{chosen}: observed and expected per month — {ctx.area_label}", series_unit,
+                           series_source, ctx.last_month,
                            expected=projected if len(projected) else None, lockdowns=calendar.lockdowns(),
                            note=frame.attrs.get("note")),
         key="covid_trend",

@@ -34,9 +34,11 @@ choice = ui.url_choice("Measure", list(MEASURES), key="measure", default="crime"
 if choice == "asb":
     categories: tuple[str, ...] = (plan.ASB,)
     unit_noun = "ASB incidents"
+    unit_title = "ASB incidents"
 else:
     categories = tuple(c for c in chosen_types if c != plan.ASB) or plan.POLICE_UK_CRIME_TYPES
     unit_noun = "crimes"
+    unit_title = "Crimes"
 measure_filters = Filters(force_id=ctx.force_id, districts=ctx.filters.districts, categories=categories)
 pre, post = ctx.comparison.pre, ctx.comparison.post
 as_at = ctx.last_month
@@ -59,7 +61,7 @@ expected = ui.metric(expected_vs_observed, "crimes", measure_filters, add_months
 projected = expected[~expected["in_fit"].astype(bool)] if len(expected) else expected
 ui.chart(
     charts.trend_chart(
-        monthly, f"{MEASURES[choice]} per month — {ctx.area_label}", f"{unit_noun.capitalize()} per month", SOURCE,
+        monthly, f"{MEASURES[choice]} per month — {ctx.area_label}", f"{unit_title} per month", SOURCE,
         as_at, expected=projected if len(projected) else None, lockdowns=calendar.lockdowns(),
         note=("Expected: " + expected.attrs.get("note", "")) if len(projected) else None,
     ),
@@ -77,7 +79,7 @@ if district is not None and len(district):
     months = district.attrs.get("months", 12)
     ui.chart(
         charts.bar_chart(district, "rate_per_1000", "district", f"{MEASURES[choice]} per 1,000 residents by district",
-                         f"{unit_noun.capitalize()} per 1,000 residents ({months} months)", "", f"{SOURCE}; 2011 Census",
+                         f"{unit_title} per 1,000 residents ({months} months)", "", f"{SOURCE}; 2011 Census",
                          as_at, value_format=",.1f"),
         key="lp_district_bars",
     )
@@ -85,10 +87,10 @@ if district is not None and len(district):
     curve = [populations.min() * 0.5 + i * (populations.max() * 1.1 - populations.min() * 0.5) / 120 for i in range(121)]
     limits = rates.funnel_limits(district.attrs["overall_rate_per_1000"], curve, months)
     ui.chart(
-        charts.funnel_plot(district, limits, f"Funnel plot: {MEASURES[choice].lower()} per 1,000 residents by district",
+        charts.funnel_plot(district, limits, f"Funnel plot: {MEASURES[choice]} per 1,000 residents by district",
                            f"{SOURCE}; 2011 Census", as_at, label="district", population="residents",
                            overall_rate=district.attrs["overall_rate_per_1000"], limits_population="population",
-                           y_label=f"{unit_noun.capitalize()} per 1,000 residents ({months} months)",
+                           y_label=f"{unit_title} per 1,000 residents ({months} months)",
                            x_label="Usual residents (2011 Census)"),
         key="lp_funnel",
     )
@@ -98,7 +100,7 @@ if district is not None and len(district):
     ui.table(
         shown, "district-rates",
         column_config={
-            "district": "District", "count": st.column_config.NumberColumn(unit_noun.capitalize(), format="localized"),
+            "district": "District", "count": st.column_config.NumberColumn(unit_title, format="localized"),
             "residents": st.column_config.NumberColumn("Residents (2011)", format="localized"),
             "rate_per_1000": st.column_config.NumberColumn("Per 1,000 (period)", format="%.1f"),
             "rate_per_1000_per_year": st.column_config.NumberColumn("Per 1,000 a year", format="%.1f"),
@@ -138,12 +140,12 @@ lsoas = ui.metric(hotspots.lsoa_counts, post[0], post[1], measure_filters)
 geojson = ui.metric(hotspots.boundaries, tuple(lsoas["lsoa_code"])) if len(lsoas) else None
 if geojson is not None:
     figure = charts.choropleth_map(lsoas, geojson, f"{MEASURES[choice]} by LSOA, {plan.period_label(post)}",
-                                   unit_noun.capitalize(), f"{SOURCE}; ONS LSOA boundaries", as_at,
+                                   unit_title, f"{SOURCE}; ONS LSOA boundaries", as_at,
                                    note="LSOAs with no rows are shown at 0.")
 else:
     density = ui.metric(hotspots.point_density, post[0], post[1], measure_filters)
     figure = charts.point_density_map(density, f"{MEASURES[choice]}: point density, {plan.period_label(post)}",
-                                      f"{unit_noun.capitalize()} per cell", SOURCE, as_at,
+                                      f"{unit_title} per cell", SOURCE, as_at,
                                       note="Grid cells of 0.01° from the anonymised snap points; load the ONS LSOA "
                                            "boundaries (lsoa11-boundaries .geojson) for an LSOA map.")
 ui.chart(figure, key="lp_map")
@@ -152,7 +154,7 @@ ui.table(
     top, "top-lsoas",
     column_config={
         "lsoa_code": "LSOA", "lsoa_name": "Name", "district": "District",
-        "count": st.column_config.NumberColumn(unit_noun.capitalize(), format="localized"),
+        "count": st.column_config.NumberColumn(unit_title, format="localized"),
         "residents": st.column_config.NumberColumn("Residents (2011)", format="localized"),
         "rate_per_1000": st.column_config.NumberColumn("Per 1,000 (period)", format="%.1f"),
     },

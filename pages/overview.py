@@ -32,8 +32,8 @@ FLAG_TEXT = {"above": "▲ above expected", "below": "▼ below expected", "with
 def _display(frame: pd.DataFrame, pending: str = "") -> pd.DataFrame:
     rows = []
     for row in frame.to_dict("records"):
-        priority = plan.measure(row["measure_id"])
-        priority = plan.priority(priority.priority_id).label
+        number = plan.priority(plan.measure(row["measure_id"]).priority_id).number
+        priority = str(number) if number else plan.priority(plan.measure(row["measure_id"]).priority_id).title
         label = row["label"] + (" — proxy" if row["is_proxy"] and "proxy" not in row["label"].lower() else "")
         if not row["available"]:
             rows.append({
@@ -58,18 +58,19 @@ def _display(frame: pd.DataFrame, pending: str = "") -> pd.DataFrame:
                 FLAG_TEXT.get(row["expected_flag"], "no baseline") if isinstance(row["expected_flag"], str)
                 else "no baseline"),
             "As at": f"{row['as_at']:%b %Y}",
-            "Note": row["note"] or ("Proxy: " + row["caveats"] if row["is_proxy"] else ""),
+            "Note": row["note"] or (row["caveats"] if row["is_proxy"] else ""),
         })
     return pd.DataFrame(rows)
 
 
 st.subheader(f"Scorecard — {ctx.comparison.label}")
 COLUMNS = {
-    "Priority": st.column_config.TextColumn("Priority", width="small"),
+    "Priority": st.column_config.TextColumn("Priority", width=60,
+                                            help="Plan priority: " + "; ".join(p.label for p in plan.PRIORITIES)),
     "Trend": st.column_config.LineChartColumn("Trend (24 months)", width="small"),
-    "Significance": st.column_config.TextColumn("Significance (BH)", width="small"),
+    "Significance": st.column_config.TextColumn("Significance (BH)", width="medium"),
+    "Measure": st.column_config.TextColumn("Measure", width="large"),
     "Note": st.column_config.TextColumn("Note", width="large"),
-    "Measure": st.column_config.TextColumn("Measure", width="medium"),
 }
 holder = st.empty()
 with holder.container():

@@ -177,9 +177,9 @@ def test_public_proxies_are_labelled_on_essex(essex_runs, essex_db, page, proxy)
     assert table.loc[table["District"] == "Chelmsford", "Current (crimes)"].iloc[0] == f"{count:,}"
 
 
-def test_force_measures_notice_on_essex(essex_runs):
+def test_force_measures_notice_on_essex(essex_runs, essex_db):
     assert "No force measures loaded for this priority" in _texts(essex_runs["roads"])
-    assert "python -m etl load path/to/force-measures.csv" in _codes(essex_runs["roads"])
+    assert f"python -m etl load --db {essex_db} path/to/force-measures.csv" in _codes(essex_runs["roads"])
 
 
 # ---------------------------------------------------------------------------------------------
