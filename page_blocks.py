@@ -70,7 +70,7 @@ def change_display(frame: pd.DataFrame, label: str, label_title: str, unit: str)
             f"Current ({unit})": dash(record["post_count"]),
             "Change per month": pct,
             "95% interval": interval,
-            "q-value (BH)": dash(record["q_value"], ".3f"),
+            "q-value (BH)": "<0.001" if record["q_value"] is not None and record["q_value"] < 0.001 else dash(record["q_value"], ".3f"),
             "Significance": charts.significance_mark(record["q_value"], record["rate_ratio"]),
         })
     return pd.DataFrame(rows)
@@ -100,7 +100,7 @@ def force_measures_section(ctx: ui.PageContext, priority_id: str, *, key: str) -
             f"{FORCE_MEASURES_FILE}. Load it with:", icon="📂",
         )
         st.code(FORCE_MEASURES_LOAD.replace("python -m etl load ", f"python -m etl load --db {ui.db_path()} ", 1),
-                language="bash")
+                language="bash", wrap_lines=True)
         return latest
     shown = pd.DataFrame({
         "Measure": latest["measure"],

@@ -4,7 +4,8 @@
 
 Starts `streamlit run app.py` on a free port with CRIME_MONITOR_DB=PATH (or uses --url), opens one
 Chromium (Debian's /usr/bin/chromium through Playwright) with one browser context per session, and has
-every session load the views in turn (each with filters in the URL) until the time is up. A request is
+every session load the views in turn (each with filters in the URL) until the time is up (one visit per
+view warms the caches first unless --no-warmup; those visits are not counted). A request is
 one page load: from navigation until Streamlit's script run has finished and the page shows elements.
 An error is a request that timed out, failed to load, or rendered an exception. `--load SOURCE...` runs
 `python -m etl load SOURCE... --db PATH` a third of the way in, so the figures include requests served
@@ -55,6 +56,7 @@ class Results:
     spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each good request, s
     load_window: tuple[float, float] | None = None  # (start, end) of the load, s on the same clock
     clock_start: float = 0.0
+    warmup_ms: list[float] = field(default_factory=list)
 
     @property
     def during_load(self) -> int:
@@ -142,25 +144,30 @@ async def _session(page, base_url: str, number: int, clock: dict, results: Resul
         query = urlencode(rng.choice(FILTERS), doseq=True)
         url = f"{base_url}/{view}" + (f"?{query}" if query else "")
         step += 1
-        started = time.monotonic()
-        try:
-            await page.goto(url, wait_until="domcontentloaded", timeout=request_timeout * 1000)
-            await page.wait_for_function(DONE_JS, timeout=request_timeout * 1000, polling=100)
-            exception = await page.query_selector('[data-testid="stException"]')
-            if exception is not None:
-                text = (await exception.inner_text())[:200]
-                results.errors.append(f"{url}: exception: {text}")
-                continue
-        except Exception as exc:  # a timeout or a failed navigation is an error of this request
-            results.errors.append(f"{url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-            continue
-        finished = time.monotonic()
-        results.latencies_ms.append((finished - started) * 1000)
-        results.spans.append((started, finished))
+        await _visit(page, url, results, request_timeout)
+
+
+async def _visit(page, url: str, results: Results, request_timeout: float) -> None:
+    """One request: load url and wait for the script run to finish; record its latency or its error."""
+    started = time.monotonic()
+    try:
+        await page.goto(url, wait_until="domcontentloaded", timeout=request_timeout * 1000)
+        await page.wait_for_function(DONE_JS, timeout=request_timeout * 1000, polling=100)
+        exception = await page.query_selector('[data-testid="stException"]')
+        if exception is not None:
+            text = (await exception.inner_text())[:200]
+            results.errors.append(f"{url}: exception: {text}")
+            return
+    except Exception as exc:  # a timeout or a failed navigation is an error of this request
+        results.errors.append(f"{url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        return
+    finished = time.monotonic()
+    results.latencies_ms.append((finished - started) * 1000)
+    results.spans.append((started, finished))
 
 
 async def _drive(base_url: str, sessions: int, seconds: float, request_timeout: float, results: Results,
-                 load_cmd: list[str] | None) -> None:
+                 load_cmd: list[str] | None, warmup: bool = True) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -184,6 +191,12 @@ async def _drive(base_url: str, sessions: int, seconds: float, request_timeout: 
             # open every session's browser context first; the clock starts when all are ready
             contexts = [await browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
             pages = [await context.new_page() for context in contexts]
+            if warmup:  # one visit per view first, so the figures are steady-state, not the first-hit stampede
+                warm = Results()
+                for view in view_paths():
+                    await _visit(pages[0], f"{base_url}/{view}", warm, request_timeout)
+                results.errors.extend(f"warm-up: {e}" for e in warm.errors)
+                results.warmup_ms = [round(v, 1) for v in warm.latencies_ms]
             start = time.monotonic()
             clock = {"deadline": start + seconds}
             tasks = [_session(pages[n], base_url, n, clock, results, request_timeout)
@@ -198,7 +211,7 @@ async def _drive(base_url: str, sessions: int, seconds: float, request_timeout: 
 
 
 def run_loadtest(db: Path | None, sessions: int = 20, seconds: float = 30.0, url: str | None = None,
-                 request_timeout: float = 60.0, load_sources: list[str] | None = None) -> dict:
+                 request_timeout: float = 60.0, load_sources: list[str] | None = None, warmup: bool = True) -> dict:
     """Run the load test and return its summary (see the module docstring)."""
     results = Results()
     load_cmd = None
@@ -208,8 +221,9 @@ def run_loadtest(db: Path | None, sessions: int = 20, seconds: float = 30.0, url
         load_cmd = [sys.executable, "-m", "etl", "load", *load_sources, "--db", str(db)]
     with contextlib.ExitStack() as stack:
         base_url = url or stack.enter_context(streamlit_server(db))
-        asyncio.run(_drive(base_url, sessions, seconds, request_timeout, results, load_cmd))
+        asyncio.run(_drive(base_url, sessions, seconds, request_timeout, results, load_cmd, warmup))
     summary = results.summary(sessions, seconds)
+    summary["warmup_ms"] = results.warmup_ms
     if results.load_window:
         summary["load_window_s"] = [round(t - results.clock_start, 1) for t in results.load_window]
     return summary
@@ -224,12 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="use a running server at this URL instead of starting one")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a request counts as an error")
     parser.add_argument("--load", nargs="+", metavar="SOURCE", help="run `python -m etl load SOURCE...` during the test")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="start the clock on a cold server (by default each view is visited once first)")
     parser.add_argument("--json", help="also write the summary as JSON to this file")
     args = parser.parse_args(argv)
     db = Path(args.db or os.environ.get("CRIME_MONITOR_DB", PROJECT_ROOT / "data" / "warehouse.duckdb")).resolve()
     if not args.url and not db.exists():
         parser.error(f"no warehouse at {db}: pass --db or build one with `python -m etl demo`")
-    summary = run_loadtest(db, args.sessions, args.seconds, args.url, args.timeout, args.load)
+    summary = run_loadtest(db, args.sessions, args.seconds, args.url, args.timeout, args.load, not args.no_warmup)
     print(f"sessions: {summary['sessions']}")
     print(f"seconds: {summary['seconds']:g}")
     print(f"requests: {summary['requests']}")
@@ -237,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"p50 latency: {summary['p50_ms']} ms")
     print(f"p95 latency: {summary['p95_ms']} ms")
     print(f"max latency: {summary['max_ms']} ms")
+    if summary["warmup_ms"]:
+        print(f"warm-up (one visit per view, not counted): {summary['warmup_ms']} ms")
     if "load_window_s" in summary:
         print(f"load ran: {summary['load_window_s'][0]}-{summary['load_window_s'][1]} s; "
               f"requests served while it ran or across its swap: {summary['requests_during_load']}")

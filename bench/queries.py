@@ -182,9 +182,15 @@ def _pd_period_change(by: str, force_id: str | None):
 
 
 def _pd_expected(df: pd.DataFrame, p: Periods):
+    """The monthly series by pandas, then the same model fit as the page (metrics.expected's statistics
+    on a series; only the aggregation differs), so both sides do the same work."""
+    from metrics.expected import expected_from_series
+
     part = df[df["force_id"] == FOCUS_FORCE]
-    counted = part.groupby("month").size().rename("observed").reset_index()
-    return _rows(counted, ["month"], "observed")
+    counted = part.groupby("month").size()
+    series = pd.Series(counted.to_numpy(dtype="float64"), index=pd.to_datetime(counted.index))
+    frame = expected_from_series(series, p.fit_until, until=p.last, fit_from=p.first)
+    return _rows(_month_key(frame.dropna(subset=["observed"])), ["month"], "observed")
 
 
 def _pd_top_lsoas(df: pd.DataFrame, p: Periods):

@@ -57,7 +57,10 @@ def _is_source_file(path: Path) -> bool:
 
 def _expand_directory(directory: Path) -> list[Path]:
     """A month folder, or a parent of month folders, or any folder of source files (recursively)."""
-    found = [p for p in sorted(directory.rglob("*")) if _is_source_file(p)]
+    found = [
+        p for p in sorted(directory.rglob("*"))
+        if _is_source_file(p) and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    ]  # hidden folders (e.g. `etl fetch`'s .downloads and unfinished .YYYY-MM.partial) are not sources
     if not found:
         raise LoadError("no CSV, zip or GeoJSON files found in this folder", directory)
     return found

@@ -479,6 +479,7 @@ class Warehouse:
                     config["threads"] = threads
                 con = duckdb.connect(str(temp), config=config)
                 try:
+                    con.execute("SET enable_progress_bar = false")  # a session option: not allowed in config
                     ensure_schema(con)
                     con.execute("BEGIN TRANSACTION")
                     session = WriteSession(con=con, load_id=uuid.uuid4().hex, target=self.path)

@@ -30,7 +30,6 @@ if sources.empty:
 else:
     fresh = pd.DataFrame({
         "Source": sources["source"],
-        "Table": sources["table"],
         "Force": sources["force_id"].fillna("—"),
         "First month": [f"{v:%b %Y}" if pd.notna(v) else "—" for v in sources["first_month"]],
         "Last month": [f"{v:%b %Y}" if pd.notna(v) else "—" for v in sources["last_month"]],

@@ -29,6 +29,17 @@ card = ui.metric(plan.scorecard, ctx.area_filters, ctx.comparison, with_expected
 FLAG_TEXT = {"above": "▲ above expected", "below": "▼ below expected", "within": "within expected"}
 
 
+def _significance(q_value: float, rate_ratio: float) -> str:
+    """'▲ rise (q < 0.001)', '▼ fall (q = 0.011)' or 'not significant (q = 0.676)' (BH q-value < 0.05)."""
+    q_text = "q < 0.001" if q_value < 0.001 else f"q = {q_value:.3f}"
+    mark = charts.significance_mark(q_value, rate_ratio)
+    if mark.startswith("▲"):
+        return f"▲ rise ({q_text})"
+    if mark.startswith("▼"):
+        return f"▼ fall ({q_text})"
+    return f"not significant ({q_text})"
+
+
 def _display(frame: pd.DataFrame, pending: str = "") -> pd.DataFrame:
     rows = []
     for row in frame.to_dict("records"):
@@ -47,13 +58,11 @@ def _display(frame: pd.DataFrame, pending: str = "") -> pd.DataFrame:
         rows.append({
             "Priority": priority,
             "Measure": label,
-            "Latest month": f"{ui.metric_value(row['latest_value'])} ({row['latest_month']:%b %Y})",
+            "Latest month": ui.metric_value(row["latest_value"]),
             "Trend": row["sparkline"],
             "Change": change if tested else "—",
             "95% interval": interval if tested else "—",
-            "Significance": (charts.significance_mark(row["q_value"], row["rate_ratio"])
-                             + (" (q < 0.001)" if row["q_value"] < 0.001 else f" (q = {row['q_value']:.3f})"))
-            if tested else "not tested",
+            "Significance": _significance(row["q_value"], row["rate_ratio"]) if tested else "not tested",
             "Expected": pending if pending else (
                 FLAG_TEXT.get(row["expected_flag"], "no baseline") if isinstance(row["expected_flag"], str)
                 else "no baseline"),
@@ -69,7 +78,9 @@ COLUMNS = {
                                             help="Plan priority: " + "; ".join(p.label for p in plan.PRIORITIES)),
     "Trend": st.column_config.LineChartColumn("Trend (24 months)", width="small"),
     "Significance": st.column_config.TextColumn("Significance (BH)", width="medium"),
-    "Measure": st.column_config.TextColumn("Measure", width="large"),
+    "Measure": st.column_config.TextColumn("Measure", width="medium"),
+    "Latest month": st.column_config.TextColumn("Latest month", width=90),
+    "Change": st.column_config.TextColumn("Change", width=70),
     "Note": st.column_config.TextColumn("Note", width="large"),
 }
 holder = st.empty()

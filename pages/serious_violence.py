@@ -10,7 +10,7 @@ import streamlit as st
 import charts
 import page_blocks
 import ui
-from metrics import calendar, plan, series
+from metrics import plan, series
 from metrics.compare import period_change
 from metrics.filters import Filters
 
@@ -49,9 +49,12 @@ st.caption(MEASURE.caveats)
 # --- trends ------------------------------------------------------------------------------------------
 page_blocks.trend_with_expected(ctx, "crimes", violence, f"Serious violence per month — {ctx.area_label}",
                                 "Crimes per month", SOURCE, key="sv_trend")
-by_type = ui.metric(series.monthly_series, "crimes", ["crime_type"], violence)
-ui.chart(charts.trend_chart(by_type, f"Crimes per month by category — {ctx.area_label}", "Crimes per month",
-                            SOURCE, as_at, lockdowns=calendar.lockdowns(), group="crime_type"), key="sv_by_type")
+category = ui.url_choice("Category", list(MEASURE.categories), key="sv_category", default=MEASURE.categories[0],
+                         help="Each category's own trend and expected band (their sizes differ too much for one axis).")
+page_blocks.trend_with_expected(ctx, "crimes", Filters(force_id=ctx.force_id, districts=ctx.filters.districts,
+                                                       categories=(category,)),
+                                f"{category} per month — {ctx.area_label}", "Crimes per month", SOURCE,
+                                key="sv_by_type")
 
 # --- change by category and district ------------------------------------------------------------------------
 st.subheader(f"Change by category — {plan.period_label(post)} against {plan.period_label(pre)}")

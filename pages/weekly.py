@@ -41,7 +41,7 @@ if latest is None:
     st.code(f"python -m etl load --db {ui.db_path()} --mapping path/to/extract-mapping.toml path/to/force-extract.csv\n"
             f"python -m etl load --db {ui.db_path()} path/to/police-uk-download.zip\n"
             f"python -m etl load --db {ui.db_path()} dft-road-casualty-statistics-collision-2020.csv "
-            "dft-road-casualty-statistics-casualty-2020.csv --force Essex", language="bash")
+            "dft-road-casualty-statistics-casualty-2020.csv --force Essex", language="bash", wrap_lines=True)
     st.caption("Monthly data.police.uk street-level crime has no dates within the month, so it cannot give weekly "
                "figures: see the priority views for monthly trends.")
     st.stop()

@@ -7,7 +7,6 @@ table), readable, and free of stale temporary files once the next load has run.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import resource
 import signal

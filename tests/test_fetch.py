@@ -272,3 +272,23 @@ def test_bad_arguments_fail_clearly(server, tmp_path):
     result = run_cli("etl", "fetch", "--force", "essex", "--from", "2019-13", "--to", "2019-01", "--dest", str(tmp_path),
                      check=False)
     assert result.returncode == 2 and "YYYY-MM" in result.stderr
+
+
+def test_kept_zips_are_not_loaded_with_the_fetched_folder(server, archives, essex_dir, tmp_path):
+    from etl.load import load_sources
+
+    server.archives["2019-02.zip"], _ = archives["multi"]
+    dest = tmp_path / "police"
+    fetch("essex", date(2019, 1, 1), date(2019, 2, 1), dest, base_url=server.base_url, keep_zips=True, log=quiet)
+    assert (dest / ".downloads" / "2019-02.zip").exists()
+    db = tmp_path / "kept.duckdb"
+    load_sources([dest], db, progress=False)
+    expected = 0
+    for month in ("2019-01", "2019-02"):
+        with open(essex_dir / month / f"{month}-essex-street.csv", newline="", encoding="utf-8") as handle:
+            expected += sum(1 for _ in csv.reader(handle)) - 1
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*), count(DISTINCT force_id) FROM crimes").fetchall()[0] == (expected, 1)
+    finally:
+        con.close()

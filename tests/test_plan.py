@@ -150,3 +150,41 @@ def test_inventory_months_of_whole_file_sources(demo_db):
     finally:
         con.close()
     assert (sources.loc["fraud", "first_month"].date(), sources.loc["fraud", "last_month"].date()) == fraud_span
+
+
+def test_force_ranking_ranks_the_loaded_forces_per_1000(tmp_path, essex_dir, reference_data):
+    """Essex (real) and three Kent rows (written here in the data.police.uk layout): rates per 1,000
+    residents and ranks match plain SQL over the same warehouse."""
+    from etl.load import load_sources
+
+    kent = tmp_path / "kent" / "2019-01"
+    kent.mkdir(parents=True)
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
+              "Last outcome category,Context")
+    rows = [f"k{i},2019-01,Kent Police,Kent Police,0.5,51.4,On or near High Street,E01016070,Medway 001A,Burglary,"
+            "Under investigation," for i in range(3)]
+    (kent / "2019-01-kent-street.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    db = tmp_path / "two.duckdb"
+    load_sources([essex_dir / "2019-01", tmp_path / "kent",
+                  reference_data / "ons" / "lsoa11-to-local-authority-and-force.csv",
+                  reference_data / "ons" / "census2011-lsoa-usual-residents.csv"], db, progress=False)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        ranking = plan.force_ranking(con, ("Burglary",), (date(2019, 1, 1), date(2019, 1, 1)))
+        expected = dict(con.execute(
+            """
+            with counted as (select force_id, count(*) as n from crimes where crime_type = 'Burglary' group by force_id),
+                 residents as (select force_id, sum(usual_residents) as people from lsoa group by force_id)
+            select counted.force_id, n * 1000.0 / people from counted join residents using (force_id)
+            """
+        ).fetchall())
+    finally:
+        con.close()
+    assert ranking is not None
+    frame, meta = ranking
+    rates = dict(zip(frame["force_id"], frame["rate_per_1000"]))
+    assert rates == pytest.approx(expected)
+    assert set(rates) == {"essex", "kent"}
+    top = max(expected, key=expected.get)
+    assert frame.set_index("force_id").loc[top, "rank"] == 1
+    assert meta["what"] == "crimes" and meta["period"] == "Jan 2019"

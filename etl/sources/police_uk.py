@@ -200,20 +200,27 @@ def _load_batch(session: WriteSession, kind: str, files: list[ScannedFile], forc
     if kind == "street":
         con.execute(
             """
+            CREATE TEMP TABLE police_uk_duplicate_keys AS
+            -- candidates: a narrow hash of (file, Crime ID) seen twice among the raw rows (cheap: no
+            -- staging, no grouping on 64-character ids); every repeated accepted id is among them
+            SELECT hash(filename, nullif(trim("Crime ID"), '')) AS key_hash
+            FROM raw_police_uk_rows
+            WHERE nullif(trim("Crime ID"), '') IS NOT NULL
+            GROUP BY 1 HAVING count(*) > 1
+            """
+        )
+        con.execute(
+            """
             CREATE TEMP TABLE police_uk_duplicates AS
             WITH accepted AS (
                 SELECT filename, crime_id, row_position FROM staged_police_uk_base
                 WHERE crime_id IS NOT NULL AND reject_reason IS NULL
+                  AND hash(filename, crime_id) IN (SELECT key_hash FROM police_uk_duplicate_keys)
             ),
-            -- a narrow hash key first (grouping 64-character ids per row is the costly part), then
-            -- the exact check on the few candidates
-            candidates AS (
-                SELECT hash(filename, crime_id) AS key_hash FROM accepted GROUP BY 1 HAVING count(*) > 1
-            ),
+            -- the exact check, on the candidates only
             repeated AS (
                 SELECT filename, crime_id, min(row_position) AS first_position
                 FROM accepted
-                WHERE hash(filename, crime_id) IN (SELECT key_hash FROM candidates)
                 GROUP BY ALL HAVING count(*) > 1
             )
             SELECT a.filename, a.row_position,
@@ -310,7 +317,7 @@ def _drop_temporaries(con) -> None:
     """Drop the temporary views and tables of a batch (views first: they depend on the tables)."""
     for view in ("staged_police_uk", "staged_police_uk_base", "raw_police_uk"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for temp in ("raw_police_uk_rows", "police_uk_duplicates", "police_uk_files", "police_uk_keys",
+    for temp in ("raw_police_uk_rows", "police_uk_duplicate_keys", "police_uk_duplicates", "police_uk_files", "police_uk_keys",
                  "police_uk_rejects", "police_uk_reject_scans"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
 

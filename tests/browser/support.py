@@ -21,7 +21,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CRIME_MONITOR_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts"))
-CHROMIUM = os.environ.get("CRIME_MONITOR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CRIME_MONITOR_CHROMIUM") or os.environ.get("BROWSER_PATH") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-dev-shm-usage",
@@ -82,7 +82,7 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def wait_for_app(page, timeout: float = 180.0, settle: float = 0.8) -> None:
+def wait_for_app(page, timeout: float = 420.0, settle: float = 0.8) -> None:
     """Wait until Streamlit has finished the current script run: stApp's data-test-script-state is no
     longer 'initial' or 'running', nothing is stale or a skeleton, and the number of rendered elements and
     Plotly charts has been stable for `settle` seconds."""
