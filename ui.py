@@ -472,6 +472,7 @@ def page_header(title: str, ctx: PageContext, intro: str | None = None) -> None:
     if intro:
         st.markdown(intro)
     show_notices(ctx)
+    pack_downloads(ctx)
 
 
 
@@ -479,6 +480,63 @@ def page_header(title: str, ctx: PageContext, intro: str | None = None) -> None:
 def chart(figure: Any, key: str) -> None:
     """Place a Plotly figure at full width (its title, axes and caption are part of the figure)."""
     st.plotly_chart(figure, key=key, width="stretch", config=PLOTLY_CONFIG, theme=None)  # offline topojson
+    chart_downloads(figure, key)
+
+
+def export_provenance() -> dict:
+    """What produced an export from this page: filters, comparison, load fingerprint, version, time."""
+    from briefing.provenance import provenance_for
+
+    ctx = st.session_state.get(CONTEXT_KEY)
+    extra = {}
+    if ctx is not None and ctx.comparison is not None:
+        extra = {"period": list(ctx.comparison.post), "comparison": list(ctx.comparison.pre)}
+    return provenance_for(cursor(), ctx.filters if ctx is not None else None, **extra)
+
+
+def chart_downloads(figure: Any, key: str) -> None:
+    """Download buttons for a chart: PNG (slide size), SVG, PDF (briefing.chart_downloads: rendered only
+    when clicked; disclosure control for LSOA-level charts of sensitive categories)."""
+    from briefing.images import chart_downloads as downloads
+
+    ctx = st.session_state.get(CONTEXT_KEY)
+    items = downloads(figure, key, provenance=export_provenance(), lazy=True,
+                      filters=ctx.filters if ctx is not None else None)
+    with st.popover("Download chart", icon=":material/download:", key=f"popover_download_{key}"):
+        for item in items:
+            st.download_button(item.label, data=item.data, file_name=item.file_name, mime=item.mime,
+                               key=f"download_{key}_{item.file_name.rsplit('.', 1)[-1]}", on_click="ignore")
+
+
+def table_downloads(frame: pd.DataFrame, name: str, columns: Sequence[Any], *, caption: str | None = None) -> None:
+    """CSV and XLSX downloads of a table (briefing.table_downloads: disclosure control; the XLSX has title,
+    units, source, as-at date and a provenance sheet)."""
+    from briefing.tables import table_downloads as downloads
+
+    ctx = st.session_state.get(CONTEXT_KEY)
+    title = name.replace("-", " ").replace("_", " ").capitalize()
+    items = downloads(frame, title, "as in the column names", "Crime Plan Monitor warehouse (see the Provenance sheet)",
+                      ctx.last_month if ctx is not None else None, ctx.filters if ctx is not None else None,
+                      provenance=export_provenance(), basename=name)
+    for column, item in zip(columns, items):
+        with column:
+            st.download_button(f"Download {item.label.split(' ')[0]}", data=item.data, file_name=item.file_name,
+                               mime=item.mime, key=f"download_{name}_{item.file_name.rsplit('.', 1)[-1]}",
+                               on_click="ignore", icon=":material/download:")
+
+
+def pack_downloads(ctx: PageContext) -> None:
+    """The one-click briefing pack (PPTX, or the same as one PDF) for the current force, districts and
+    comparison (briefing.pack_downloads: built only when clicked)."""
+    if ctx.comparison is None:
+        return
+    from briefing.pack import pack_downloads as downloads
+
+    with st.popover("Briefing pack", icon=":material/slideshow:", key="popover_briefing_pack"):
+        st.caption(f"Every plan priority for {ctx.area_label}, {ctx.comparison.label}: takes up to a minute.")
+        for item in downloads(db_path(), ctx.comparison, ctx.area_filters, pdf=True):
+            st.download_button(item.label, data=item.data, file_name=item.file_name, mime=item.mime,
+                               key=f"download_pack_{item.file_name.rsplit('.', 1)[-1]}", on_click="ignore")
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -491,9 +549,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def download(frame: pd.DataFrame, name: str, label: str = "Download CSV", key: str | None = None) -> None:
-    """A CSV download button for the frame (file `<name>.csv`)."""
-    st.download_button(label, data=csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv",
-                       key=key or f"download_{name}", on_click="ignore", icon=":material/download:")
+    """CSV and XLSX download buttons for the frame (files `<name>.csv`, `<name>.xlsx`; briefing.table_downloads:
+    disclosure control, provenance). `label` and `key` are kept for callers; the buttons say CSV and XLSX."""
+    table_downloads(frame, name, [st.container(), st.container()])
 
 
 def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None, caption: str | None = None,
@@ -510,11 +568,10 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None, 
         if caption:
             st.caption(caption)
         return
-    cols = st.columns([1, 3])
-    with cols[0]:
-        download(download_frame if download_frame is not None else frame, name)
+    cols = st.columns([1, 1, 2])
+    table_downloads(download_frame if download_frame is not None else frame, name, cols[:2], caption=caption)
     if caption:
-        with cols[1]:
+        with cols[2]:
             st.caption(caption)
 
 

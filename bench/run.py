@@ -294,8 +294,8 @@ def _print_report(figures: dict, say) -> None:
             continue
         base = pandas_queries.get(name)
         pandas_text = f"{base['median_s'] * 1000:8.0f}ms" if base else f"{'—':>9}"
-        ratio_text = f"{base['ratio_vs_warm']:6.0f}x" if base and "ratio_vs_warm" in base else f"{'—':>7}"
-        cpu_ratio_text = f"{base['cpu_ratio']:8.0f}x" if base and "cpu_ratio" in base else f"{'—':>9}"
+        ratio_text = f"{base['ratio_vs_warm']:6.1f}x" if base and "ratio_vs_warm" in base else f"{'—':>7}"
+        cpu_ratio_text = f"{base['cpu_ratio']:8.1f}x" if base and "cpu_ratio" in base else f"{'—':>9}"
         agree_text = ("agree" if base["agrees"] else "DISAGREE") if base and "agrees" in base else "(no pandas equivalent)"
         say(f"{entry['page']:<9} {name:<48} {entry['cold_median_ms']:7.1f}ms {entry['cold_p95_ms']:7.1f}ms "
             f"{entry['warm_median_ms']:7.1f}ms {entry['warm_p95_ms']:7.1f}ms {entry['warm_cpu_median_ms']:7.1f}ms "
@@ -326,6 +326,6 @@ def _print_report(figures: dict, say) -> None:
             f"hashes and persists)")
         say(f"pandas / DuckDB-warm query CPU time: {p['overall_cpu_ratio']:.1f}x overall (sum of medians), "
             f"{min(q['cpu_ratio'] for q in compared):.1f}x for the closest query")
-        say(f"pandas / DuckDB-warm query time: {overall:.0f}x overall (sum of medians), "
-            f"{p['min_query_ratio']:.0f}x for the closest query [target >= {TARGETS['pandas_ratio']:.0f}x]; "
+        say(f"pandas / DuckDB-warm query time: {overall:.1f}x overall (sum of medians), "
+            f"{p['min_query_ratio']:.1f}x for the closest query [target >= {TARGETS['pandas_ratio']:.0f}x]; "
             f"answers agree on {sum(1 for q in compared if q.get('agrees'))}/{len(compared)} queries")

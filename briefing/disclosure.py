@@ -287,14 +287,6 @@ def protect_frame(
     return ProtectedTable(out, suppressed, primary_total, secondary_total, True, note)
 
 
-def suppress_value(count: Any, *, sensitive: bool, lsoa_level: bool, rule: DisclosureRule | None = None) -> Any:
-    """One count as it may be shown: the marker for 1..threshold in a sensitive LSOA-level cell."""
-    rule = rule or DisclosureRule()
-    if sensitive and lsoa_level and count is not None and not pd.isna(count) and 1 <= float(count) <= rule.threshold:
-        return rule.marker
-    return count
-
-
 _LSOA_CODE = re.compile(r"^[EW]01\d{6}$")
 _LSOA_NAME = re.compile(r"^.+ \d{3}[A-Z]$")
 

@@ -3,7 +3,7 @@
 XLSX layout (sheet "Data"): title (row 1), units, source, data as at, filters, disclosure note, a blank
 row, then the header row (bold, frozen) and the values; a second sheet "Provenance" lists what produced
 the file (version, load fingerprint, filters, generated at). CSV: the header row and the values
-(UTF-8 with a byte-order mark so Excel opens it correctly), the same withheld markers as the XLSX.
+(UTF-8), the same withheld markers as the XLSX.
 """
 
 from __future__ import annotations
@@ -69,13 +69,13 @@ def protected(frame: pd.DataFrame, filters: Any = None, *, sensitive: bool | Non
 
 def csv_bytes(frame: pd.DataFrame, filters: Any = None, *, sensitive: bool | None = None,
               rule: DisclosureRule | None = None) -> bytes:
-    """CSV (UTF-8 with BOM) of the frame after disclosure control."""
+    """CSV (UTF-8) of the frame after disclosure control."""
     table = protected(frame, filters, sensitive=sensitive, rule=rule).frame
     for column in table.columns:  # lists (e.g. sparkline values) as plain text: "1;2;3"
         if table[column].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
             table[column] = table[column].map(
                 lambda v: ";".join(str(x) for x in v) if isinstance(v, (list, tuple, np.ndarray)) else v)
-    return table.to_csv(index=False, lineterminator="\n").encode("utf-8-sig")
+    return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def xlsx_bytes(

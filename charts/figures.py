@@ -500,7 +500,7 @@ def choropleth_map(
     ))
     fig.update_geos(fitbounds="locations", visible=False, projection_type="mercator")
     fig = _finish(fig, title=title, source=source, as_at=as_at, note=note, height=560)
-    fig.update_layout(margin=dict(l=0, r=0, t=60, b=90))
+    fig.update_layout(margin=dict(l=0, r=0, t=60))  # keep the bottom margin _finish sized for the caption
     return fig
 
 
@@ -538,7 +538,7 @@ def point_density_map(
     fig.update_geos(visible=False, projection_type="mercator", lonaxis_range=lon_range, lataxis_range=lat_range,
                     showframe=True, framecolor="#CCC")
     fig = _finish(fig, title=title, source=source, as_at=as_at, note=note, height=560)
-    fig.update_layout(margin=dict(l=0, r=0, t=60, b=90))
+    fig.update_layout(margin=dict(l=0, r=0, t=60))  # keep the bottom margin _finish sized for the caption
     return fig
 
 

@@ -239,6 +239,14 @@ def test_domestic_abuse_measures_match_sql_on_demo(demo_runs, demo_db):
     assert shown["Victims"] == f"{victims:,}"
     assert shown["Repeat victims within 12 months"] == f"{repeats:,}"
     assert "not loaded" not in _texts(at).split("Force measures")[0]
+    # outcomes table (metrics.plan.incident_outcomes): every outcome's count, and missing outcomes named
+    outcomes = dict(_sql(demo_db, """
+        select coalesce(nullif(trim(outcome), ''), 'No outcome recorded'), count(*) from incidents
+        where domestic_abuse and force_id = 'essex' and month between ? and ? group by 1
+    """, YEAR_2021))
+    table = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
+    assert dict(zip(table["Outcome"], table["Crimes"])) == {k: f"{v:,}" for k, v in outcomes.items()}
+    assert "No outcome recorded" in outcomes
 
 
 def test_gangs_stop_search_matches_sql_on_demo(demo_runs, demo_db):
