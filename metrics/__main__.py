@@ -20,7 +20,7 @@ import pandas as pd
 from metrics.filters import Filters
 
 # modules that add their own sub-command with register(subparsers)
-EXTRA_COMMANDS = ["metrics.weekly"]
+EXTRA_COMMANDS = ["metrics.weekly", "metrics.warm"]
 
 
 def parse_month(text: str) -> date:

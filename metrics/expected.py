@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
+import json
 import math
+import os
 import re
 import warnings
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -171,7 +175,82 @@ def _fit_ets(y: np.ndarray, log_scale: bool, steps: int, alpha: float) -> _Candi
     return _Candidate(name, float(result.aic), (mean, lower, upper), fitted, log_scale, "ets")
 
 
+MODEL_CACHE_VERSION = "1"  # bump when the candidate set or the fitting changes
+_memory_cache: dict[str, tuple[_Candidate, int]] = {}
+
+
+def model_cache_dir() -> Path | None:
+    """Where chosen models are kept between processes: $CRIME_MONITOR_CACHE, else data/cache/ in the
+    project. The app, the briefing pack and `python -m metrics warm` share it, so a series is fitted once.
+    Entries are keyed on the exact fit values, so a reload with different data never reuses a stale fit."""
+    configured = os.environ.get("CRIME_MONITOR_CACHE")
+    if configured == "off":
+        return None
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "data" / "cache"
+
+
+def _cache_key(fit_values: np.ndarray, steps: int, alpha: float) -> str:
+    digest = hashlib.sha256()
+    digest.update(MODEL_CACHE_VERSION.encode())
+    digest.update(np.ascontiguousarray(fit_values, dtype="float64").tobytes())
+    digest.update(f"|{steps}|{alpha!r}".encode())
+    return digest.hexdigest()
+
+
+def _cache_read(key: str) -> tuple[_Candidate, int] | None:
+    if key in _memory_cache:
+        return _memory_cache[key]
+    folder = model_cache_dir()
+    if folder is None:
+        return None
+    try:
+        payload = json.loads((folder / f"expected-{key}.json").read_text())
+        arrays = {name: np.array(payload[name], dtype="float64") for name in ("mean", "lower", "upper", "fitted")}
+        candidate = _Candidate(payload["name"], float(payload["aic"]),
+                               (arrays["mean"], arrays["lower"], arrays["upper"]), arrays["fitted"],
+                               bool(payload["log_scale"]), payload["method"])
+        entry = (candidate, int(payload["tried"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    _memory_cache[key] = entry
+    return entry
+
+
+def _cache_write(key: str, entry: tuple[_Candidate, int]) -> None:
+    _memory_cache[key] = entry
+    folder = model_cache_dir()
+    if folder is None:
+        return
+    candidate, tried = entry
+    mean, lower, upper = candidate.forecast
+
+    def _list(values) -> list:
+        return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype="float64")]
+
+    payload = {"name": candidate.name, "aic": candidate.aic, "log_scale": candidate.log_scale,
+               "method": candidate.method, "tried": tried, "mean": _list(mean), "lower": _list(lower),
+               "upper": _list(upper), "fitted": _list(candidate.fitted)}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = folder / f".expected-{key}.{os.getpid()}.tmp"
+        temp.write_text(json.dumps(payload))
+        os.replace(temp, folder / f"expected-{key}.json")
+    except OSError:
+        pass  # a read-only or full disk only costs a refit next time
+
+
 def _choose_model(fit_values: np.ndarray, steps: int, alpha: float) -> tuple[_Candidate, int]:
+    """The lowest-AIC candidate for these fit values (cached in memory and on disk; see model_cache_dir)."""
+    key = _cache_key(fit_values, steps, alpha)
+    cached = _cache_read(key)
+    if cached is not None:
+        return cached
+    entry = _fit_candidates(fit_values, steps, alpha)
+    _cache_write(key, entry)
+    return entry
+
+
+def _fit_candidates(fit_values: np.ndarray, steps: int, alpha: float) -> tuple[_Candidate, int]:
     """Fit the candidates and return the lowest (count-scale) AIC one and how many were fitted."""
     observed = fit_values[~np.isnan(fit_values)]
     use_log = bool(len(observed)) and bool((observed > 0).all())
