@@ -579,7 +579,7 @@ def not_loaded(item: Measure, proxies: Sequence[Measure] = ()) -> None:
     """Say exactly which file would supply a measure and how to load it, and name the public proxies shown."""
     text = (f"**{item.label} — not loaded.** This measure needs {item.needs_file}. Load it with:")
     st.warning(text, icon="📂")
-    st.code(item.load_command, language="bash")
+    st.code(item.load_command, language="bash", wrap_lines=True)
     if proxies:
         st.caption("Shown instead, labelled as proxies: " + "; ".join(p.label for p in proxies) + ".")
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import charts
+import page_blocks
 import ui
 from metrics import calendar, hotspots, outcomes, plan, rates, series
 from metrics.compare import period_change
@@ -191,3 +192,6 @@ else:
         },
         caption="Share of crimes whose latest outcome is a charge or summons (including court results).",
     )
+
+# 999 and 101 answer times, officer and special constable numbers: the force measures of this priority
+page_blocks.force_measures_section(ctx, "local-policing", key="lp_fm")

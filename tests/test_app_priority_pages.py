@@ -293,3 +293,19 @@ def test_weekly_flags_are_highlighted_on_demo(demo_runs):
     flagged = table[table["Flag"] == "▲ above threshold"]
     assert _metrics(at)["Measures flagged"].startswith(f"{len(flagged)} of ")
     assert bool(at.error and "Above the expected range" in at.error[0].value) == (len(flagged) > 0)
+
+
+def test_local_policing_shows_its_force_measures_on_demo(demo_db):
+    """999/101 answer times and officer numbers belong to priority 1 (metrics/measure_priorities.toml)."""
+    at = _run(demo_db, "local_policing")
+    shown = [frame for frame in (d.value for d in at.dataframe) if "Measure" in frame.columns]
+    assert shown, "no force-measures table on the local policing view"
+    table = shown[0].set_index("Measure")
+    (officers, unit), = _sql(
+        demo_db,
+        "SELECT value, unit FROM measures WHERE measure = 'Police officers' "
+        "ORDER BY period_end DESC LIMIT 1",
+    )
+    assert "Police officers" in table.index
+    assert table.loc["Police officers", "Value"].replace(",", "") == f"{officers:.1f} {unit}"
+    assert "999 calls answered within 10 seconds" in table.index
