@@ -8,6 +8,9 @@ the hotspot and outcome pages) against the 12 months before ("pre").
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,12 +114,36 @@ def _period_change(by: str, force_id: str | None):
     return run
 
 
-def _expected(con, p: Periods):
-    from metrics.expected import expected_vs_observed
-    from metrics.filters import Filters
+@contextlib.contextmanager
+def _model_cache(enabled: bool):
+    """With enabled=False every call fits its models afresh (no memory or disk cache): the first-visit cost."""
+    from metrics import expected
 
-    frame = expected_vs_observed(con, "crimes", filters=Filters(force_id=FOCUS_FORCE), fit_until=p.fit_until)
-    return _rows(_month_key(frame.dropna(subset=["observed"])), ["month"], "observed")
+    before = os.environ.get("CRIME_MONITOR_CACHE")
+    if not enabled:
+        os.environ["CRIME_MONITOR_CACHE"] = "off"
+        expected._memory_cache.clear()
+    try:
+        yield
+    finally:
+        if not enabled:
+            expected._memory_cache.clear()
+            if before is None:
+                os.environ.pop("CRIME_MONITOR_CACHE", None)
+            else:
+                os.environ["CRIME_MONITOR_CACHE"] = before
+
+
+def _expected_with(cached: bool):
+    def run(con, p: Periods):
+        from metrics.expected import expected_vs_observed
+        from metrics.filters import Filters
+
+        with _model_cache(cached):
+            frame = expected_vs_observed(con, "crimes", filters=Filters(force_id=FOCUS_FORCE), fit_until=p.fit_until)
+        return _rows(_month_key(frame.dropna(subset=["observed"])), ["month"], "observed")
+
+    return run
 
 
 def _top_lsoas(con, p: Periods):
@@ -181,7 +208,7 @@ def _pd_period_change(by: str, force_id: str | None):
     return run
 
 
-def _pd_expected(df: pd.DataFrame, p: Periods):
+def _pd_expected(df: pd.DataFrame, p: Periods, cached: bool = False):
     """The monthly series by pandas, then the same model fit as the page (metrics.expected's statistics
     on a series; only the aggregation differs), so both sides do the same work."""
     from metrics.expected import expected_from_series
@@ -189,8 +216,16 @@ def _pd_expected(df: pd.DataFrame, p: Periods):
     part = df[df["force_id"] == FOCUS_FORCE]
     counted = part.groupby("month").size()
     series = pd.Series(counted.to_numpy(dtype="float64"), index=pd.to_datetime(counted.index))
-    frame = expected_from_series(series, p.fit_until, until=p.last, fit_from=p.first)
+    with _model_cache(cached):
+        frame = expected_from_series(series, p.fit_until, until=p.last, fit_from=p.first)
     return _rows(_month_key(frame.dropna(subset=["observed"])), ["month"], "observed")
+
+
+def _pd_expected_with(cached: bool):
+    def run(df: pd.DataFrame, p: Periods):
+        return _pd_expected(df, p, cached)
+
+    return run
 
 
 def _pd_top_lsoas(df: pd.DataFrame, p: Periods):
@@ -223,7 +258,9 @@ QUERIES: list[BenchQuery] = [
     BenchQuery("period_change by force_id (national)", "Compare", "metrics.compare",
                _period_change("force_id", None), _pd_period_change("force_id", None)),
     BenchQuery("expected_vs_observed (essex, incl. model fit)", "Expected", "metrics.expected",
-               _expected, _pd_expected),
+               _expected_with(False), _pd_expected_with(False)),
+    BenchQuery("expected_vs_observed (essex, cached model)", "Expected", "metrics.expected",
+               _expected_with(True), _pd_expected_with(True)),
     BenchQuery("top_lsoas (essex, last 12 months)", "Hotspots", "metrics.hotspots", _top_lsoas, _pd_top_lsoas),
     BenchQuery("point_density (essex, last 12 months)", "Hotspots", "metrics.hotspots", _point_density, None),
     BenchQuery("outcome_shares (essex, last 12 months)", "Outcomes", "metrics.outcomes",
