@@ -97,7 +97,7 @@ def force_measures_section(ctx: ui.PageContext, priority_id: str, *, key: str) -
         wanted = [m for m, p in force_measures.measure_priorities().items() if p == priority_id]
         st.info(
             f"**No force measures loaded for this priority** ({', '.join(wanted) or 'none mapped'}). They need "
-            f"{FORCE_MEASURES_FILE}. Load it with:", icon="📂",
+            f"{FORCE_MEASURES_FILE}. Load it with:", icon=":material/folder_open:",
         )
         st.code(FORCE_MEASURES_LOAD.replace("python -m etl load ", f"python -m etl load --db {ui.db_path()} ", 1),
                 language="bash", wrap_lines=True)

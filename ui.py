@@ -277,7 +277,7 @@ def shell() -> PageContext | None:
     demo = metric(inventory.is_demo)
     if demo:
         st.warning("**Demo data — synthetic.** Every number on this page comes from a generated warehouse, "
-                   "not from police records.", icon="⚠️")
+                   "not from police records.", icon=":material/warning:")
 
     forces_frame = metric(series.forces)
     force_ids = [str(f) for f in forces_frame["force_id"]]
@@ -413,7 +413,7 @@ def shell() -> PageContext | None:
 def show_notices(ctx: PageContext) -> None:
     """The filter bar's notices (invalid link parameters, comparison fall-backs), visibly."""
     for notice in ctx.notices:
-        st.info(notice, icon="ℹ️")
+        st.info(notice, icon=":material/info:")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,7 +433,7 @@ def url_choice(label: str, options: Sequence[Any], key: str, default: Any = None
     if wkey not in st.session_state or (url_value is not None and url_value != last_written):
         if url_value is not None and url_value not in text_options:
             st.info(f"“{url_value}” is not a valid {label.lower()} (link parameter `{key}`): showing "
-                    f"“{format_func(default)}”.", icon="ℹ️")
+                    f"“{format_func(default)}”.", icon=":material/info:")
         st.session_state[wkey] = text_options.get(url_value, default) if url_value is not None else default
     holder = container or st
     if widget == "radio":
@@ -578,7 +578,7 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None, 
 def not_loaded(item: Measure, proxies: Sequence[Measure] = ()) -> None:
     """Say exactly which file would supply a measure and how to load it, and name the public proxies shown."""
     text = (f"**{item.label} — not loaded.** This measure needs {item.needs_file}. Load it with:")
-    st.warning(text, icon="📂")
+    st.warning(text, icon=":material/folder_open:")
     st.code(item.load_command, language="bash", wrap_lines=True)
     if proxies:
         st.caption("Shown instead, labelled as proxies: " + "; ".join(p.label for p in proxies) + ".")

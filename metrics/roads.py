@@ -269,7 +269,7 @@ def road_period_change(con, force_id: str | None, end_month: date, alpha: float 
     casualties, KSI casualties, fatal casualties and KSI casualties per road-user type, with the exact
     Poisson rate ratio and its (1 - alpha) interval. `months_with_data_*` count months holding any
     collision (12 when the period is fully loaded)."""
-    from metrics.compare import poisson_rate_ratio
+    from metrics.compare import benjamini_hochberg, poisson_rate_ratio
 
     current_start = add_months(end_month, -11)
     previous_start = add_months(end_month, -23)
@@ -348,6 +348,9 @@ def road_period_change(con, force_id: str | None, end_month: date, alpha: float 
             "months_with_data_current": int(coverage[1]),
         })
     frame = pd.DataFrame(rows)
+    # Benjamini–Hochberg across every row of this comparison (the rows overlap: KSI is part of casualties)
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].to_numpy(dtype="float64")) if len(frame) else []
+    frame["significant"] = frame["q_value"] < alpha
     frame.attrs["current_period"] = (current_start, end_month)
     frame.attrs["previous_period"] = (previous_start, previous_end)
     return frame

@@ -63,7 +63,7 @@ else:
         st.info("Neither the force extract nor data.police.uk street-level crime is loaded for this force.")
     else:
         st.subheader(page_blocks.proxy_label(PROXY))
-        st.warning(PROXY.caveats, icon="⚠️")
+        st.warning(PROXY.caveats, icon=":material/warning:")
         st.caption("No public proxy exists for crimes with a child victim: that measure needs the force extract.")
         pre, post = ctx.comparison.pre, ctx.comparison.post
         page_blocks.trend_with_expected(ctx, "crimes", proxy_filters,

@@ -35,7 +35,7 @@ if ctx.last_month is None or ctx.last_month < FIRST_COVID_MONTH:
         f"This view compares months from March 2020 on with a model fitted on the months before; {loaded}, "
         "so there is no COVID-19 period to show. Load data.police.uk street files from 2017 (or earlier) to 2021 — "
         "`python -m etl load path/to/police-uk-download.zip` — for a seasonal model (24 months or more before "
-        "March 2020) and the COVID months.", icon="ℹ️",
+        "March 2020) and the COVID months.", icon=":material/info:",
     )
     st.subheader("The COVID-19 calendar used")
     ui.table(calendar_table, "covid-calendar", column_config={"label": "Period", "start": "From", "end": "To",

@@ -53,7 +53,7 @@ else:
         for row in gaps.itertuples(index=False):
             st.warning(f"**{row.source}** ({row.force_id or 'all forces'}): {int(row.missing_count)} month(s) missing — "
                        f"{row.missing_months}. Charts show these months as gaps in the source, not as zero crime.",
-                       icon="🕳️")
+                       icon=":material/report:")
 
 st.subheader("Rows per table")
 counts = ui.metric(inventory.table_rows)
@@ -64,7 +64,7 @@ ui.table(counts, "table-rows", column_config={"rows": st.column_config.NumberCol
 st.subheader("Rejected rows")
 rejects = ui.metric(inventory.reject_summary)
 if rejects.empty:
-    st.success("No rows were rejected: every row read was loaded.", icon="✅")
+    st.success("No rows were rejected: every row read was loaded.", icon=":material/check_circle:")
 else:
     ui.table(rejects, "reject-summary",
              column_config={"path": "File", "reason": "Reason", "rejects": "Rows", "first_line": "First line",

@@ -85,7 +85,7 @@ else:
         st.info("Neither the force extract nor data.police.uk street-level crime is loaded for this force.")
     else:
         st.subheader(page_blocks.proxy_label(PROXY))
-        st.warning(PROXY.caveats, icon="⚠️")
+        st.warning(PROXY.caveats, icon=":material/warning:")
         pre, post = ctx.comparison.pre, ctx.comparison.post
         page_blocks.trend_with_expected(ctx, "crimes", proxy_filters,
                                         f"Violence and sexual offences per month (proxy) — {ctx.area_label}",

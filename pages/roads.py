@@ -52,8 +52,8 @@ else:
     if ctx.filters.districts:
         st.caption("The 12-month comparison is for the whole force area.")
     ui.chart(charts.change_chart(change, "measure", "Change in road casualties and collisions, 12 months vs previous 12",
-                                 SOURCE, last, significant=None,
-                                 note="Exact Poisson 95% intervals; each row is a separate test (no multiplicity control)."),
+                                 SOURCE, last,
+                                 note="Exact Poisson 95% intervals; significance after Benjamini–Hochberg across these rows."),
              key="roads_change")
     ui.table(pd.DataFrame({
         "Measure": change["measure"],
@@ -64,6 +64,8 @@ else:
         "95% interval": [charts.format_pct_change(r, lo, hi)[1] for r, lo, hi in
                          zip(change["rate_ratio"], change["ci_lower"], change["ci_upper"])],
         "p-value": change["p_value"].map(lambda v: page_blocks.dash(v, ".3f")),
+        "q-value (BH)": change["q_value"].map(lambda v: page_blocks.dash(v, ".3f")),
+        "Significance": [charts.significance_mark(q, r) for q, r in zip(change["q_value"], change["rate_ratio"])],
     }), "roads-12-month-change", download_frame=change)
 
     # --- trend -------------------------------------------------------------------------------------------

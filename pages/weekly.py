@@ -37,7 +37,7 @@ latest = ui.metric(weekly.latest_complete_week, ctx.force_id)
 if latest is None:
     st.warning("**No dated weekly data loaded.** Weekly figures need at least one of: the force's incident-level "
                "crime extract, data.police.uk stop-and-search files, or DfT STATS19 collisions. Load them with:",
-               icon="📂")
+               icon=":material/folder_open:")
     st.code(f"python -m etl load --db {ui.db_path()} --mapping path/to/extract-mapping.toml path/to/force-extract.csv\n"
             f"python -m etl load --db {ui.db_path()} path/to/police-uk-download.zip\n"
             f"python -m etl load --db {ui.db_path()} dft-road-casualty-statistics-collision-2020.csv "
@@ -67,7 +67,7 @@ cols[2].metric("Latest complete week loaded", f"{latest:%d %b %Y}")
 if len(flagged):
     st.error("**Above the expected range:** " + "; ".join(
         f"{m} ({page_blocks.dash(o)} against about {page_blocks.dash(e)})"
-        for m, o, e in zip(flagged["measure"], flagged["observed"], flagged["expected"])), icon="🔺")
+        for m, o, e in zip(flagged["measure"], flagged["observed"], flagged["expected"])), icon=":material/trending_up:")
 
 shown = pd.DataFrame({
     "Priority": table["priority"].map(lambda p: PRIORITY_TITLES.get(p, p or "—")),

@@ -152,6 +152,13 @@ def test_period_change_12_months(roads):
     assert row["ci_upper"] == pytest.approx(upper_pi / (1 - upper_pi))
     assert row["months_with_data_current"] == 12 and row["months_with_data_previous"] == 12
     assert frame.loc["Collisions", "current_12_months"] == sum(1 for c in kept.values() if c["when"].year == 2022)
+    # q-values: Benjamini–Hochberg across every row of the comparison (statsmodels as the independent check)
+    from statsmodels.stats.multitest import multipletests
+
+    expected_q = multipletests(frame["p_value"].to_numpy(), method="fdr_bh")[1]
+    assert frame["q_value"].to_numpy() == pytest.approx(expected_q)
+    assert (frame["significant"] == (frame["q_value"] < 0.05)).all()
+    assert (frame["q_value"] >= frame["p_value"] - 1e-12).all()
 
 
 def test_real_sample_severity_and_hour_grid(tmp_path, reference_data):
