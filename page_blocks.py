@@ -170,3 +170,23 @@ def heatmap_figure(frame: pd.DataFrame, x: str, y: str, z: str, title: str, x_la
     fig.update_yaxes(autorange="reversed", showgrid=False)
     fig.update_xaxes(showgrid=False, type="category")
     return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, height=380)
+
+
+def headline_change(label: str, unit: str, family: str, filters: Filters, pre: tuple[date, date],
+                    post: tuple[date, date]) -> None:
+    """The headline trio of a view's measure: its count in the current period with the change in the rate
+    per month, the exact Poisson 95% interval of that change, and its significance (a single comparison,
+    so the q-value equals the p-value). `unit` names what is counted ("crimes", "incidents")."""
+    from metrics.compare import period_change
+
+    row = ui.metric(period_change, family, [], pre, post, filters).iloc[0]
+    cols = st.columns(3)
+    cols[0].metric(f"{label}, {plan.period_label(post)}", ui.metric_value(row["post_count"]),
+                   delta=None if pd.isna(row["pct_change"]) else f"{row['pct_change']:+.1f}% per month",
+                   delta_color="inverse",
+                   help=f"Against {plan.period_label(pre)} ({ui.metric_value(row['pre_count'])} {unit}), "
+                        "as a rate per month.")
+    _pct, interval = charts.format_pct_change(row["rate_ratio"], row["ci_lower"], row["ci_upper"])
+    cols[1].metric("95% interval of the change", interval, help="Exact Poisson interval of the rate ratio.")
+    cols[2].metric("Significance", charts.significance_mark(row["q_value"], row["rate_ratio"]),
+                   help="A single comparison here: q-value = p-value.")

@@ -9,9 +9,8 @@ the hotspot and outcome pages) against the 12 months before ("pre").
 from __future__ import annotations
 
 import contextlib
-import os
-
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date

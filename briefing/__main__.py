@@ -56,12 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from briefing.disclosure import DisclosureRule
+    from briefing.pack import build_pack
     from etl.warehouse import connect_read_only, resolve_db_path
     from metrics import calendar
     from metrics.filters import Filters
-
-    from briefing.disclosure import DisclosureRule
-    from briefing.pack import build_pack
 
     try:
         if args.period in ("latest12", "covid"):

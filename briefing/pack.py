@@ -23,7 +23,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -270,7 +270,13 @@ def pack_content(
 ) -> PackContent:
     """Everything the pack shows, computed once (for the PPTX and the PDF)."""
     from charts.figures import format_as_at
-    from metrics.plan import MEASURE_BY_ID, PRIORITIES, measures_for, period_label, scorecard
+    from metrics.plan import (
+        MEASURE_BY_ID,
+        PRIORITIES,
+        measures_for,
+        period_label,
+        scorecard,
+    )
 
     rule = rule or DisclosureRule()
     filters = filters or Filters()

@@ -24,7 +24,6 @@ from charts.theme import (
     FALL_COLOUR,
     HIGHLIGHT_COLOUR,
     LOCKDOWN_FILL,
-    MUTED_COLOUR,
     OBSERVED_COLOUR,
     RISE_COLOUR,
     SEQUENTIAL_SCALE,

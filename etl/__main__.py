@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from etl.warehouse import LoadError, Warehouse, connect_read_only, resolve_db_path
+from etl.warehouse import LoadError, connect_read_only, resolve_db_path
 
 # modules that add their own sub-command with register(subparsers)
 EXTRA_COMMANDS = ["etl.demo", "etl.fetch", "etl.parquet", "etl.national"]

@@ -1159,7 +1159,6 @@ def write_archive(archive_dir: Path, seed: int, log=print) -> dict[str, list[Pat
 
 
 def _write_archive(con: duckdb.DuckDBPyConnection, archive_dir: Path, seed: int, log) -> dict[str, list[Path]]:
-    rng = np.random.default_rng(seed)
     archive_dir.mkdir(parents=True, exist_ok=True)
     (archive_dir / ARCHIVE_MARKER).write_text(README_TEXT.format(seed=seed), encoding="utf-8")
     files: dict[str, list[Path]] = {"reference": [], "police_uk": [], "stats19": [], "fraud": [], "extract": [], "measures": []}

@@ -26,7 +26,13 @@ import pandas as pd
 from scipy import stats
 
 from metrics.filters import Filters, month_start, months_between
-from metrics.series import FamilySpec, _by_columns, family_spec, range_clause, single_counts_dataset
+from metrics.series import (
+    FamilySpec,
+    _by_columns,
+    family_spec,
+    range_clause,
+    single_counts_dataset,
+)
 
 RESULT_COLUMNS = [
     "pre_count", "post_count", "pre_months", "post_months", "pre_per_month", "post_per_month", "change",

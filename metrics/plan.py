@@ -16,7 +16,7 @@ data can support, with a notice when it had to fall back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb

@@ -34,17 +34,7 @@ pre, post = ctx.comparison.pre, ctx.comparison.post
 as_at = last
 
 # --- headline ----------------------------------------------------------------------------------------
-total = ui.metric(period_change, "crimes", [], pre, post, asb)
-row = total.iloc[0]
-cols = st.columns(3)
-cols[0].metric(f"ASB incidents, {plan.period_label(post)}", ui.metric_value(row["post_count"]),
-               delta=None if pd.isna(row["pct_change"]) else f"{row['pct_change']:+.1f}% per month",
-               delta_color="inverse", help=f"Against {plan.period_label(pre)} ({ui.metric_value(row['pre_count'])} incidents), "
-                                           "as a rate per month.")
-pct, interval = charts.format_pct_change(row["rate_ratio"], row["ci_lower"], row["ci_upper"])
-cols[1].metric("95% interval of the change", interval, help="Exact Poisson interval of the rate ratio.")
-cols[2].metric("Significance", charts.significance_mark(row["q_value"], row["rate_ratio"]),
-               help="One comparison here: q-value = p-value.")
+page_blocks.headline_change("ASB incidents", "incidents", "crimes", asb, pre, post)
 st.caption(MEASURE.caveats)
 
 # --- trend -----------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import charts
 import page_blocks
 import ui
 from metrics import calendar, hotspots, outcomes, plan, rates, series
-from metrics.compare import period_change
 from metrics.expected import expected_vs_observed
 from metrics.filters import Filters, add_months
 
@@ -45,16 +44,8 @@ pre, post = ctx.comparison.pre, ctx.comparison.post
 as_at = ctx.last_month
 
 # --- headline numbers -------------------------------------------------------------------------------
-change = ui.metric(period_change, "crimes", [], pre, post, measure_filters)
-row = change.iloc[0]
-cols = st.columns(3)
-cols[0].metric(f"{MEASURES[choice]}, {plan.period_label(post)}", ui.metric_value(row["post_count"]),
-               delta=None if pd.isna(row["pct_change"]) else f"{row['pct_change']:+.1f}% per month",
-               delta_color="inverse", help=f"Against {plan.period_label(pre)} (rate per month).")
-pct, interval = charts.format_pct_change(row["rate_ratio"], row["ci_lower"], row["ci_upper"])
-cols[1].metric("95% interval of the change", interval, help="Exact Poisson interval of the rate ratio.")
-cols[2].metric("Significance", charts.significance_mark(row["q_value"], row["rate_ratio"]),
-               help="A single comparison here: q-value = p-value.")
+page_blocks.headline_change(MEASURES[choice], "incidents" if unit_title == "ASB incidents" else "crimes", "crimes",
+                            measure_filters, pre, post)
 
 # --- trend with expected band --------------------------------------------------------------------------
 monthly = ui.metric(series.monthly_series, "crimes", None, measure_filters)

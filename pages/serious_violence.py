@@ -4,10 +4,8 @@ the force measures mapped to serious violence."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-import charts
 import page_blocks
 import ui
 from metrics import plan, series
@@ -33,17 +31,7 @@ pre, post = ctx.comparison.pre, ctx.comparison.post
 as_at = last
 
 # --- headline ---------------------------------------------------------------------------------------
-total = ui.metric(period_change, "crimes", [], pre, post, violence)
-row = total.iloc[0]
-cols = st.columns(3)
-cols[0].metric(f"Serious violence, {plan.period_label(post)}", ui.metric_value(row["post_count"]),
-               delta=None if pd.isna(row["pct_change"]) else f"{row['pct_change']:+.1f}% per month",
-               delta_color="inverse", help=f"Against {plan.period_label(pre)} ({ui.metric_value(row['pre_count'])} crimes), "
-                                           "as a rate per month.")
-pct, interval = charts.format_pct_change(row["rate_ratio"], row["ci_lower"], row["ci_upper"])
-cols[1].metric("95% interval of the change", interval, help="Exact Poisson interval of the rate ratio.")
-cols[2].metric("Significance", charts.significance_mark(row["q_value"], row["rate_ratio"]),
-               help="One comparison here: q-value = p-value.")
+page_blocks.headline_change("Serious violence", "crimes", "crimes", violence, pre, post)
 st.caption(MEASURE.caveats)
 
 # --- trends ------------------------------------------------------------------------------------------

@@ -15,7 +15,15 @@ import pytest
 import etl.load
 from etl.load import load_sources
 from etl.warehouse import SCHEMA, LoadError, sha256_file
-from tests.badinput import BASELINE_FILES, CASES, S, Case, build_baseline, good_street, table_snapshot
+from tests.badinput import (
+    BASELINE_FILES,
+    CASES,
+    Case,
+    S,
+    build_baseline,
+    good_street,
+    table_snapshot,
+)
 from tests.conftest import run_cli
 
 # rows per month in the baseline warehouse, counted by hand from BASELINE_FILES

@@ -3,7 +3,6 @@ pictures with alt text, figures against plain SQL and scipy, provenance; and the
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import struct

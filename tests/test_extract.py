@@ -229,7 +229,11 @@ def test_child_victim_and_hate_crime_series(da_db):
     from datetime import date
 
     from metrics.filters import Filters
-    from metrics.incidents import child_victim_series, flag_by_crime_type, hate_crime_series
+    from metrics.incidents import (
+        child_victim_series,
+        flag_by_crime_type,
+        hate_crime_series,
+    )
 
     con = duckdb.connect(str(da_db), read_only=True)
     child = child_victim_series(con, Filters(force_id="essex"), date(2022, 1, 1), date(2022, 12, 1))

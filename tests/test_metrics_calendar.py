@@ -6,7 +6,12 @@ from datetime import date
 
 import pytest
 
-from metrics.calendar import covid_periods, latest_12_vs_previous_12, lockdowns, pre_covid_vs_covid_year
+from metrics.calendar import (
+    covid_periods,
+    latest_12_vs_previous_12,
+    lockdowns,
+    pre_covid_vs_covid_year,
+)
 
 
 def test_default_lockdowns():

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from metrics.compare import benjamini_hochberg, period_change, period_change_from_counts, poisson_rate_ratio
+from metrics.compare import (
+    benjamini_hochberg,
+    period_change,
+    period_change_from_counts,
+    poisson_rate_ratio,
+)
 from metrics.filters import Filters
 
 PRE = (date(2018, 10, 1), date(2018, 12, 1))

@@ -13,7 +13,13 @@ import pytest
 
 from etl.load import load_sources
 from metrics.filters import Filters
-from metrics.outcomes import GROUP_ORDER, OUTCOME_GROUPS, outcome_group, outcome_shares, positive_outcome_rate
+from metrics.outcomes import (
+    GROUP_ORDER,
+    OUTCOME_GROUPS,
+    outcome_group,
+    outcome_shares,
+    positive_outcome_rate,
+)
 
 START, END = date(2018, 10, 1), date(2019, 2, 1)
 MONTHS = ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]

@@ -15,7 +15,14 @@ import pytest
 from etl.load import load_sources
 from metrics.filters import Filters
 from metrics.series import (
-    FAMILIES, categories, data_range, districts, forces, monthly_series, weekly_series, with_rolling,
+    FAMILIES,
+    categories,
+    data_range,
+    districts,
+    forces,
+    monthly_series,
+    weekly_series,
+    with_rolling,
 )
 from tests.test_metrics_stop_search import write_stop_search
 

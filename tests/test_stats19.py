@@ -262,7 +262,9 @@ def test_demo_generator_stats19_files_load_completely(tmp_path):
     """The synthetic demo's STATS19 files (etl.demo) load in full; KSI by financial year counted with csv."""
     import numpy as np
 
-    from etl.demo import CASUALTY_HEADER as DEMO_CASUALTY, COLLISION_HEADER as DEMO_COLLISION, VEHICLE_HEADER as DEMO_VEHICLE
+    from etl.demo import CASUALTY_HEADER as DEMO_CASUALTY
+    from etl.demo import COLLISION_HEADER as DEMO_COLLISION
+    from etl.demo import VEHICLE_HEADER as DEMO_VEHICLE
     from etl.demo import build_geography, generate_stats19
 
     collisions, casualties, vehicles = generate_stats19(build_geography(np.random.default_rng([1, 1])), np.random.default_rng([1, 7]))

@@ -33,8 +33,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from etl.reference_codes import OFFENCE_CODE_TO_POLICEUK_CATEGORY
 from etl.sources.common import ScannedFile, insert_rows

@@ -10,7 +10,13 @@ Rows replace the warehouse's rows with the same (force_id, month, fraud_type).
 from __future__ import annotations
 
 from etl.sources.common import ScannedFile, force_name_for, insert_rows
-from etl.sources.tidy_csv import BadRecord, parse_month, parse_number, read_records, resolve_force_id
+from etl.sources.tidy_csv import (
+    BadRecord,
+    parse_month,
+    parse_number,
+    read_records,
+    resolve_force_id,
+)
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 FRAUD_HEADER = ["month", "force", "fraud_type", "reports", "reported_loss_gbp"]

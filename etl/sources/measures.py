@@ -12,7 +12,13 @@ row's `force` column, else `--force`. Rows replace the warehouse's rows with the
 from __future__ import annotations
 
 from etl.sources.common import ScannedFile, insert_rows
-from etl.sources.tidy_csv import BadRecord, parse_date, parse_number, read_records, resolve_force_id
+from etl.sources.tidy_csv import (
+    BadRecord,
+    parse_date,
+    parse_number,
+    read_records,
+    resolve_force_id,
+)
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 MEASURES_HEADER = ["measure", "period_start", "period_end", "value", "unit", "target"]

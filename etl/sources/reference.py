@@ -12,7 +12,12 @@ import gzip
 import json
 from pathlib import Path
 
-from etl.sources.common import ScannedFile, district_from_lsoa_name, force_id_for, insert_rows
+from etl.sources.common import (
+    ScannedFile,
+    district_from_lsoa_name,
+    force_id_for,
+    insert_rows,
+)
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 LOOKUP_HEADER = [

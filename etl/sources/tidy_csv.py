@@ -7,6 +7,8 @@ handles a UTF-8 byte-order mark and quoted fields spanning lines. Not a source m
 
 from __future__ import annotations
 
+import math
+
 import csv
 import re
 from collections.abc import Iterator
@@ -100,4 +102,4 @@ def parse_number(text: str) -> float | None:
         value = float(cleaned)
     except ValueError:
         return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+    return value if math.isfinite(value) else None
