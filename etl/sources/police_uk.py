@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
+from etl.progress import Progress
 from etl.sources.common import (
     ScannedFile,
     force_id_for,
@@ -62,10 +63,15 @@ def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str
     by_kind: dict[str, list[ScannedFile]] = defaultdict(list)
     for scanned, kind in files:
         by_kind[kind].append(scanned)
+    planned = []
     for kind, kind_files in by_kind.items():
         _check_one_file_per_force_month(kind, kind_files, force)
-        for batch in _batches(kind_files):
+        planned += [(kind, batch) for batch in _batches(kind_files)]
+    total_bytes = sum(f.size for _kind, batch in planned for f in batch)
+    with Progress(max(total_bytes // (1 << 20), 1), "loading (MB)", enabled=session.progress) as bar:
+        for kind, batch in planned:
             _load_batch(session, kind, batch, force)
+            bar.advance(f"{kind}: {batch[-1].path.name}", step=sum(f.size for f in batch) // (1 << 20))
 
 
 def _batches(files: list[ScannedFile]) -> list[list[ScannedFile]]:
