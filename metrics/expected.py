@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import threading
 import warnings
 from datetime import date
 from pathlib import Path
@@ -177,6 +178,8 @@ def _fit_ets(y: np.ndarray, log_scale: bool, steps: int, alpha: float) -> _Candi
 
 MODEL_CACHE_VERSION = "1"  # bump when the candidate set or the fitting changes
 _memory_cache: dict[str, tuple[_Candidate, int]] = {}
+_key_locks: dict[str, threading.Lock] = {}
+_key_locks_guard = threading.Lock()
 
 
 def model_cache_dir() -> Path | None:
@@ -245,8 +248,15 @@ def _choose_model(fit_values: np.ndarray, steps: int, alpha: float) -> tuple[_Ca
     cached = _cache_read(key)
     if cached is not None:
         return cached
-    entry = _fit_candidates(fit_values, steps, alpha)
-    _cache_write(key, entry)
+    # concurrent sessions asking for the same series wait for one fit instead of each fitting it
+    with _key_locks_guard:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        cached = _cache_read(key)
+        if cached is not None:
+            return cached
+        entry = _fit_candidates(fit_values, steps, alpha)
+        _cache_write(key, entry)
     return entry
 
 
