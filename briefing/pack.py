@@ -19,6 +19,7 @@ charts from `charts.figures`; nothing is computed a second way here.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -713,6 +714,6 @@ def pack_downloads(
     kinds = [("pptx", "Briefing pack (PPTX)", PPTX_MIME)] + ([("pdf", "Briefing pack (PDF)", PDF_MIME)] if pdf else [])
     out = []
     for kind, label, mime in kinds:
-        render = (lambda k=kind: make(k))
+        render = functools.partial(make, kind)
         out.append(Download(label, render if lazy else render(), f"{stem}.{kind}", mime))
     return out

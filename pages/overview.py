@@ -107,8 +107,8 @@ with holder.container():
 tested = card[card["q_value"].notna()]
 if len(tested):
     figure = charts.change_chart(
-        tested.assign(label=[l + (" (proxy)" if p and "proxy" not in l.lower() else "")
-                             for l, p in zip(tested["label"], tested["is_proxy"])]),
+        tested.assign(label=[name + (" (proxy)" if proxy and "proxy" not in name.lower() else "")
+                             for name, proxy in zip(tested["label"], tested["is_proxy"])]),
         "label", f"Change by measure, {ctx.comparison.label}",
         source="; ".join(sorted(set(tested["source"]))), as_at=tested["as_at"].max(),
         note=f"Area: {ctx.area_label}.",

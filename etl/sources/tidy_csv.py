@@ -7,9 +7,8 @@ handles a UTF-8 byte-order mark and quoted fields spanning lines. Not a source m
 
 from __future__ import annotations
 
-import math
-
 import csv
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
