@@ -265,3 +265,11 @@ def chart_downloads(
         render = functools.partial(figure_bytes, snapshot, fmt, provenance=record)
         out.append(Download(labels[fmt], render if lazy else render(), f"{stem}.{fmt}", FORMATS[fmt]))
     return out
+
+
+def chart_files(fig: go.Figure, notes: Any, basename: str, *, filters: Any = None,
+                formats: tuple[str, ...] = ("png", "svg", "pdf")) -> list[Download]:
+    """PNG/SVG/PDF downloads of a figure for people (briefing.export_spec.ExportNotes), rendered only when
+    clicked, after disclosure control."""
+    return chart_downloads(fig, basename, notes.provenance, formats, lazy=True, filters=filters,
+                           sensitive=notes.sensitive)

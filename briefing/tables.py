@@ -182,3 +182,33 @@ def table_downloads(
         Download("XLSX (Excel)", xlsx_bytes(frame, title, units, source, as_at, filters, provenance=provenance,
                                             sensitive=sensitive, rule=rule), f"{stem}.xlsx", XLSX_MIME),
     ]
+
+
+def _for_people(frame: pd.DataFrame, columns: Any) -> pd.DataFrame:
+    """The frame with only `columns` (briefing.export_spec.Column), headed in words, rounded as on screen."""
+    if not columns:
+        return frame
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        values = frame[column.name]
+        if column.decimals is not None and pd.api.types.is_numeric_dtype(values):
+            values = values.round(column.decimals)
+            if column.decimals == 0:
+                values = values.astype("Int64")
+        out[column.label] = values
+    return out.reset_index(drop=True)
+
+
+def table_files(frame: pd.DataFrame, notes: Any, columns: Any = None, *, basename: str | None = None,
+                filters: Any = None) -> list[Download]:
+    """CSV and XLSX downloads of a table for people (briefing.export_spec: `notes` an ExportNotes, `columns` a
+    list of Column), built only when clicked (each Download.data is a callable), after disclosure control."""
+    import functools
+
+    table = _for_people(frame, columns)
+    title = notes.title
+    stem = safe_basename(basename or title)
+    csv = functools.partial(csv_bytes, table, filters, sensitive=notes.sensitive)
+    xlsx = functools.partial(xlsx_bytes, table, title, notes.units, notes.source, notes.as_at, filters,
+                             provenance=notes.provenance, sensitive=notes.sensitive)
+    return [Download("CSV", csv, f"{stem}.csv", CSV_MIME), Download("XLSX (Excel)", xlsx, f"{stem}.xlsx", XLSX_MIME)]

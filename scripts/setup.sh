@@ -19,9 +19,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
 fi
-if ! cmp -s requirements.txt .venv/.requirements-installed 2>/dev/null; then
-  echo "setup: installing pinned Python packages (requirements.txt)"
+if ! cat requirements.txt requirements-nodeps.txt | cmp -s - .venv/.requirements-installed 2>/dev/null; then
+  echo "setup: installing pinned Python packages (requirements.txt, requirements-nodeps.txt)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-  cp requirements.txt .venv/.requirements-installed
+  # packages whose declared pins are wider than what we use (see the file's comment): no dependency resolution
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+  cat requirements.txt requirements-nodeps.txt > .venv/.requirements-installed
 fi
