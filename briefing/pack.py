@@ -51,9 +51,9 @@ DEMO_WARNING = "Demo data — synthetic: the numbers in this pack are invented a
 METHODS_TEXT = (
     "Change: rate per month in the current period against the baseline period; exact Poisson 95% interval of "
     "the rate ratio (conditional binomial method); significance after Benjamini–Hochberg control of false "
-    "discoveries across every measure of the scorecard (q < 0.05). Expected: seasonal model (SARIMA/ETS, "
-    "lowest AIC) fitted on the months before the current period, with its 95% prediction interval; "
-    "seasonal means when fewer than 24 months precede it."
+    "discoveries across every measure of the scorecard (q < 0.05). Expected: seasonal ARIMA on log counts "
+    "(lowest AICc) fitted on the months before the current period, leaving out the COVID-19 restrictions and "
+    "other marked disruptions, with its 95% prediction interval; none with fewer than 24 months of history."
 )
 
 
@@ -182,7 +182,7 @@ def _measure_lines(row: pd.Series, comparison) -> list[tuple[str, str]]:
                 "within": "within the expected range"}.get(row["expected_flag"], "not compared")
         latest += (f" against {_fmt_count(row['expected_latest'])} expected "
                    f"(95% range {_fmt_count(row['expected_lower'])}–{_fmt_count(row['expected_upper'])}): {flag}")
-    lines.append(("small", latest))
+    lines.append(("small", latest + (f". Expected: {row['expected_basis']}" if row.get("expected_basis") else "")))
     return lines
 
 
@@ -206,30 +206,23 @@ def headline_figure(con: duckdb.DuckDBPyConnection, item, filters: Filters | Non
     comparison periods), its expected band fitted on the months before the current period, lockdowns."""
     from charts.figures import trend_chart
     from metrics import calendar
-    from metrics.expected import expected_from_series
-    from metrics.plan import measure_series, period_label
+    from metrics.plan import measure_expected, measure_series, period_label
     from metrics.series import data_range
 
     first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
     start = max(first, min(add_months(last, -(CHART_MONTHS - 1)), comparison.pre[0]))
     full = measure_series(con, item, filters, first, last)
     shown = full[pd.to_datetime(full["month"]) >= pd.Timestamp(start)]
-    expected = None
-    fit_until = add_months(comparison.post[0], -1)
-    if not full.empty and month_start(first) <= fit_until:
-        values = pd.Series(full["count"].to_numpy(dtype="float64"), index=pd.to_datetime(full["month"]))
-        try:
-            model = expected_from_series(values, fit_until=fit_until, until=last)
-            model = model[~model["in_fit"].astype(bool)]
-            expected = model.assign(month=pd.to_datetime(model["month"]))[["month", "expected", "lower", "upper"]]
-        except ValueError:
-            expected = None
+    model = measure_expected(con, item.id, filters, comparison)  # the views' stored baseline, same call
+    projected = model[~model["in_fit"].astype(bool)] if model.attrs.get("method") else model.iloc[0:0]
+    expected = projected.assign(month=pd.to_datetime(projected["month"]))[["month", "expected", "lower", "upper"]]
+    expected = expected if len(expected) else None
     unit = str(item.unit)
     fig = trend_chart(
         shown, title=f"{item.label}, {period_label((month_start(start), last))}",
         y_label=unit[0].upper() + unit[1:], source=item.source, as_at=last, expected=expected,
         lockdowns=calendar.lockdowns(),
-        note=("Expected range fitted on months before " f"{comparison.post[0]:%b %Y}." if expected is not None else None),
+        note=(f"Expected: {model.attrs['basis']}" if expected is not None else None),
     )
     return fig
 

@@ -31,6 +31,10 @@ def _cmd_load(args: argparse.Namespace) -> int:
     for entry in summary.files:
         if entry.rows_rejected:
             print(f"  {entry.path}: {entry.rows_rejected:,} row(s) rejected (see the rejects table or the Data view)")
+    if not args.no_baselines:
+        from etl.baselines_hook import start_baselines
+
+        start_baselines(summary.db_path)
     return 0
 
 
@@ -60,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--force", help="force for files that do not name one (STATS19: keep only this force; name or DfT code)")
     load.add_argument("--mapping", help="column mapping file (TOML) for a force incident extract")
     load.add_argument("--no-wait", action="store_true", help="fail at once if another load is running")
+    load.add_argument("--no-baselines", action="store_true",
+                      help="do not start fitting the expected-vs-observed baselines in the background")
     load.set_defaults(handler=_cmd_load)
 
     status = sub.add_parser("status", help="what is loaded: months, gaps, rows, rejects")

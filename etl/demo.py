@@ -1279,6 +1279,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 0
     build_demo(db, seed=args.seed, archive_dir=args.archive)
     print(f"Built the synthetic demo warehouse {db} (seed {args.seed}). The app labels it 'Demo data — synthetic'.")
+    if not args.no_baselines:
+        from etl.baselines_hook import start_baselines
+
+        start_baselines(db)
     return 0
 
 
@@ -1293,4 +1297,6 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data; default 1)")
     parser.add_argument("--archive", help="folder for the generated source files (default: demo-archive beside the db)")
     parser.add_argument("--if-missing", action="store_true", help="do nothing when the database file already exists")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="do not start fitting the expected-vs-observed baselines in the background")
     parser.set_defaults(handler=_cmd_demo)

@@ -263,6 +263,24 @@ SCHEMA: dict[str, str] = {
         target DOUBLE,
         force_id VARCHAR
     """,
+    # expected-vs-observed models fitted after a load (metrics.baselines; written by `python -m metrics
+    # baselines`): one row per fitted series, keyed on the model version, fit window and exact fit values
+    "baselines": """
+        baseline_key VARCHAR,
+        model_version VARCHAR,
+        model VARCHAR,
+        candidates INTEGER,
+        fit_from DATE,
+        fit_until DATE,
+        sigma2 DOUBLE,
+        residual_df INTEGER,
+        horizon_months INTEGER,
+        fitted_log DOUBLE[],
+        mean_log DOUBLE[],
+        psi DOUBLE[],
+        slices VARCHAR[],
+        computed_at TIMESTAMP
+    """,
 }
 
 

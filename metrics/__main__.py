@@ -20,7 +20,7 @@ import pandas as pd
 from metrics.filters import Filters
 
 # modules that add their own sub-command with register(subparsers)
-EXTRA_COMMANDS = ["metrics.weekly", "metrics.warm"]
+EXTRA_COMMANDS = ["metrics.weekly", "metrics.baselines", "metrics.backtest", "metrics.plan"]
 
 
 def parse_month(text: str) -> date:
@@ -142,11 +142,13 @@ def _cmd_expected(args: argparse.Namespace) -> int:
     con = _connect(args)
     try:
         frame = expected_vs_observed(con, args.source, _filters(args), fit_until=args.fit_until, until=args.until,
-                                     fit_from=args.fit_from, value=args.value, dataset=args.dataset)
+                                     fit_from=args.fit_from, value=args.value, dataset=args.dataset,
+                                     include_disrupted=args.include_disrupted)
     finally:
         con.close()
     if args.format == "table":
-        sys.stdout.write(f"Method: {frame.attrs.get('method')}; model: {frame.attrs.get('model')}\n")
+        sys.stdout.write(f"Method: {frame.attrs.get('method')}; model: {frame.attrs.get('model')}\n"
+                         f"{frame.attrs.get('basis')}\n")
     emit(frame, args.format)
     return 0
 
@@ -190,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     expected.add_argument("--fit-from", type=parse_month, help="first month of the fit period (default: first loaded)")
     expected.add_argument("--fit-until", type=parse_month, default=date(2020, 2, 1), help="last month of the fit period (default 2020-02)")
     expected.add_argument("--until", type=parse_month, help="last month projected (default: last loaded)")
+    expected.add_argument("--include-disrupted", action="store_true",
+                          help="fit on disrupted months too (default: leave out the COVID-19 calendar and other disruptions)")
     expected.set_defaults(handler=_cmd_expected)
 
     for module_name in EXTRA_COMMANDS:

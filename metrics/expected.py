@@ -1,48 +1,331 @@
-"""Expected against observed: a seasonal model fitted on a pre-period, projected forward with a 95%
-prediction interval (as Langton, Dixon & Farrell 2021 did for monthly data.police.uk counts).
+"""Expected against observed: a seasonal model fitted on months before a projection start, projected forward
+with a 95% prediction interval (as Langton, Dixon & Farrell 2021 did for monthly data.police.uk counts).
 
-Model choice (fit period of at least 24 months): on log counts (raw counts when any month is 0),
-seasonal ARIMA (p, d, q)(P, 1, Q)12 with p, q, P, Q in {0, 1} (seasonal differencing D = 1 from 36 fit
-months, else D = 0; d from a KPSS test on the seasonally differenced series), plus two ETS models
-(damped additive trend; additive seasonality on the log scale = multiplicative on counts, and additive
-seasonality on raw counts). The lowest AIC wins; AICs of log-scale models are put on the count scale
-with the Jacobian (+ 2 Σ log y) so raw and log fits compare fairly. Log-scale forecasts are
-back-transformed with exp (the median forecast, interval limits exact under the model).
+Fit window (`choose_fit_window`): the months before the projection start that are observed and not
+disrupted (metrics.calendar.disruptions: a month is left out when a disruption period touches any day of
+it; include_disrupted=True keeps them). The window is the most recent run of at least 24 consecutive such
+months, at most its last 120; when the latest run is shorter (say the months since restrictions were
+lifted), an earlier run is used and the model projects across the gap. With no run of 24 months there is
+no expected value at all (the note says "Needs 24 months of history, N available").
 
-Fallback (fewer than 24 fit months): the mean of the same calendar month in the fit period (the overall
-mean where a calendar month is missing, or with fewer than 12 fit months), with Poisson 95% limits.
+Model (`fit_baseline`): seasonal ARIMA on log(count + 1) with one regular and one seasonal difference,
+chosen by AICc among CANDIDATE_ORDERS (the "airline" model SARIMA(0,1,1)(0,1,1)12 and two neighbours),
+fitted with statsforecast (exact ML). Prediction interval on the log scale: mean ± t(df) quantile × the
+Box–Jenkins forecast standard deviation sqrt(σ² Σ ψ_j²) (σ² the residual variance on df = residual
+degrees of freedom), back-transformed with exp(·) − 1 (so `expected` is the median forecast). Interval
+coverage is measured by `python -m metrics backtest` (docs/STATISTICS.md).
+
+Cumulative difference (observed − expected, summed from the projection start) carries an interval from
+the same model's joint forecast distribution: the months are log-normal and correlated through the
+ψ-weights, so the total's mean and variance are exact; the total is matched to a log-normal
+(Fenton–Wilkinson) and cut at the same t quantile as the monthly intervals (`total_interval`).
 
 Frame: month, observed, expected, lower, upper, in_fit, flag ('above'|'below'|'within'; None in the fit
-period and where a month is not observed), cumulative_difference (running Σ observed − expected over the
-projection months). frame.attrs: method, model, note.
+window and where a month is not observed), cumulative_difference, cumulative_lower, cumulative_upper (from
+the projection start on). Rows run from the first fitted month (the first month of the series when there is
+no model) to `until`. frame.attrs: method ('sarima' or None), model, note (the full sentence charts show),
+basis (which months were fitted and left out), fit_from, fit_until (dates or None), fit_excluded (text),
+projection_start, include_disrupted, baseline_key, baseline_source ('stored' | 'fitted' | None).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import hashlib
-import json
 import math
-import os
-import re
 import threading
 import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metrics.filters import Filters, month_start
+from metrics.calendar import Disruption, disruptions, month_disruption, month_range_text
+from metrics.filters import Filters, add_months, month_start, months_between
 
 MIN_MODEL_MONTHS = 24
-SEASONAL_DIFFERENCE_MONTHS = 36
-COLUMNS = ["month", "observed", "expected", "lower", "upper", "in_fit", "flag", "cumulative_difference"]
+MAX_FIT_MONTHS = 120
+SEASON = 12
+# (order, seasonal order) candidates, all with d = 1 and D = 1 so their AICc values compare
+CANDIDATE_ORDERS: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
+    ((0, 1, 1), (0, 1, 1)),
+    ((1, 1, 1), (0, 1, 1)),
+    ((0, 1, 1), (1, 1, 1)),
+)
+DIFFERENCED_MONTHS = 1 + SEASON  # months the differencing uses up: no one-step fit for them
+MODEL_VERSION = "sarima-log1p-1"  # part of every stored baseline's key: bump when the model changes
+SPARE_STEPS = 24  # months forecast beyond what was asked, so a stored baseline still serves next month
+COLUMNS = ["month", "observed", "expected", "lower", "upper", "in_fit", "flag", "cumulative_difference",
+           "cumulative_lower", "cumulative_upper"]
 
 
+# ---------------------------------------------------------------------------------------------
+# the fit window
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitWindow:
+    """Which months a baseline is fitted on, and why.
+
+    available: the longest run of consecutive observed, undisrupted months before the projection start.
+    left_out: (first month, last month, label) of disrupted months left out between the window's start (or
+    the series' start when there is no window) and the projection start.
+    skipped: (first, last) usable months after the window, not fitted because their run is too short.
+    included: disrupted ranges inside the window (only with include_disrupted=True).
+    """
+
+    projection_start: date
+    fit_from: date | None
+    fit_until: date | None
+    available: int
+    left_out: tuple[tuple[date, date, str], ...] = ()
+    skipped: tuple[date, date] | None = None
+    included: tuple[tuple[date, date, str], ...] = ()
+    include_disrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.fit_from is not None
+
+    @property
+    def months(self) -> int:
+        return months_between(self.fit_from, self.fit_until) if self.ok else 0
+
+    @property
+    def fit_excluded(self) -> str:
+        """'Mar 2020–Jul 2021 (COVID-19 restrictions)', or '' when nothing was left out."""
+        return _ranges_text(self.left_out)
+
+    @property
+    def basis(self) -> str:
+        """One plain sentence: which months were fitted and which were left out."""
+        if not self.ok:
+            text = f"Needs {MIN_MODEL_MONTHS} months of history, {self.available} available"
+            if self.left_out:
+                text += f" (left out {self.fit_excluded})"
+            return text + "."
+        text = f"Fitted on {month_range_text(self.fit_from, self.fit_until)} ({self.months} months)"
+        if self.included:
+            text += f", including {_ranges_text(self.included)} as asked"
+        if self.left_out:
+            text += f"; left out {self.fit_excluded}"
+        if self.skipped:
+            text += (f"; {month_range_text(*self.skipped)} not fitted (fewer than {MIN_MODEL_MONTHS} months in a "
+                     "row since the last gap): projected across")
+        return text + "."
+
+
+def _ranges_text(ranges: tuple[tuple[date, date, str], ...]) -> str:
+    return "; ".join(f"{month_range_text(first, last)} ({label})" for first, last, label in ranges)
+
+
+def _labelled_ranges(months: list[date], labels: list[str]) -> tuple[tuple[date, date, str], ...]:
+    """Consecutive months with the same label merged into (first, last, label) ranges."""
+    ranges: list[list] = []
+    for month, label in zip(months, labels):
+        if ranges and ranges[-1][2] == label and add_months(ranges[-1][1], 1) == month:
+            ranges[-1][1] = month
+        else:
+            ranges.append([month, month, label])
+    return tuple((first, last, label) for first, last, label in ranges)
+
+
+def choose_fit_window(
+    months: list[date],
+    observed: np.ndarray,
+    projection_start: date,
+    periods: tuple[Disruption, ...] | None = None,
+    include_disrupted: bool = False,
+) -> FitWindow:
+    """The fit window for a monthly series (consecutive first-of-month `months`, `observed` NaN where a
+    month is missing) projected from `projection_start` (see the module docstring for the rule)."""
+    periods = disruptions() if periods is None else periods
+    start = month_start(projection_start)
+    before = [(m, v) for m, v in zip(months, observed) if m < start]
+    disrupted = [month_disruption(m, periods) for m, _ in before]
+    usable = [not (v is None or np.isnan(v)) and (include_disrupted or d is None) for (_, v), d in zip(before, disrupted)]
+    runs: list[tuple[int, int]] = []  # inclusive index ranges of usable months
+    for index, ok in enumerate(usable):
+        if ok and runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        elif ok:
+            runs.append((index, index))
+    available = max((last - first + 1 for first, last in runs), default=0)
+    chosen = next(((first, last) for first, last in reversed(runs) if last - first + 1 >= MIN_MODEL_MONTHS), None)
+    first_index = 0 if chosen is None else max(chosen[0], chosen[1] - MAX_FIT_MONTHS + 1)
+    marked = [(m, d.label) for (m, _), d in zip(before[first_index:], disrupted[first_index:]) if d is not None]
+    if chosen is None or not include_disrupted:
+        left_out = _labelled_ranges([m for m, _ in marked], [label for _, label in marked])
+        included: tuple = ()
+    else:
+        in_window = [(m, label) for m, label in marked if m <= before[chosen[1]][0]]
+        included = _labelled_ranges([m for m, _ in in_window], [label for _, label in in_window])
+        left_out = ()
+    if chosen is None:
+        return FitWindow(start, None, None, available, left_out, include_disrupted=include_disrupted)
+    later = [m for (m, _), ok in zip(before[chosen[1] + 1:], usable[chosen[1] + 1:]) if ok]
+    skipped = (later[0], later[-1]) if later else None
+    return FitWindow(start, before[first_index][0], before[chosen[1]][0], available, left_out, skipped, included,
+                     include_disrupted)
+
+
+# ---------------------------------------------------------------------------------------------
+# the model
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Baseline:
+    """A fitted model, everything on the log(count + 1) scale.
+
+    fitted_log: one-step fitted values of the fit months (NaN for the first DIFFERENCED_MONTHS);
+    mean_log: forecast means for steps 1..len; psi: ψ_0..ψ_(len-1), the MA(∞) weights of the forecast
+    errors; sigma2: innovation variance (on residual_df degrees of freedom)."""
+
+    model: str
+    candidates: int
+    fitted_log: np.ndarray = field(repr=False)
+    mean_log: np.ndarray = field(repr=False)
+    psi: np.ndarray = field(repr=False)
+    sigma2: float = 0.0
+    residual_df: int = 1
+
+    @property
+    def horizon(self) -> int:
+        return len(self.mean_log)
+
+
+def psi_weights(coef: dict[str, float], order, seasonal_order, steps: int, season: int = SEASON) -> np.ndarray:
+    """ψ_0..ψ_(steps-1) of a seasonal ARIMA with coefficients named as statsforecast names them
+    (ar1.., ma1.., sar1.., sma1..; x_t = Σ ar x_(t-i) + e_t + Σ ma e_(t-i)), differencing included."""
+    p, d, q = order
+    sp, sd, sq = seasonal_order
+    ar = np.r_[1.0, [-coef[f"ar{i}"] for i in range(1, p + 1)]]
+    seasonal_ar = np.zeros(sp * season + 1)
+    seasonal_ar[0] = 1.0
+    for i in range(1, sp + 1):
+        seasonal_ar[i * season] = -coef[f"sar{i}"]
+    ma = np.r_[1.0, [coef[f"ma{i}"] for i in range(1, q + 1)]]
+    seasonal_ma = np.zeros(sq * season + 1)
+    seasonal_ma[0] = 1.0
+    for i in range(1, sq + 1):
+        seasonal_ma[i * season] = coef[f"sma{i}"]
+    phi = np.convolve(ar, seasonal_ar)
+    for _ in range(d):
+        phi = np.convolve(phi, [1.0, -1.0])
+    for _ in range(sd):
+        phi = np.convolve(phi, np.r_[1.0, np.zeros(season - 1), -1.0])
+    theta = np.convolve(ma, seasonal_ma)
+    psi = np.zeros(steps)
+    for j in range(steps):
+        value = theta[j] if j < len(theta) else 0.0
+        for i in range(1, min(j, len(phi) - 1) + 1):
+            value -= phi[i] * psi[j - i]
+        psi[j] = value
+    return psi
+
+
+def fit_baseline(fit_values: np.ndarray, steps: int) -> Baseline | None:
+    """The lowest-AICc candidate fitted to fit_values (counts, no gaps), forecast `steps` months ahead.
+    None when no candidate can be fitted (for example a series that never changes)."""
+    from statsforecast.models import ARIMA
+
+    y = np.log1p(np.asarray(fit_values, dtype="float64"))
+    if len(y) < MIN_MODEL_MONTHS or np.isnan(y).any() or np.ptp(y) == 0:
+        return None
+    best, best_order, tried = None, None, 0
+    for order, seasonal_order in CANDIDATE_ORDERS:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                model = ARIMA(order=order, seasonal_order=seasonal_order, season_length=SEASON).fit(y)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError):
+            continue  # e.g. a seasonal AR term needs more than 24 months
+        aicc = float(model.model_.get("aicc", np.nan))
+        if not math.isfinite(aicc) or not float(model.model_["sigma2"]) > 0:
+            continue
+        tried += 1
+        if best is None or aicc < best.model_["aicc"]:
+            best, best_order = model, (order, seasonal_order)
+    if best is None:
+        return None
+    order, seasonal_order = best_order
+    coef = {name: float(value) for name, value in best.model_["coef"].items()}
+    mean_log = np.asarray(best.predict(steps)["mean"], dtype="float64")
+    fitted_log = y - np.asarray(best.model_["residuals"], dtype="float64")
+    fitted_log[:DIFFERENCED_MONTHS] = np.nan
+    p, d, q = order
+    sp, sd, sq = seasonal_order
+    return Baseline(
+        model=f"SARIMA({p},{d},{q})({sp},{sd},{sq}){SEASON} on log(count + 1)",
+        candidates=tried,
+        fitted_log=fitted_log,
+        mean_log=mean_log,
+        psi=psi_weights(coef, order, seasonal_order, steps),
+        sigma2=float(best.model_["sigma2"]),
+        residual_df=max(int(best.model_["nobs"]) - len(coef), 1),
+    )
+
+
+def baseline_key(fit_values: np.ndarray, window: FitWindow) -> str:
+    """The key a baseline is stored under: the model version, the fit window and the exact fit values."""
+    digest = hashlib.sha256()
+    digest.update(f"{MODEL_VERSION}|{window.fit_from}|{window.fit_until}|".encode())
+    digest.update(np.ascontiguousarray(fit_values, dtype="float64").tobytes())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# where a baseline comes from: the store (metrics.baselines), this process's memory, or a fit now
+# ---------------------------------------------------------------------------------------------
+MEMORY_ENTRIES = 2048
+_memory_cache: OrderedDict[str, Baseline | None] = OrderedDict()
+_memory_guard = threading.Lock()
+_key_locks: dict[str, threading.Lock] = {}
+
+
+def _remembered(key: str, steps: int) -> tuple[bool, Baseline | None]:
+    with _memory_guard:
+        if key in _memory_cache:
+            value = _memory_cache[key]
+            if value is None or value.horizon >= steps:
+                _memory_cache.move_to_end(key)
+                return True, value
+    return False, None
+
+
+def _remember(key: str, value: Baseline | None) -> None:
+    with _memory_guard:
+        _memory_cache[key] = value
+        _memory_cache.move_to_end(key)
+        while len(_memory_cache) > MEMORY_ENTRIES:
+            _memory_cache.popitem(last=False)
+        _key_locks.pop(key, None)
+
+
+def obtain_baseline(key: str, fit_values: np.ndarray, steps: int, store=None) -> tuple[Baseline | None, str | None]:
+    """(baseline, 'stored' | 'fitted'): the stored row when `store` (metrics.baselines.BaselineStore) has
+    one covering `steps`, else this process's earlier fit, else a fit now (concurrent requests for one key
+    share one fit)."""
+    baseline, source = (store.get(key, steps), "stored") if store is not None else (None, None)
+    if baseline is None:
+        found, baseline = _remembered(key, steps)
+        if not found:
+            with _memory_guard:
+                lock = _key_locks.setdefault(key, threading.Lock())
+            with lock:
+                found, baseline = _remembered(key, steps)
+                if not found:
+                    baseline = fit_baseline(fit_values, steps + SPARE_STEPS)
+                    _remember(key, baseline)
+        source = "fitted" if baseline is not None else None
+    return baseline, source
+
+
+# ---------------------------------------------------------------------------------------------
+# the frame
+# ---------------------------------------------------------------------------------------------
 def _as_monthly(series: pd.Series) -> pd.Series:
     """The series indexed by first-of-month Timestamps, sorted, with missing months as NaN."""
     index = pd.to_datetime(pd.Index(series.index)).to_period("M").to_timestamp()
@@ -54,246 +337,8 @@ def _as_monthly(series: pd.Series) -> pd.Series:
     return values.reindex(full)
 
 
-def _kpss_needs_difference(values: np.ndarray) -> bool:
-    from statsmodels.tsa.stattools import kpss
-
-    clean = values[~np.isnan(values)]
-    if len(clean) < 12:
-        return False
-    if np.ptp(clean) == 0:
-        return False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _statistic, p_value, *_ = kpss(clean, regression="c", nlags="auto")
-    except (ValueError, ZeroDivisionError, OverflowError):
-        return False
-    return bool(p_value < 0.05)
-
-
-_BLAS_FUNCTIONS = [
-    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-    ("openblas_set_num_threads", "openblas_get_num_threads"),
-]
-
-
-@contextlib.contextmanager
-def _single_threaded_blas():
-    """Run OpenBLAS single-threaded while fitting: the matrices of a monthly state-space model are tiny, and
-    thread hand-offs made each SARIMA fit 10-50x slower on a busy 2-core machine. Restores the previous
-    setting; does nothing where OpenBLAS is not found (other BLAS, other platforms)."""
-    handles = []
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({m.group(1) for line in maps if (m := re.search(r"(/\S*openblas\S*\.so\S*)$", line.strip()))})
-    except OSError:
-        paths = []
-    for path in paths:
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for set_name, get_name in _BLAS_FUNCTIONS:
-            if hasattr(library, set_name) and hasattr(library, get_name):
-                setter, getter = getattr(library, set_name), getattr(library, get_name)
-                previous = int(getter())
-                setter(1)
-                handles.append((setter, previous))
-                break
-    try:
-        yield
-    finally:
-        for setter, previous in handles:
-            setter(previous)
-
-
-class _Candidate:
-    def __init__(self, name: str, aic: float, forecast, fitted, log_scale: bool, method: str):
-        self.name, self.aic, self.forecast, self.fitted, self.log_scale, self.method = name, aic, forecast, fitted, log_scale, method
-
-
-def _fit_sarima(y: np.ndarray, order, seasonal_order, log_scale: bool, steps: int, alpha: float) -> _Candidate | None:
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = SARIMAX(y, order=order, seasonal_order=seasonal_order, trend="n",
-                            enforce_stationarity=True, enforce_invertibility=True,
-                            simple_differencing=False, concentrate_scale=True)
-            result = model.fit(disp=False, method="lbfgs", maxiter=200)
-            if not np.isfinite(result.aic):
-                return None
-            burn = int(result.loglikelihood_burn)
-            # AIC on all n months: the likelihood skips the `burn` differenced-away months, so scale it up
-            # to n to compare fairly with ETS (whose likelihood covers every month)
-            parameters = (result.aic + 2 * result.llf) / 2
-            used = max(int(np.sum(~np.isnan(y))) - burn, 1)
-            aic = -2 * result.llf * len(y) / used + 2 * parameters
-            fitted = np.asarray(result.fittedvalues, dtype="float64").copy()
-            fitted[:burn] = np.nan
-            if steps:
-                forecast = result.get_forecast(steps)
-                mean = np.asarray(forecast.predicted_mean, dtype="float64")
-                interval = np.asarray(forecast.conf_int(alpha=alpha), dtype="float64")
-                lower, upper = interval[:, 0], interval[:, 1]
-            else:
-                mean = lower = upper = np.array([])
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    p, d, q = order
-    P, D, Q, s = seasonal_order
-    name = f"SARIMA({p},{d},{q})({P},{D},{Q},{s})" + (" on log counts" if log_scale else "")
-    return _Candidate(name, float(aic), (mean, lower, upper), fitted, log_scale, "sarima")
-
-
-def _fit_ets(y: np.ndarray, log_scale: bool, steps: int, alpha: float) -> _Candidate | None:
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    if np.isnan(y).any() or len(y) < 24:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            endog = pd.Series(y, index=pd.date_range("2000-01-01", periods=len(y), freq="MS"))
-            model = ETSModel(endog, error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=12)
-            result = model.fit(disp=False, maxiter=200)
-            if not np.isfinite(result.aic):
-                return None
-            fitted = np.asarray(result.fittedvalues, dtype="float64")
-            if steps:
-                frame = result.get_prediction(start=len(y), end=len(y) + steps - 1).summary_frame(alpha=alpha)
-                mean = frame["mean"].to_numpy(dtype="float64")
-                lower = frame["pi_lower"].to_numpy(dtype="float64")
-                upper = frame["pi_upper"].to_numpy(dtype="float64")
-            else:
-                mean = lower = upper = np.array([])
-    except (ValueError, np.linalg.LinAlgError):
-        return None
-    name = "ETS(A,Ad,A) on log counts (multiplicative seasonality)" if log_scale else "ETS(A,Ad,A) on counts (additive seasonality)"
-    return _Candidate(name, float(result.aic), (mean, lower, upper), fitted, log_scale, "ets")
-
-
-MODEL_CACHE_VERSION = "1"  # bump when the candidate set or the fitting changes
-_memory_cache: dict[str, tuple[_Candidate, int]] = {}
-_key_locks: dict[str, threading.Lock] = {}
-_key_locks_guard = threading.Lock()
-
-
-def model_cache_dir() -> Path | None:
-    """Where chosen models are kept between processes: $CRIME_MONITOR_CACHE, else data/cache/ in the
-    project. The app, the briefing pack and `python -m metrics warm` share it, so a series is fitted once.
-    Entries are keyed on the exact fit values, so a reload with different data never reuses a stale fit."""
-    configured = os.environ.get("CRIME_MONITOR_CACHE")
-    if configured == "off":
-        return None
-    return Path(configured) if configured else Path(__file__).resolve().parent.parent / "data" / "cache"
-
-
-def _cache_key(fit_values: np.ndarray, steps: int, alpha: float) -> str:
-    digest = hashlib.sha256()
-    digest.update(MODEL_CACHE_VERSION.encode())
-    digest.update(np.ascontiguousarray(fit_values, dtype="float64").tobytes())
-    digest.update(f"|{steps}|{alpha!r}".encode())
-    return digest.hexdigest()
-
-
-def _cache_read(key: str) -> tuple[_Candidate, int] | None:
-    if key in _memory_cache:
-        return _memory_cache[key]
-    folder = model_cache_dir()
-    if folder is None:
-        return None
-    try:
-        payload = json.loads((folder / f"expected-{key}.json").read_text())
-        arrays = {name: np.array(payload[name], dtype="float64") for name in ("mean", "lower", "upper", "fitted")}
-        candidate = _Candidate(payload["name"], float(payload["aic"]),
-                               (arrays["mean"], arrays["lower"], arrays["upper"]), arrays["fitted"],
-                               bool(payload["log_scale"]), payload["method"])
-        entry = (candidate, int(payload["tried"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    _memory_cache[key] = entry
-    return entry
-
-
-def _cache_write(key: str, entry: tuple[_Candidate, int]) -> None:
-    _memory_cache[key] = entry
-    folder = model_cache_dir()
-    if folder is None:
-        return
-    candidate, tried = entry
-    mean, lower, upper = candidate.forecast
-
-    def _list(values) -> list:
-        return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype="float64")]
-
-    payload = {"name": candidate.name, "aic": candidate.aic, "log_scale": candidate.log_scale,
-               "method": candidate.method, "tried": tried, "mean": _list(mean), "lower": _list(lower),
-               "upper": _list(upper), "fitted": _list(candidate.fitted)}
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = folder / f".expected-{key}.{os.getpid()}.tmp"
-        temp.write_text(json.dumps(payload))
-        os.replace(temp, folder / f"expected-{key}.json")
-    except OSError:
-        pass  # a read-only or full disk only costs a refit next time
-
-
-def _choose_model(fit_values: np.ndarray, steps: int, alpha: float) -> tuple[_Candidate, int]:
-    """The lowest-AIC candidate for these fit values (cached in memory and on disk; see model_cache_dir)."""
-    key = _cache_key(fit_values, steps, alpha)
-    cached = _cache_read(key)
-    if cached is not None:
-        return cached
-    # concurrent sessions asking for the same series wait for one fit instead of each fitting it
-    with _key_locks_guard:
-        lock = _key_locks.setdefault(key, threading.Lock())
-    with lock:
-        cached = _cache_read(key)
-        if cached is not None:
-            return cached
-        entry = _fit_candidates(fit_values, steps, alpha)
-        _cache_write(key, entry)
-    return entry
-
-
-def _fit_candidates(fit_values: np.ndarray, steps: int, alpha: float) -> tuple[_Candidate, int]:
-    """Fit the candidates and return the lowest (count-scale) AIC one and how many were fitted."""
-    observed = fit_values[~np.isnan(fit_values)]
-    use_log = bool(len(observed)) and bool((observed > 0).all())
-    seasonal_d = 1 if len(fit_values) >= SEASONAL_DIFFERENCE_MONTHS else 0
-    candidates: list[_Candidate] = []
-    jacobian = 2 * float(np.nansum(np.log(fit_values))) if use_log else 0.0
-    y = np.log(fit_values) if use_log else fit_values
-    seasonal = y[12:] - y[:-12] if seasonal_d else y
-    d = 1 if _kpss_needs_difference(seasonal) else 0
-    for p in (0, 1):
-        for q in (0, 1):
-            for P in (0, 1):
-                for Q in (0, 1):
-                    if seasonal_d == 0 and P == 0 and Q == 0 and p == 0 and q == 0 and d == 0:
-                        continue
-                    candidate = _fit_sarima(y, (p, d, q), (P, seasonal_d, Q, 12), use_log, steps, alpha)
-                    if candidate is not None:
-                        candidate.aic += jacobian
-                        candidates.append(candidate)
-    ets_log = _fit_ets(y, use_log, steps, alpha) if use_log else None
-    if ets_log is not None:
-        ets_log.aic += jacobian
-        candidates.append(ets_log)
-    ets_raw = _fit_ets(fit_values, False, steps, alpha)
-    if ets_raw is not None:
-        candidates.append(ets_raw)
-    if not candidates:
-        raise ValueError("no seasonal model could be fitted")
-    return min(candidates, key=lambda c: c.aic), len(candidates)
-
-
 def _flag(observed: float, lower: float, upper: float) -> str | None:
-    if observed is None or (isinstance(observed, float) and math.isnan(observed)):
+    if observed is None or np.isnan(observed) or np.isnan(lower) or np.isnan(upper):
         return None
     if observed < lower:
         return "below"
@@ -302,122 +347,201 @@ def _flag(observed: float, lower: float, upper: float) -> str | None:
     return "within"
 
 
+def error_covariance(baseline: Baseline, horizon: int) -> np.ndarray:
+    """Covariance of the log-scale forecast errors at steps 1..horizon: σ² Σ_k ψ_(i−k) ψ_(j−k)."""
+    psi = baseline.psi[:horizon]
+    weights = np.zeros((horizon, horizon))  # row h: the weights of innovations 1..h in the error at step h
+    for h in range(horizon):
+        weights[h, : h + 1] = psi[h::-1]
+    return baseline.sigma2 * weights @ weights.T
+
+
+def total_interval(baseline: Baseline, steps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper limits of the running total of the counts forecast for the given steps (1-based
+    months after the fit window): the total's mean and variance from the model's joint forecast
+    distribution (log-normal months, correlated through the ψ-weights), matched to a log-normal
+    (Fenton–Wilkinson) and cut at the same t quantile as the monthly intervals."""
+    if not len(steps):
+        return np.array([]), np.array([])
+    index = np.asarray(steps, dtype=int) - 1
+    covariance = error_covariance(baseline, int(index.max()) + 1)[np.ix_(index, index)]
+    level = np.exp(baseline.mean_log[index] + np.diag(covariance) / 2)  # E[count + 1] per month
+    pairs = np.outer(level, level) * np.expm1(covariance)
+    mean = np.cumsum(level)
+    variance = np.diag(np.cumsum(np.cumsum(pairs, axis=0), axis=1))
+    sigma = np.sqrt(np.log1p(variance / mean**2))
+    centre = np.log(mean) - sigma**2 / 2
+    quantile = stats.t.ppf(1 - alpha / 2, baseline.residual_df)
+    months = np.arange(1, len(index) + 1)
+    lower = np.clip(np.exp(centre - quantile * sigma) - months, 0.0, None)
+    upper = np.exp(centre + quantile * sigma) - months
+    return lower, upper
+
+
+def _projection(baseline: Baseline, steps: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median forecast and prediction limits on the count scale for steps 1..steps."""
+    mean = baseline.mean_log[:steps]
+    sd = np.sqrt(baseline.sigma2 * np.cumsum(baseline.psi[:steps] ** 2))
+    quantile = stats.t.ppf(1 - alpha / 2, baseline.residual_df)
+    expected = np.clip(np.expm1(mean), 0.0, None)
+    lower = np.clip(np.expm1(mean - quantile * sd), 0.0, None)
+    upper = np.clip(np.expm1(mean + quantile * sd), 0.0, None)
+    return expected, lower, upper
+
+
+def _empty_frame(months: pd.DatetimeIndex, observed: np.ndarray) -> pd.DataFrame:
+    nan = np.full(len(months), np.nan)
+    return pd.DataFrame({"month": [m.date() for m in months], "observed": observed, "expected": nan,
+                         "lower": nan, "upper": nan, "in_fit": np.zeros(len(months), dtype=bool),
+                         "flag": [None] * len(months), "cumulative_difference": nan, "cumulative_lower": nan,
+                         "cumulative_upper": nan})
+
+
+def _model_frame(months: pd.DatetimeIndex, observed: np.ndarray, window: FitWindow, baseline: Baseline,
+                 alpha: float) -> pd.DataFrame:
+    """The frame for months fit_from..last: fitted values in the window, forecasts after it, flags, and the
+    cumulative difference with its interval from the projection start."""
+    frame = _empty_frame(months, observed)
+    in_fit = np.array([window.fit_from <= m.date() <= window.fit_until for m in months])
+    steps = int((~in_fit).sum())
+    frame["in_fit"] = in_fit
+    fitted = np.clip(np.expm1(baseline.fitted_log), 0.0, None)
+    frame.loc[in_fit, "expected"] = fitted[: int(in_fit.sum())]
+    if steps:
+        expected, lower, upper = _projection(baseline, steps, alpha)
+        frame.loc[~in_fit, "expected"] = expected
+        frame.loc[~in_fit, "lower"] = lower
+        frame.loc[~in_fit, "upper"] = upper
+    frame["flag"] = [None if fit else _flag(o, lo, hi) for o, lo, hi, fit in
+                     zip(observed, frame["lower"], frame["upper"], in_fit)]
+    assessed = np.array([m.date() >= window.projection_start for m in months]) & ~np.isnan(observed)
+    if assessed.any():
+        positions = np.flatnonzero(assessed)
+        step_numbers = positions - int(in_fit.sum()) + 1
+        difference = np.cumsum(observed[positions] - frame["expected"].to_numpy()[positions])
+        observed_total = np.cumsum(observed[positions])
+        low_total, high_total = total_interval(baseline, step_numbers, alpha)
+        frame.loc[positions, "cumulative_difference"] = difference
+        frame.loc[positions, "cumulative_lower"] = observed_total - high_total
+        frame.loc[positions, "cumulative_upper"] = observed_total - low_total
+    return frame
+
+
+def round_for_people(value: float, unit: float) -> int:
+    """`value` rounded half away from zero to a multiple of `unit` (a power of ten ≥ 1)."""
+    step = Decimal(int(unit))
+    return int((Decimal(repr(float(value))) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
+
+
+def difference_text(difference: float, lower: float, upper: float) -> str:
+    """'about 160,000 fewer than expected (107,000–218,000)': observed − expected and its interval, rounded
+    to 2–3 significant figures (to a tenth of the interval's half-width, at most 3 figures of the largest
+    number, never below 1). Empty when the difference is not a number."""
+    if difference is None or not np.isfinite(difference):
+        return ""
+    values = [v for v in (difference, lower, upper) if v is not None and np.isfinite(v)]
+    largest = max(abs(v) for v in values) or 1.0
+    unit = 10 ** max(math.floor(math.log10(largest)) - 2, 0)
+    if len(values) == 3 and upper > lower:
+        unit = max(unit, 10 ** max(math.floor(math.log10((upper - lower) / 2)) - 1, 0))
+    point = round_for_people(difference, unit)
+    direction = "more" if point > 0 else "fewer"
+    head = "about as many as expected" if point == 0 else f"about {abs(point):,} {direction} than expected"
+    if len(values) < 3:
+        return head
+    low, high = round_for_people(lower, unit), round_for_people(upper, unit)
+    if low >= 0 and point > 0:
+        return f"{head} ({low:,}–{high:,})"
+    if high <= 0 and point < 0:
+        return f"{head} ({abs(high):,}–{abs(low):,})"
+
+    def word(value: int) -> str:
+        return "none" if value == 0 else f"{abs(value):,} {'more' if value > 0 else 'fewer'}"
+
+    return f"{head} ({word(low)} to {word(high)})"
+
+
+def _projection_note(frame: pd.DataFrame, window: FitWindow) -> str:
+    assessed = frame[frame["cumulative_difference"].notna()]
+    if not len(assessed):
+        return " No observed months after the fit window to compare."
+    last = assessed.iloc[-1]
+    first_month, last_month = assessed["month"].iloc[0], assessed["month"].iloc[-1]
+    outside = int((assessed["flag"] != "within").sum())
+    wording = difference_text(last["cumulative_difference"], last["cumulative_lower"], last["cumulative_upper"])
+    return (f" {month_range_text(first_month, last_month)}: {wording}; {outside} of {len(assessed)} months outside "
+            "the interval.")
+
+
 def expected_from_series(
     series: pd.Series,
     fit_until: date = date(2020, 2, 1),
     until: date | None = None,
     fit_from: date | None = None,
     alpha: float = 0.05,
+    *,
+    include_disrupted: bool = False,
+    store=None,
 ) -> pd.DataFrame:
-    """Expected against observed for one monthly series (values indexed by month: DatetimeIndex or dates).
+    """Expected against observed for one monthly series (values indexed by month).
 
-    fit_from..fit_until (inclusive months; default from the first month) is the fit period; the projection
-    runs from the month after fit_until to `until` (default: the last month of the series; months beyond
-    the data get expected values and no observation). See the module docstring for the frame.
-    """
+    The projection starts the month after `fit_until`; the fit window is chosen among the months from
+    `fit_from` (default: the series' first) to `fit_until` (see choose_fit_window); the frame runs to
+    `until` (default: the series' last month; months beyond the data get expected values and no
+    observation). `store`: a metrics.baselines.BaselineStore to read stored baselines from. See the
+    module docstring for the frame and its attrs."""
     monthly = _as_monthly(series)
+    projection_start = add_months(month_start(fit_until), 1)
     if monthly.empty:
-        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
-        frame.attrs = {"method": None, "model": None, "note": "No data: nothing to fit."}
+        frame = _empty_frame(pd.DatetimeIndex([]), np.array([]))
+        window = FitWindow(projection_start, None, None, 0, include_disrupted=include_disrupted)
+        frame.attrs = _attrs(window, None, None, None, "No data: nothing to fit.")
         return frame
-    fit_until_ts = pd.Timestamp(month_start(fit_until))
     first = pd.Timestamp(month_start(fit_from)) if fit_from else monthly.index.min()
     last = pd.Timestamp(month_start(until)) if until else monthly.index.max()
-    last = max(last, min(fit_until_ts, monthly.index.max()))
+    last = max(last, min(pd.Timestamp(month_start(fit_until)), monthly.index.max()), first)
     months = pd.date_range(first, last, freq="MS")
-    observed = monthly.reindex(months)
-    in_fit = months <= fit_until_ts
-    fit_values = observed[in_fit].to_numpy(dtype="float64")
-    fit_n = len(fit_values)
-    steps = int((~in_fit).sum())
-    if fit_n == 0 or np.isnan(fit_values).all():
-        raise ValueError(f"no observed months in the fit period (up to {fit_until_ts:%Y-%m})")
-    fit_label = f"{months[0]:%Y-%m}..{months[in_fit][-1]:%Y-%m}"
-    expected = np.full(len(months), np.nan)
-    lower = np.full(len(months), np.nan)
-    upper = np.full(len(months), np.nan)
-    best = None
-    reason = None
-    if fit_n >= MIN_MODEL_MONTHS:
-        try:
-            with _single_threaded_blas():
-                best, tried = _choose_model(fit_values, steps, alpha)
-        except ValueError:
-            reason = f"no seasonal model could be fitted to the {fit_n} months {fit_label}"
-    else:
-        reason = (f"only {fit_n} months ({fit_label}) before the projection, fewer than the {MIN_MODEL_MONTHS} "
-                  "a seasonal model needs")
-    if best is None:
-        method, model = "seasonal_mean", "seasonal mean"
-        fit_series = observed[in_fit]
-        overall = float(np.nanmean(fit_values))
-        if fit_n >= 12:
-            by_month = fit_series.groupby(fit_series.index.month).mean()
-            means = [
-                overall if np.isnan(by_month.get(m.month, np.nan)) else float(by_month[m.month]) for m in months
-            ]
-            basis = "the mean of the same calendar month"
-        else:
-            means = [overall] * len(months)
-            model = "overall mean"
-            basis = "the overall monthly mean"
-        expected[:] = means
-        lower[:] = stats.poisson.ppf(alpha / 2, expected)
-        upper[:] = stats.poisson.ppf(1 - alpha / 2, expected)
-        lower[in_fit] = np.nan
-        upper[in_fit] = np.nan
-        note = (
-            f"{reason[0].upper()}{reason[1:]}: expected = {basis} in the fit period, with Poisson "
-            f"{100 * (1 - alpha):.0f}% limits (no trend, no allowance for estimation error)."
-        )
-    else:
-        method, model = best.method, best.name
-        mean, low, high = best.forecast
-        fitted = best.fitted
-        if best.log_scale:
-            mean, low, high, fitted = np.exp(mean), np.exp(low), np.exp(high), np.exp(fitted)
-        expected[in_fit] = fitted
-        expected[~in_fit] = mean
-        lower[~in_fit] = low
-        upper[~in_fit] = high
-        note = (
-            f"Fitted on {fit_n} months {fit_label}; {model} chosen by AIC among {tried} candidate models; "
-            f"{100 * (1 - alpha):.0f}% prediction interval."
-        )
-    obs = observed.to_numpy(dtype="float64")
-    flags = [None if fit else _flag(o, lo, hi) for o, lo, hi, fit in zip(obs, lower, upper, in_fit)]
-    difference = np.where(~in_fit & ~np.isnan(obs), obs - expected, 0.0)
-    cumulative = np.cumsum(difference)
-    cumulative = np.where(in_fit, np.nan, cumulative)
-    frame = pd.DataFrame(
-        {
-            "month": [m.date() for m in months],
-            "observed": obs,
-            "expected": expected,
-            "lower": lower,
-            "upper": upper,
-            "in_fit": in_fit,
-            "flag": flags,
-            "cumulative_difference": cumulative,
-        }
-    )
-    if steps:
-        projected = frame[~frame["in_fit"] & frame["observed"].notna()]
-        if len(projected):
-            total = float(projected["cumulative_difference"].iloc[-1])
-            if round(total) == 0:
-                difference = "as many as expected"
-            else:
-                difference = f"{abs(total):,.0f} {'more' if total > 0 else 'fewer'} than expected"
-            outside = int((projected["flag"] != "within").sum())
-            note += (
-                f" Projection {projected['month'].iloc[0]:%Y-%m}..{projected['month'].iloc[-1]:%Y-%m}: "
-                f"{difference}; {outside} of {len(projected)} months outside the interval."
-            )
-    else:
-        note += " No months after the fit period to project."
-    frame.attrs = {"method": method, "model": model, "note": note}
+    observed = monthly.reindex(months).to_numpy(dtype="float64")
+    window = choose_fit_window([m.date() for m in months], observed, projection_start,
+                               include_disrupted=include_disrupted)
+    if not window.ok:
+        frame = _empty_frame(months, observed)
+        frame.attrs = _attrs(window, None, None, None, window.basis)
+        return frame
+    keep = months >= pd.Timestamp(window.fit_from)
+    months, observed = months[keep], observed[keep]
+    fit_values = observed[: window.months]
+    key = baseline_key(fit_values, window)
+    baseline, source = obtain_baseline(key, fit_values, len(months) - window.months, store)
+    if baseline is None:
+        frame = _empty_frame(months, observed)
+        note = (f"No seasonal model could be fitted to {month_range_text(window.fit_from, window.fit_until)} "
+                "(the counts hardly vary).")
+        frame.attrs = _attrs(window, None, key, None, note)
+        return frame
+    if store is not None:
+        store.record(key, baseline, window)
+    frame = _model_frame(months, observed, window, baseline, alpha)
+    note = (f"{window.basis} {baseline.model} chosen by AICc among {baseline.candidates} candidate models; "
+            f"{100 * (1 - alpha):.0f}% prediction interval." + _projection_note(frame, window))
+    frame.attrs = _attrs(window, baseline, key, source, note)
     return frame
+
+
+def _attrs(window: FitWindow, baseline: Baseline | None, key: str | None, source: str | None, note: str) -> dict:
+    return {
+        "method": "sarima" if baseline is not None else None,
+        "model": baseline.model if baseline is not None else None,
+        "note": note,
+        "basis": window.basis,
+        "fit_from": window.fit_from if baseline is not None else None,
+        "fit_until": window.fit_until if baseline is not None else None,
+        "fit_excluded": window.fit_excluded,
+        "projection_start": window.projection_start,
+        "include_disrupted": window.include_disrupted,
+        "baseline_key": key,
+        "baseline_source": source,
+    }
 
 
 def expected_vs_observed(
@@ -431,9 +555,12 @@ def expected_vs_observed(
     *,
     alpha: float = 0.05,
     dataset: str | None = None,
+    include_disrupted: bool = False,
 ) -> pd.DataFrame:
     """Expected against observed for the family's monthly total under the filters (series built in
-    DuckDB by `metrics.series.monthly_series`). See `expected_from_series` for the frame."""
+    DuckDB by `metrics.series.monthly_series`), from the stored baseline when there is one
+    (metrics.baselines.expected_for). See `expected_from_series` for the frame."""
+    from metrics.baselines import expected_for
     from metrics.series import data_range, monthly_series
 
     first, last = data_range(con, family, filters)
@@ -445,7 +572,9 @@ def expected_vs_observed(
     series_frame = monthly_series(con, family, None, filters, start, min(end, last) if last >= start else start,
                                   value, dataset=dataset)
     series = pd.Series(series_frame[value].to_numpy(dtype="float64"), index=pd.to_datetime(series_frame["month"]))
-    return expected_from_series(series, fit_until, until=end, fit_from=start, alpha=alpha)
+    return expected_for(con, series, fit_until, until=end, fit_from=start, alpha=alpha,
+                        include_disrupted=include_disrupted)
 
 
-__all__ = ["expected_from_series", "expected_vs_observed"]
+__all__ = ["Baseline", "FitWindow", "choose_fit_window", "difference_text", "expected_from_series",
+           "expected_vs_observed", "fit_baseline"]

@@ -379,7 +379,8 @@ SCORECARD_COLUMNS = [
     "latest_month", "latest_value", "pre_count", "post_count", "pre_months", "post_months", "pct_change",
     "rate_ratio", "ci_lower", "ci_upper", "p_value", "q_value", "significant", "expected_latest",
     "expected_lower", "expected_upper", "expected_flag", "expected_method", "sparkline", "as_at", "source",
-    "caveats", "needs_file", "load_command", "note",
+    "caveats", "needs_file", "load_command", "note", "fit_from", "fit_until", "fit_excluded", "expected_note",
+    "expected_basis",
 ]
 SPARKLINE_MONTHS = 24
 
@@ -409,36 +410,66 @@ def measure_series(
     return frame[["month", "count"]].reset_index(drop=True)
 
 
-def _expected_for_latest(series: pd.DataFrame, comparison: Comparison) -> dict:
-    """The expected-vs-observed row of the last month: model fitted on the months before the comparison's
-    current period (metrics.expected; seasonal-mean fallback when those months are few)."""
+EXPECTED_COLUMNS = ["expected_latest", "expected_lower", "expected_upper", "expected_flag", "expected_method",
+                    "fit_from", "fit_until", "fit_excluded", "expected_note", "expected_basis"]
+EMPTY_EXPECTED = {"expected_latest": np.nan, "expected_lower": np.nan, "expected_upper": np.nan, "expected_flag": None,
+                  "expected_method": None, "fit_from": None, "fit_until": None, "fit_excluded": "", "expected_note": "",
+                  "expected_basis": ""}
+
+
+def _expected_for_latest(series: pd.DataFrame, comparison: Comparison, con: duckdb.DuckDBPyConnection | None = None,
+                         include_disrupted: bool = False) -> dict:
+    """The expected-vs-observed row of the last month (EXPECTED_COLUMNS as a dict): model fitted on the months
+    before the comparison's current period, disrupted months left out (metrics.expected), read from the
+    stored baselines when `con` is given. No model under 24 clean months: NaN values, flag None, the note
+    saying why."""
+    from metrics.baselines import expected_for
     from metrics.expected import expected_from_series
 
-    empty = {"expected_latest": np.nan, "expected_lower": np.nan, "expected_upper": np.nan, "expected_flag": None,
-             "expected_method": None}
+    empty = dict(EMPTY_EXPECTED)
     if series.empty:
         return empty
     fit_until = add_months(comparison.post[0], -1)
     values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
-    if values.index.min() > pd.Timestamp(fit_until):
-        return empty
-    try:
-        frame = expected_from_series(values, fit_until=fit_until, until=series["month"].max())
-    except ValueError:
-        return empty
-    last = frame.iloc[-1]
-    if bool(last["in_fit"]):
-        return empty
-    return {
-        "expected_latest": float(last["expected"]),
-        "expected_lower": float(last["lower"]),
-        "expected_upper": float(last["upper"]),
-        "expected_flag": last["flag"],
-        "expected_method": frame.attrs.get("model"),
-    }
+    until = month_start(pd.Timestamp(series["month"].max()).date())
+    if con is not None:
+        frame = expected_for(con, values, fit_until, until=until, include_disrupted=include_disrupted)
+    else:
+        frame = expected_from_series(values, fit_until, until=until, include_disrupted=include_disrupted)
+    row = {**empty, "fit_from": frame.attrs.get("fit_from"), "fit_until": frame.attrs.get("fit_until"),
+           "fit_excluded": frame.attrs.get("fit_excluded") or "", "expected_note": frame.attrs.get("note") or "",
+           "expected_basis": frame.attrs.get("basis") or "", "expected_method": frame.attrs.get("model")}
+    last = frame.iloc[-1] if len(frame) else None
+    if last is None or bool(last["in_fit"]) or pd.isna(last["expected"]):
+        return row
+    row.update(expected_latest=float(last["expected"]), expected_lower=float(last["lower"]),
+               expected_upper=float(last["upper"]), expected_flag=last["flag"])
+    return row
 
 
-EXPECTED_COLUMNS = ["expected_latest", "expected_lower", "expected_upper", "expected_flag", "expected_method"]
+def measure_expected(
+    con: duckdb.DuckDBPyConnection,
+    measure_id: str,
+    filters: Filters | None,
+    comparison: Comparison,
+    *,
+    include_disrupted: bool = False,
+) -> pd.DataFrame:
+    """metrics.expected's frame for one measure under the filters, fitted on the months before the
+    comparison's current period (disrupted months left out unless asked), from the stored baselines when
+    they match: what the scorecard flag, the views' trend bands and the briefing pack show."""
+    from metrics.baselines import expected_for
+    from metrics.expected import expected_from_series
+    from metrics.series import data_range
+
+    item = measure(measure_id)
+    first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
+    fit_until = add_months(comparison.post[0], -1)
+    if first is None:
+        return expected_from_series(pd.Series(dtype="float64"), fit_until)
+    series = measure_series(con, item, filters, first, last)
+    values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
+    return expected_for(con, values, fit_until, until=last, include_disrupted=include_disrupted)
 
 
 def expected_flag(
@@ -446,17 +477,18 @@ def expected_flag(
     measure_id: str,
     filters: Filters | None,
     comparison: Comparison,
+    include_disrupted: bool = False,
 ) -> dict:
     """The expected-vs-observed values of one measure's latest month (EXPECTED_COLUMNS as a dict), from a
-    model fitted on the months before the comparison's current period. Separate from `scorecard` so a
-    page can cache and show each measure's (slow) model fit on its own."""
+    model fitted on the months before the comparison's current period (stored baseline when there is one).
+    Separate from `scorecard` so a page can show the numbers first and each measure's flag as it comes."""
     from metrics.series import data_range
 
     item = measure(measure_id)
     first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
     if first is None:
         return _expected_for_latest(pd.DataFrame(), comparison)
-    return _expected_for_latest(measure_series(con, item, filters, first, last), comparison)
+    return _expected_for_latest(measure_series(con, item, filters, first, last), comparison, con, include_disrupted)
 
 
 def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
@@ -466,6 +498,8 @@ def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
         out[column] = [flags.get(m, {}).get(column) for m in out["measure_id"]]
     for column in ("expected_latest", "expected_lower", "expected_upper"):
         out[column] = out[column].astype("float64")
+    for column in ("fit_excluded", "expected_note", "expected_basis"):
+        out[column] = out[column].fillna("")
     return out
 
 
@@ -476,11 +510,12 @@ def scorecard(
     alpha: float = 0.05,
     measures: tuple[Measure, ...] | None = None,
     with_expected: bool = True,
+    include_disrupted: bool = False,
 ) -> pd.DataFrame:
     """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per month in comparison.post
     against comparison.pre, exact Poisson 95% interval; q_value = Benjamini–Hochberg across every tested
     row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
-    with_expected=False leaves the expected columns empty (fill them with expected_flag + add_expected)."""
+    Expected: the latest month against its baseline (EXPECTED_COLUMNS); with_expected=False leaves them empty."""
     from metrics.compare import benjamini_hochberg, period_change_from_counts
     from metrics.series import data_range
 
@@ -493,7 +528,7 @@ def scorecard(
             "priority_number": prio.number, "priority_title": prio.title, "measure_id": item.id,
             "label": item.label, "unit": item.unit, "is_proxy": item.is_proxy, "source": item.source,
             "caveats": item.caveats, "needs_file": item.needs_file, "load_command": item.load_command,
-            "sparkline": [], "note": "",
+            "sparkline": [], "note": "", **EMPTY_EXPECTED,
         }
         first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
         if first is None:
@@ -501,9 +536,7 @@ def scorecard(
             rows.append(row)
             continue
         series = measure_series(con, item, filters, first, last)
-        row["available"] = True
-        row["as_at"] = last
-        row["latest_month"] = last
+        row.update(available=True, as_at=last, latest_month=last)
         row["latest_value"] = float(series["count"].iloc[-1]) if len(series) else np.nan
         row["sparkline"] = [float(v) for v in series["count"].tail(SPARKLINE_MONTHS)]
         months = pd.to_datetime(series["month"]).dt.date
@@ -523,7 +556,7 @@ def scorecard(
         if filters and filters.districts and item.family not in DISTRICT_FAMILIES:
             row["note"] = (row["note"] + " " if row["note"] else "") + "District filter not applied (the source has no police.uk districts)."
         if with_expected:
-            row.update(_expected_for_latest(series, comparison))
+            row.update(_expected_for_latest(series, comparison, con, include_disrupted))
         rows.append(row)
 
     frame = pd.DataFrame(rows)
@@ -578,53 +611,78 @@ def expected_series(
     key: str,
     filters: Filters | None,
     fit_until: date = COVID_FIT_UNTIL,
+    include_disrupted: bool = False,
 ) -> pd.DataFrame:
-    """metrics.expected's frame (month, observed, expected, lower, upper, in_fit, flag,
-    cumulative_difference; attrs method/model/note) for one impact key (see impact_keys), fitted on the
-    months up to `fit_until` under the filters' force and districts."""
+    """metrics.expected's frame (month, observed, expected, lower, upper, in_fit, flag, cumulative_difference,
+    cumulative_lower, cumulative_upper; attrs method, model, note, basis, fit_from, fit_until, fit_excluded)
+    for one impact key (see impact_keys), projected from the month after `fit_until` under the filters'
+    force and districts, from the stored baselines when they match."""
+    from metrics.baselines import expected_for
     from metrics.expected import expected_from_series, expected_vs_observed
 
     base = filters or Filters()
     kind, _, name = key.partition(":")
     if kind == "crime_type":
-        return expected_vs_observed(con, "crimes", Filters(base.force_id, base.districts, (name,)), fit_until)
+        return expected_vs_observed(con, "crimes", Filters(base.force_id, base.districts, (name,)), fit_until,
+                                    include_disrupted=include_disrupted)
     if kind == "measure":
         item = measure(name)
         series = measure_series(con, item, base)
         if series.empty:
             return expected_from_series(pd.Series(dtype="float64"), fit_until)
         values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
-        return expected_from_series(values, fit_until)
+        return expected_for(con, values, fit_until, include_disrupted=include_disrupted)
     raise ValueError(f"unknown impact key {key!r}: use 'crime_type:<name>' or 'measure:<id>'")
 
 
+SUMMARY_COLUMNS = ["series", "months", "observed", "expected", "difference", "difference_lower",
+                   "difference_upper", "difference_text", "pct_difference", "months_above", "months_below",
+                   "months_within", "model", "fit_from", "fit_until", "fit_excluded", "note"]
+
+
+def _summary_row(label: str, frame: pd.DataFrame, start: date | None, end: date | None) -> dict:
+    """expected_summary's row for one frame (see there)."""
+    from metrics.expected import difference_text
+
+    attrs = frame.attrs
+    row = {"series": label, "months": 0, "observed": np.nan, "expected": np.nan, "difference": np.nan,
+           "difference_lower": np.nan, "difference_upper": np.nan, "difference_text": "", "pct_difference": np.nan,
+           "months_above": 0, "months_below": 0, "months_within": 0, "model": attrs.get("model") or "",
+           "fit_from": attrs.get("fit_from"), "fit_until": attrs.get("fit_until"),
+           "fit_excluded": attrs.get("fit_excluded") or "", "note": ""}
+    if not len(frame) or attrs.get("method") is None:
+        row["note"] = attrs.get("basis") or attrs.get("note") or "no model"
+        return row
+    assessed = frame[frame["cumulative_difference"].notna()]
+    months = pd.to_datetime(assessed["month"]).dt.date
+    first = start or (months.min() if len(months) else None)
+    chosen = assessed[(months >= (start or date.min)) & (months <= (end or date.max))]
+    if not len(chosen):
+        row["note"] = "no observed months after the fit period in the months summarised"
+        return row
+    observed, expected = float(chosen["observed"].sum()), float(chosen["expected"].sum())
+    row.update(months=len(chosen), observed=observed, expected=expected, difference=observed - expected,
+               pct_difference=(observed / expected - 1) * 100 if expected > 0 else np.nan,
+               months_above=int((chosen["flag"] == "above").sum()), months_below=int((chosen["flag"] == "below").sum()),
+               months_within=int((chosen["flag"] == "within").sum()))
+    if first == attrs.get("projection_start"):  # running totals from the projection start: the interval applies
+        last = chosen.iloc[-1]
+        row.update(difference_lower=float(last["cumulative_lower"]), difference_upper=float(last["cumulative_upper"]))
+    else:
+        row["note"] = (f"95% interval of the difference only for sums from {attrs.get('projection_start'):%b %Y}, "
+                       "the first month projected")
+    row["difference_text"] = difference_text(row["difference"], row["difference_lower"], row["difference_upper"])
+    return row
+
+
 def expected_summary(frames: dict[str, pd.DataFrame], start: date | None = None, end: date | None = None) -> pd.DataFrame:
-    """One row per series: observed and expected totals over the projection months (within start..end
-    when given), difference, % difference, months above / below / within the 95% interval, the model.
-    Rows without projection months say so in `note`."""
-    rows = []
-    for label, frame in frames.items():
-        projected = frame[~frame["in_fit"].astype(bool) & frame["observed"].notna()] if len(frame) else frame
-        if len(projected) and start is not None:
-            months = pd.to_datetime(projected["month"]).dt.date
-            projected = projected[(months >= start) & (months <= (end or months.max()))]
-        if not len(projected):
-            rows.append({"series": label, "months": 0, "observed": np.nan, "expected": np.nan, "difference": np.nan,
-                         "pct_difference": np.nan, "months_above": 0, "months_below": 0, "months_within": 0,
-                         "model": frame.attrs.get("model") or "", "note": "no months after the fit period"})
-            continue
-        observed = float(projected["observed"].sum())
-        expected = float(projected["expected"].sum())
-        rows.append({
-            "series": label, "months": len(projected), "observed": observed, "expected": expected,
-            "difference": observed - expected,
-            "pct_difference": (observed / expected - 1) * 100 if expected > 0 else np.nan,
-            "months_above": int((projected["flag"] == "above").sum()),
-            "months_below": int((projected["flag"] == "below").sum()),
-            "months_within": int((projected["flag"] == "within").sum()),
-            "model": frame.attrs.get("model") or "", "note": "",
-        })
-    return pd.DataFrame(rows)
+    """One row per series (SUMMARY_COLUMNS): observed and expected totals over the projected months from
+    `start` to `end` inclusive (default: all of them), the difference with its 95% interval (from the
+    model, when the sum starts at the first projected month) and in words ("about 160,000 fewer than
+    expected (107,000–218,000)"), % difference, months above / below / within the 95% interval, the model
+    and its fit window. Series without a model or projected months say why in `note`."""
+    rows = [_summary_row(label, frame, start, end) for label, frame in frames.items()]
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -708,7 +766,84 @@ def incident_outcomes(
     return frame
 
 __all__ = [
-    "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_series", "expected_summary", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
+    "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_series", "expected_summary",
+    "measure_expected", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
     "measure", "measure_available", "measure_filters", "measure_series", "measures_for", "period_label",
     "priority", "resolve_comparison", "scorecard", "incident_outcomes",
 ]
+
+
+# ---------------------------------------------------------------------------------------------
+# `python -m metrics scorecard`: the Overview's scorecard as a table, CSV or JSON
+# ---------------------------------------------------------------------------------------------
+SCORECARD_CLI_COLUMNS = [
+    "measure_id", "label", "latest_month", "latest_value", "pre_count", "post_count", "pct_change", "rate_ratio",
+    "ci_lower", "ci_upper", "p_value", "q_value", "significant", "expected", "expected_lower", "expected_upper",
+    "expected_flag", "fit_from", "fit_until", "fit_excluded", "expected_note",
+]
+
+
+def scorecard_for_cli(con: duckdb.DuckDBPyConnection, filters: Filters, preset: str = "latest12",
+                      custom_pre: tuple[date, date] | None = None, custom_post: tuple[date, date] | None = None,
+                      include_disrupted: bool = False) -> pd.DataFrame:
+    """The Overview's `scorecard` call for the force (comparison resolved on its crime data, as the views
+    do), with `expected` = the latest month's expected value and an empty expected_flag where there is no
+    baseline; available measures only, SCORECARD_CLI_COLUMNS."""
+    from metrics.series import data_range
+
+    first, last = data_range(con, "crimes", Filters(force_id=filters.force_id))
+    if first is None:
+        for item in MEASURES:
+            first, last = data_range(con, item.family, Filters(force_id=filters.force_id))
+            if first is not None:
+                break
+    comparison = resolve_comparison(first, last, preset, custom_pre, custom_post)
+    if comparison is None:
+        raise ValueError("nothing is loaded for this force: no scorecard")
+    card = scorecard(con, filters, comparison, include_disrupted=include_disrupted)
+    card = card[card["available"].astype(bool)].rename(columns={"expected_latest": "expected"})
+    card["expected_flag"] = card["expected_flag"].where(card["expected_flag"].notna(), "")
+    out = card[SCORECARD_CLI_COLUMNS].reset_index(drop=True)
+    out.attrs = {**card.attrs, "comparison_notice": comparison.notice or ""}
+    if comparison.notice:
+        out.attrs["note"] = f"{comparison.notice} {out.attrs['note']}"
+    return out
+
+
+def _cmd_scorecard(args) -> int:
+    from metrics.__main__ import emit
+    from metrics.db import connect
+    from metrics.series import forces
+
+    if args.compare == "custom" and (args.pre is None or args.post is None):
+        raise ValueError("--compare custom needs --pre YYYY-MM:YYYY-MM and --post YYYY-MM:YYYY-MM")
+    con = connect(args.db)
+    try:
+        force_id = args.force
+        if force_id is None:
+            loaded = [str(f) for f in forces(con)["force_id"]]
+            if len(loaded) != 1:
+                raise ValueError(f"choose a force with --force (loaded: {', '.join(loaded) or 'none'})")
+            force_id = loaded[0]
+        filters = Filters(force_id=force_id, districts=tuple(args.district or ()))
+        frame = scorecard_for_cli(con, filters, args.compare, args.pre, args.post, args.include_disrupted)
+    finally:
+        con.close()
+    emit(frame, args.format)
+    return 0
+
+
+def register(subparsers) -> None:
+    from metrics.__main__ import parse_period
+
+    parser = subparsers.add_parser("scorecard", help="the Overview scorecard: one row per measure")
+    parser.add_argument("--db", help="warehouse file (default $CRIME_MONITOR_DB or data/warehouse.duckdb)")
+    parser.add_argument("--compare", default="latest12", choices=list(PRESETS), help="comparison (default latest12)")
+    parser.add_argument("--pre", type=parse_period, help="custom baseline period YYYY-MM:YYYY-MM")
+    parser.add_argument("--post", type=parse_period, help="custom current period YYYY-MM:YYYY-MM")
+    parser.add_argument("--force", help="data.police.uk force id (default: the only force loaded)")
+    parser.add_argument("--district", action="append", help="only this district (repeatable)")
+    parser.add_argument("--include-disrupted", action="store_true",
+                        help="fit baselines on disrupted months too (default: leave them out)")
+    parser.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    parser.set_defaults(handler=_cmd_scorecard)

@@ -10,6 +10,6 @@ if [ ! -f "$DB" ]; then
 fi
 .venv/bin/python -m etl demo --if-missing --db "$DB"
 export CRIME_MONITOR_DB="$DB"
-# fit the default views' seasonal models in the background (cached on disk), so first visits are quick
-.venv/bin/python -m metrics warm --db "$DB" > data/warm.log 2>&1 &
+# fit and store the views' expected-vs-observed baselines in the background unless they are up to date
+.venv/bin/python -m metrics baselines --db "$DB" --if-stale > data/baselines.log 2>&1 &
 exec .venv/bin/streamlit run app.py --server.port "${PORT:-8501}" "$@"

@@ -7,14 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# fitted seasonal models are cached on disk (metrics.expected.model_cache_dir): one fresh folder per test run
-os.environ.setdefault("CRIME_MONITOR_CACHE", tempfile.mkdtemp(prefix="crime-monitor-model-cache-"))
+# loads started by tests do not spawn the background baselines computation (etl.baselines_hook)
+os.environ.setdefault("CRIME_MONITOR_BASELINES", "off")
 REFERENCE_DATA = Path(os.environ.get("CRIME_REFERENCE_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
 
 

@@ -1,10 +1,12 @@
-"""Expected against observed: the London acceptance line (April 2020 below the 95% interval), the
-seasonal-mean fallback checked by hand and with scipy, and the frame's contract."""
+"""Expected against observed: the London acceptance line (April 2020 below the 95% interval), the model's
+intervals against statsmodels at the requested level, the cumulative interval against an independent
+simulation, the "needs 24 months" rule on the real Essex files, and the wording of differences."""
 
 from __future__ import annotations
 
 import csv
-import time
+import re
+import warnings
 from datetime import date
 
 import duckdb
@@ -14,7 +16,13 @@ import pytest
 from scipy import stats
 
 from etl.load import load_sources
-from metrics.expected import expected_from_series, expected_vs_observed
+from metrics.expected import (
+    Baseline,
+    difference_text,
+    expected_from_series,
+    expected_vs_observed,
+    total_interval,
+)
 from metrics.filters import Filters
 
 
@@ -34,78 +42,132 @@ def london(tmp_path_factory, reference_data):
     return db, totals
 
 
+def _series(totals: dict[date, int], first: date, last: date) -> pd.Series:
+    return pd.Series({pd.Timestamp(m): float(v) for m, v in totals.items() if first <= m <= last})
+
+
 def test_london_april_2020_below_the_interval(london):
     db, totals = london
     con = duckdb.connect(str(db), read_only=True)
-    started = time.perf_counter()
     frame = expected_vs_observed(con, "counts", fit_from=date(2015, 4, 1), fit_until=date(2020, 2, 1), until=date(2021, 6, 1))
-    elapsed = time.perf_counter() - started
     indexed = frame.set_index("month")
-    # observed = the csv totals, month by month
-    for month, row in indexed.iterrows():
+    for month, row in indexed.iterrows():  # observed = the csv totals, month by month
         assert row["observed"] == totals[month]
     assert indexed.index[0] == date(2015, 4, 1) and indexed.index[-1] == date(2021, 6, 1)
     assert int(indexed["in_fit"].sum()) == 59  # 2015-04..2020-02
     april = indexed.loc[date(2020, 4, 1)]
-    assert april["observed"] == totals[date(2020, 4, 1)]
     assert april["observed"] < april["lower"] < april["expected"] < april["upper"]
     assert april["flag"] == "below"
-    # the interval is a real forecast interval around a plausible level (within 15% of April 2019)
-    assert abs(april["expected"] / totals[date(2019, 4, 1)] - 1) < 0.15
+    assert abs(april["expected"] / totals[date(2019, 4, 1)] - 1) < 0.15  # a plausible level
     projected = frame[~frame["in_fit"]]
-    assert projected["cumulative_difference"].iloc[-1] == pytest.approx(
-        (projected["observed"] - projected["expected"]).sum())
+    assert projected["cumulative_difference"].iloc[-1] == pytest.approx((projected["observed"] - projected["expected"]).sum())
     assert frame.loc[frame["in_fit"], "flag"].isna().all()
-    assert frame.attrs["method"] in {"sarima", "ets"}
-    assert "Fitted on 59 months 2015-04..2020-02" in frame.attrs["note"]
+    assert frame.attrs["method"] == "sarima"
+    assert (frame.attrs["fit_from"], frame.attrs["fit_until"], frame.attrs["fit_excluded"]) == (
+        date(2015, 4, 1), date(2020, 2, 1), "")
+    assert frame.attrs["note"].startswith("Fitted on Apr 2015–Feb 2020 (59 months).")
     assert "fewer than expected" in frame.attrs["note"]
-    assert elapsed < 10  # < 2 s on an idle machine; generous here for a shared CI box
 
 
-def test_expected_from_series_pure_function_matches_the_db_version(london):
-    db, totals = london
-    series = pd.Series({pd.Timestamp(m): v for m, v in totals.items() if date(2015, 4, 1) <= m <= date(2020, 6, 1)})
+def _statsmodels_forecast(values: np.ndarray, model_name: str, steps: int):
+    """The same model with the same fitted parameters (statsforecast's estimates) in statsmodels."""
+    from statsforecast.models import ARIMA
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    p, d, q, sp, sd, sq = map(int, re.findall(r"\d+", model_name)[:6])
+    y = np.log1p(values)
+    fitted = ARIMA(order=(p, d, q), seasonal_order=(sp, sd, sq), season_length=12).fit(y).model_
+    names = {"ar1": "ar.L1", "ma1": "ma.L1", "sar1": "ar.S.L12", "sma1": "ma.S.L12"}
+    model = SARIMAX(y, order=(p, d, q), seasonal_order=(sp, sd, sq, 12))
+    by_name = {names[k]: v for k, v in fitted["coef"].items()} | {"sigma2": fitted["sigma2"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        forecast = model.filter([by_name[n] for n in model.param_names]).get_forecast(steps)
+    residual_df = len(y) - d - 12 * sd - len(fitted["coef"])  # observations after differencing - parameters
+    return np.asarray(forecast.predicted_mean), np.asarray(forecast.se_mean), residual_df
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.2])
+def test_monthly_interval_at_the_requested_level_matches_statsmodels(london, alpha):
+    _, totals = london
+    series = _series(totals, date(2015, 4, 1), date(2020, 12, 1))
+    frame = expected_from_series(series, fit_until=date(2020, 2, 1), alpha=alpha)
+    projected = frame[~frame["in_fit"]]
+    mean, se, residual_df = _statsmodels_forecast(series.to_numpy()[:59], frame.attrs["model"], len(projected))
+    quantile = stats.t.ppf(1 - alpha / 2, residual_df)
+    np.testing.assert_allclose(projected["expected"], np.expm1(mean), rtol=1e-6)
+    np.testing.assert_allclose(projected["lower"], np.expm1(mean - quantile * se), rtol=1e-5)
+    np.testing.assert_allclose(projected["upper"], np.expm1(mean + quantile * se), rtol=1e-5)
+
+
+def test_short_window_interval_is_within_two_percent_of_the_exact_kalman_one(london):
+    # 38 months (the demo's window): the ψ-weight variance leaves out the small uncertainty of the last
+    # state, which the exact Kalman variance includes; documented in docs/STATISTICS.md
+    _, totals = london
+    series = _series(totals, date(2017, 1, 1), date(2020, 12, 1))
     frame = expected_from_series(series, fit_until=date(2020, 2, 1))
-    assert list(frame.columns) == ["month", "observed", "expected", "lower", "upper", "in_fit", "flag", "cumulative_difference"]
-    assert frame.set_index("month").loc[date(2020, 4, 1), "flag"] == "below"
-    assert len(frame) == 63
+    projected = frame[~frame["in_fit"]]
+    mean, se, residual_df = _statsmodels_forecast(series.to_numpy()[:38], frame.attrs["model"], len(projected))
+    ours = (np.log1p(projected["upper"].to_numpy()) - np.log1p(projected["lower"].to_numpy())) / 2
+    exact = stats.t.ppf(0.975, residual_df) * se
+    assert np.all(ours <= exact * 1.0001) and np.all(ours >= exact / 1.02)
 
 
-def test_seasonal_mean_fallback_by_hand():
-    # 14 fit months (2019-01..2020-02) then 3 projected months; January and February appear twice
-    months = pd.date_range("2019-01-01", "2020-05-01", freq="MS")
-    values = [100, 80, 90, 95, 97, 99, 101, 103, 105, 107, 109, 111, 120, 60, 30, 200, 93]
-    frame = expected_from_series(pd.Series(values, index=months), fit_until=date(2020, 2, 1)).set_index("month")
-    assert frame.attrs["method"] == "seasonal_mean"
-    assert "Only 14 months" in frame.attrs["note"] and "fewer than the 24" in frame.attrs["note"]
-    march = frame.loc[date(2020, 3, 1)]
-    assert march["expected"] == 90  # the only March in the fit period
-    assert march["lower"] == stats.poisson.ppf(0.025, 90) and march["upper"] == stats.poisson.ppf(0.975, 90)
-    assert march["flag"] == "below"  # 30 < 72
-    april = frame.loc[date(2020, 4, 1)]
-    assert april["expected"] == 95 and april["flag"] == "above"
-    may = frame.loc[date(2020, 5, 1)]
-    assert may["expected"] == 97 and may["flag"] == "within"
-    assert may["cumulative_difference"] == (30 - 90) + (200 - 95) + (93 - 97)
-    assert frame.loc[date(2020, 1, 1), "expected"] == 110  # (100 + 120) / 2 for the fit months too
-    assert not frame.loc[date(2020, 1, 1), "flag"] == frame.loc[date(2020, 1, 1), "flag"]  # NaN/None in fit
+def test_psi_weights_match_statsmodels_arma2ma():
+    from statsmodels.tsa.arima_process import arma2ma
+
+    from metrics.expected import psi_weights
+
+    # the airline model by hand: (1 + θB)(1 + ΘB¹²) / ((1 − B)(1 − B¹²)), and one with AR terms
+    theta, seasonal_theta = -0.4, -0.6
+    ours = psi_weights({"ma1": theta, "sma1": seasonal_theta}, (0, 1, 1), (0, 1, 1), 30)
+    ar = np.convolve([1, -1], np.r_[1, np.zeros(11), -1])
+    ma = np.convolve([1, theta], np.r_[1, np.zeros(11), seasonal_theta])
+    np.testing.assert_allclose(ours, arma2ma(ar, ma, lags=30), atol=1e-12)
+    assert ours[0] == 1 and ours[1] == pytest.approx(1 + theta) and ours[12] == pytest.approx(2 + theta + seasonal_theta)
+    coef = {"ar1": 0.3, "ma1": -0.5, "sar1": -0.2, "sma1": -0.7}
+    ours = psi_weights(coef, (1, 1, 1), (1, 1, 1), 40)
+    ar = np.convolve(np.convolve([1, -0.3], np.r_[1, np.zeros(11), 0.2]), np.convolve([1, -1], np.r_[1, np.zeros(11), -1]))
+    ma = np.convolve([1, -0.5], np.r_[1, np.zeros(11), -0.7])
+    np.testing.assert_allclose(ours, arma2ma(ar, ma, lags=40), atol=1e-12)
 
 
-def test_short_fit_uses_overall_mean_and_essex_says_so(essex_db):
+def test_cumulative_interval_against_an_independent_simulation():
+    # a hand-made model: large counts, the airline ψ-weights, σ = 0.05 on the log scale, many degrees of
+    # freedom (so the t quantile is the normal one); the total's interval by simulating the joint errors
+    from statsmodels.tsa.arima_process import arma2ma
+
+    steps = 12
+    ar = np.convolve([1, -1], np.r_[1, np.zeros(11), -1])
+    ma = np.convolve([1, -0.5], np.r_[1, np.zeros(11), -0.6])
+    psi = arma2ma(ar, ma, lags=steps)
+    mean_log = np.log(np.linspace(5000, 6000, steps))
+    baseline = Baseline("hand", 1, np.array([]), mean_log, psi, 0.05**2, 10**9)
+    lower, upper = total_interval(baseline, np.arange(1, steps + 1), 0.05)
+    rng = np.random.default_rng(11)
+    shocks = rng.normal(0, 0.05, (200_000, steps))
+    errors = np.stack([shocks[:, : h + 1] @ psi[h::-1] for h in range(steps)], axis=1)
+    totals = np.cumsum(np.expm1(mean_log + errors), axis=1)
+    low_sim, high_sim = np.quantile(totals, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(lower, low_sim, rtol=0.01)
+    np.testing.assert_allclose(upper, high_sim, rtol=0.01)
+    # one month alone: exactly the monthly interval
+    assert lower[0] == pytest.approx(np.expm1(mean_log[0] - 1.959964 * 0.05), rel=1e-6)
+
+
+def test_essex_five_months_has_no_expected_value(essex_db):
     con = duckdb.connect(str(essex_db), read_only=True)
     frame = expected_vs_observed(con, "crimes", Filters(force_id="essex"), fit_until=date(2018, 12, 1))
-    assert frame.attrs["method"] == "seasonal_mean" and frame.attrs["model"] == "overall mean"
-    totals = dict(con.execute(
-        "select month, count(*) from crimes where force_id = 'essex' group by month").fetchall())
-    mean = (totals[date(2018, 10, 1)] + totals[date(2018, 11, 1)] + totals[date(2018, 12, 1)]) / 3
-    january = frame.set_index("month").loc[date(2019, 1, 1)]
-    assert january["expected"] == pytest.approx(mean)
-    assert january["observed"] == totals[date(2019, 1, 1)]
-    assert "Only 3 months" in frame.attrs["note"]
+    before = con.execute("select count(distinct month) from crimes where force_id = 'essex' and month < '2019-01-01'").fetchall()[0][0]
+    assert before == 3
+    assert frame.attrs["method"] is None and frame.attrs["model"] is None
+    assert frame.attrs["note"] == f"Needs 24 months of history, {before} available."
+    assert frame["expected"].isna().all() and frame["flag"].isna().all()
+    totals = dict(con.execute("select month, count(*) from crimes where force_id = 'essex' group by month").fetchall())
+    assert frame.set_index("month")["observed"].to_dict() == {m: float(v) for m, v in totals.items()}
 
 
 def test_model_on_a_simulated_seasonal_series_is_calibrated():
-    # a known seasonal Poisson series: the projection's interval should contain the known mean
     rng = np.random.default_rng(7)
     months = pd.date_range("2014-01-01", "2019-12-01", freq="MS")
     mean = 500 * (1 + 0.2 * np.sin(2 * np.pi * months.month / 12))
@@ -115,3 +177,16 @@ def test_model_on_a_simulated_seasonal_series_is_calibrated():
     true_mean = mean[-12:]
     assert ((projected["lower"].to_numpy() < true_mean) & (true_mean < projected["upper"].to_numpy())).all()
     assert np.abs(projected["expected"].to_numpy() / true_mean - 1).max() < 0.1
+
+
+@pytest.mark.parametrize(("difference", "lower", "upper", "text"), [
+    (-159_831, -218_300, -106_500, "about 160,000 fewer than expected (107,000–218,000)"),
+    (2_512, 1_180, 3_890, "about 2,500 more than expected (1,200–3,900)"),
+    (-12.4, -30.2, 5.3, "about 12 fewer than expected (30 fewer to 5 more)"),
+    (0.3, -40.0, 41.0, "about as many as expected (40 fewer to 41 more)"),
+    (5_365.1, 3_218.9, 7_375.9, "about 5,400 more than expected (3,200–7,400)"),
+    (7.6, 2.4, 12.9, "about 8 more than expected (2–13)"),
+    (-48_213, float("nan"), float("nan"), "about 48,200 fewer than expected"),
+])
+def test_difference_wording_is_rounded_to_what_the_interval_supports(difference, lower, upper, text):
+    assert difference_text(difference, lower, upper) == text

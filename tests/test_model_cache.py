@@ -1,6 +1,9 @@
-"""The on-disk model cache returns exactly what a fresh fit returns, and never a fit of other data."""
+"""The in-process model memory: a remembered fit returns exactly what a fresh fit returns, never a fit of
+other data, and concurrent requests for one series share a single fit."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pandas as pd
@@ -9,44 +12,42 @@ from metrics import expected
 
 
 def _series(scale: float = 1.0) -> pd.Series:
-    months = pd.date_range("2016-01-01", "2020-12-01", freq="MS")
+    months = pd.date_range("2016-01-01", "2020-02-01", freq="MS")
     rng = np.random.default_rng(7)
     seasonal = 100 + 15 * np.sin(2 * np.pi * months.month / 12)
     return pd.Series(rng.poisson(seasonal * scale).astype("float64"), index=months)
 
 
-def test_cached_fit_equals_fresh_fit_and_keys_on_the_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("CRIME_MONITOR_CACHE", "off")
+def test_remembered_fit_equals_fresh_fit_and_keys_on_the_data(monkeypatch):
     expected._memory_cache.clear()
-    fresh = expected.expected_from_series(_series())
-    monkeypatch.setenv("CRIME_MONITOR_CACHE", str(tmp_path))
+    calls = []
+    real_fit = expected.fit_baseline
+    monkeypatch.setattr(expected, "fit_baseline", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    first = expected.expected_from_series(_series(), until=pd.Timestamp("2020-12-01").date())
+    again = expected.expected_from_series(_series(), until=pd.Timestamp("2020-12-01").date())
+    assert len(calls) == 1  # the second call used the remembered fit
     expected._memory_cache.clear()
-    first = expected.expected_from_series(_series())
-    assert len(list(tmp_path.glob("expected-*.json"))) == 1
-    expected._memory_cache.clear()  # force the read from disk
-    from_disk = expected.expected_from_series(_series())
-    pd.testing.assert_frame_equal(fresh, first)
-    pd.testing.assert_frame_equal(fresh, from_disk)
-    assert from_disk.attrs == fresh.attrs
-    other = expected.expected_from_series(_series(scale=2.0))
-    assert len(list(tmp_path.glob("expected-*.json"))) == 2
+    fresh = expected.expected_from_series(_series(), until=pd.Timestamp("2020-12-01").date())
+    assert len(calls) == 2
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, fresh)
+    assert first.attrs == fresh.attrs
+    other = expected.expected_from_series(_series(scale=2.0), until=pd.Timestamp("2020-12-01").date())
+    assert len(calls) == 3 and other.attrs["baseline_key"] != first.attrs["baseline_key"]
     assert other["expected"].iloc[-1] > 1.5 * fresh["expected"].iloc[-1]
+    expected._memory_cache.clear()
 
 
 def test_concurrent_requests_for_one_series_fit_it_once(monkeypatch):
-    """Sessions asking at once for the same series share one fit (the others wait for it)."""
-    import threading
-
-    monkeypatch.setenv("CRIME_MONITOR_CACHE", "off")
     expected._memory_cache.clear()
     calls = []
-    real_fit = expected._fit_candidates
+    real_fit = expected.fit_baseline
 
     def counting_fit(*args, **kwargs):
         calls.append(1)
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(expected, "_fit_candidates", counting_fit)
+    monkeypatch.setattr(expected, "fit_baseline", counting_fit)
     results = []
     threads = [threading.Thread(target=lambda: results.append(expected.expected_from_series(_series(3.0))))
                for _ in range(4)]

@@ -7,11 +7,13 @@ from datetime import date
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
 from metrics import inventory, plan
 from metrics.filters import Filters
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -94,20 +96,54 @@ def test_scorecard_counts_and_bh_significance(essex_con):
     assert (tested["significant"] == (q_values < 0.05)).all()
     not_loaded = card.loc["domestic_abuse_crimes"]
     assert not not_loaded["available"] and "--mapping" in not_loaded["load_command"]
-    # short history: the expected flag uses the seasonal-mean fallback over the 2 baseline months before Jan 2019
-    assert card.loc["asb_incidents", "expected_method"] in ("overall mean", "seasonal mean")
+    # 5 months of history: no expected value at all, and the note says why (never a plain mean)
+    months_before = essex_con.execute(
+        "select count(distinct month) from crimes where month < ?", [comparison.post[0]]).fetchall()[0][0]
+    assert months_before == 3
+    for measure_id in tested.index:
+        row = card.loc[measure_id]
+        assert row["expected_method"] is None or row["expected_method"] != row["expected_method"]
+        assert row["expected_flag"] is None and np.isnan(row["expected_latest"])
+        assert row["expected_note"] == f"Needs 24 months of history, {months_before} available."
+        assert row["fit_excluded"] == "" and pd.isna(row["fit_from"]) and pd.isna(row["fit_until"])
 
 
 def test_expected_flag_matches_the_scorecard(essex_con):
     comparison = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "latest12")
     card = plan.scorecard(essex_con, Filters(force_id="essex"), comparison).set_index("measure_id")
     separate = plan.expected_flag(essex_con, "robbery", Filters(force_id="essex"), comparison)
-    assert separate["expected_flag"] == card.loc["robbery", "expected_flag"]
-    # overall mean of Oct–Dec 2018 robberies (the months before the current period), by hand
-    months = [date(2018, 10, 1), date(2018, 11, 1), date(2018, 12, 1)]
-    counts = [essex_con.execute("select count(*) from crimes where crime_type = 'Robbery' and month = ?", [m]).fetchall()[0][0]
-              for m in months]
-    assert separate["expected_latest"] == pytest.approx(sum(counts) / 3)
+    assert set(separate) == set(plan.EXPECTED_COLUMNS)
+    assert separate["expected_flag"] is None and card.loc["robbery", "expected_flag"] is None
+    assert separate["expected_note"] == card.loc["robbery", "expected_note"] == "Needs 24 months of history, 3 available."
+
+
+def test_scorecard_cli_on_the_real_essex_files(essex_db):
+    import json
+
+    out = run_cli("metrics", "scorecard", "--db", str(essex_db), "--format", "json").stdout
+    rows = {row["measure_id"]: row for row in json.loads(out)["rows"]}
+    columns = ["measure_id", "label", "latest_month", "latest_value", "rate_ratio", "ci_lower", "ci_upper", "p_value",
+               "q_value", "expected", "expected_lower", "expected_upper", "expected_flag", "fit_from", "fit_until",
+               "fit_excluded"]
+    assert all(set(columns) <= set(row) for row in rows.values())
+    con = duckdb.connect(str(essex_db), read_only=True)
+    try:
+        robbery_feb = con.execute("select count(*) from crimes where crime_type = 'Robbery' and month = '2019-02-01'").fetchall()[0][0]
+        robbery_post = con.execute("select count(*) from crimes where crime_type = 'Robbery' and month >= '2019-01-01'").fetchall()[0][0]
+        robbery_pre = con.execute(
+            "select count(*) from crimes where crime_type = 'Robbery' and month between '2018-11-01' and '2018-12-01'").fetchall()[0][0]
+    finally:
+        con.close()
+    robbery = rows["robbery"]
+    assert robbery["latest_month"] == "2019-02-01" and robbery["latest_value"] == robbery_feb
+    assert robbery["rate_ratio"] == pytest.approx(robbery_post / robbery_pre)  # equal months on each side
+    assert robbery["expected_flag"] == "" and robbery["expected"] is None
+    assert "Needs 24 months of history, 3 available" in robbery["expected_note"]
+    assert "domestic_abuse_crimes" not in rows  # not loaded: only available measures
+    csv_out = run_cli("metrics", "scorecard", "--db", str(essex_db), "--format", "csv").stdout
+    assert csv_out.splitlines()[0].startswith("measure_id,label,latest_month,latest_value")
+    bad = run_cli("metrics", "scorecard", "--db", str(essex_db), "--compare", "custom", check=False)
+    assert bad.returncode == 2 and "--compare custom needs --pre" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_flag_measure_series_counts_only_flagged_rows(demo_db):
