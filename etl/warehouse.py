@@ -278,6 +278,8 @@ SCHEMA: dict[str, str] = {
         fitted_log DOUBLE[],
         mean_log DOUBLE[],
         psi DOUBLE[],
+        param_count INTEGER,
+        param_loadings DOUBLE[],
         slices VARCHAR[],
         computed_at TIMESTAMP
     """,

@@ -11,6 +11,8 @@ Series groups:
   the total and each major category, origins 2014-02..2019-02 monthly, 10-month horizons. Categories
   with zero months are left out (FRAUD AND FORGERY is recorded as 0 from 2013, when Action Fraud took
   over the reports).
+  `--boroughs` adds real small-area series: every 6th borough × major category series with no zero month
+  (in name order), at every 6th origin.
 - Demo (synthetic, `--demo-db`): each police.uk crime type and each plan measure of the demo warehouse,
   force-wide, fit until 2020-02 at the latest (origins from the first with 24 months of history until
   the last whose horizon ends by 2020-02); `--demo-districts` adds each crime type per district (small
@@ -34,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from metrics import expected
 from metrics.expected import MIN_MODEL_MONTHS, expected_from_series
 from metrics.filters import add_months, months_between
 
@@ -42,6 +45,7 @@ LONDON_FILE = Path("london-datastore") / "mps-borough-level-crime-historical.csv
 LONDON_ORIGINS = (date(2014, 2, 1), date(2019, 2, 1))
 DEMO_LAST_CLEAN = date(2020, 2, 1)
 HORIZON = 10
+BOROUGH_SAMPLE = 6  # every 6th borough x major category series, and every 6th origin, for `--boroughs`
 
 
 @dataclass
@@ -58,14 +62,14 @@ def default_london_file() -> Path:
     return root / LONDON_FILE
 
 
-def london_series(path: str | os.PathLike) -> list[Series]:
-    """The London total and major categories by month, summed over boroughs in DuckDB."""
+def _london_frame(path: str | os.PathLike) -> pd.DataFrame:
+    """borough, major_category, month, crimes: the file summed over minor categories, in DuckDB."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: London Datastore borough file not found (give --london)")
     con = duckdb.connect()
     try:
-        frame = con.execute(
+        return con.execute(
             """
             with
 
@@ -79,28 +83,37 @@ def london_series(path: str | os.PathLike) -> list[Series]:
             ),
 
             typed as (
-                select MajorText as major_category, strptime(period, '%Y%m')::date as month,
-                       cast(recorded as bigint) as crimes
+                select BoroughName as borough, MajorText as major_category,
+                       strptime(period, '%Y%m')::date as month, cast(recorded as bigint) as crimes
                 from unpivoted
             ),
 
             final as (
-                select major_category, month, sum(crimes) as crimes from typed group by all
+                select borough, major_category, month, sum(crimes) as crimes from typed group by all
             )
 
-            select * from final order by major_category, month
+            select * from final order by borough, major_category, month
             """,
             [str(path)],
         ).df()
     finally:
         con.close()
-    out = []
-    total = frame.groupby("month")["crimes"].sum()
-    out.append(Series("London total", "all recorded crime", _indexed(total)))
+
+
+def london_series(path: str | os.PathLike, boroughs: bool = False) -> list[Series]:
+    """The London total and major categories by month, summed over boroughs; with `boroughs`, also a fixed
+    sample of borough × major category series (every BOROUGH_SAMPLE-th in name order, small counts)."""
+    frame = _london_frame(path)
+    out = [Series("London total", "all recorded crime", _indexed(frame.groupby("month")["crimes"].sum()))]
     for name, part in frame.groupby("major_category"):
-        values = _indexed(part.set_index("month")["crimes"])
-        if (values > 0).all():
+        values = _indexed(part.groupby("month")["crimes"].sum())
+        if (values > 0).all():  # categories with zero months are left out
             out.append(Series("London major categories", str(name).capitalize(), values))
+    if boroughs:
+        kept = [(key, part) for key, part in frame.groupby(["borough", "major_category"]) if (part["crimes"] > 0).all()]
+        for (borough, name), part in kept[::BOROUGH_SAMPLE]:
+            out.append(Series("London boroughs (sample)", f"{borough}: {str(name).capitalize()}",
+                              _indexed(part.set_index("month")["crimes"])))
     return out
 
 
@@ -191,12 +204,14 @@ def coverage_table(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_backtest(london: str | os.PathLike | None, demo_db: str | os.PathLike | None, horizon: int = HORIZON,
-                 demo_districts: bool = False, log=print) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
+                 demo_districts: bool = False, log=print, boroughs: bool = False,
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
     """(coverage table, per-forecast results, CPU seconds per fit) over the chosen series."""
     plans: list[tuple[Series, list[date]]] = []
     if london is not None:
-        for series in london_series(london):
-            plans.append((series, origins_for(series.values, *LONDON_ORIGINS, horizon)))
+        for series in london_series(london, boroughs):
+            origins = origins_for(series.values, *LONDON_ORIGINS, horizon)
+            plans.append((series, origins[::BOROUGH_SAMPLE] if series.group.startswith("London boroughs") else origins))
     if demo_db is not None:
         for series in demo_series(demo_db, demo_districts):
             clean = series.values[series.values.index <= pd.Timestamp(DEMO_LAST_CLEAN)]
@@ -218,15 +233,20 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     london = None if args.no_london else (args.london or default_london_file())
     if london is None and args.demo_db is None:
         raise ValueError("nothing to backtest: give --demo-db, or leave out --no-london")
+    if args.max_fit_months is not None:  # this process only: how calibration depends on the window length
+        if not MIN_MODEL_MONTHS <= args.max_fit_months <= expected.MAX_FIT_MONTHS:
+            raise ValueError(f"--max-fit-months must be {MIN_MODEL_MONTHS}..{expected.MAX_FIT_MONTHS}")
+        expected.MAX_FIT_MONTHS = args.max_fit_months
     table, results, seconds = run_backtest(london, args.demo_db, args.horizon, args.demo_districts,
-                                           log=lambda m: print(m, file=sys.stderr))
+                                           log=lambda m: print(m, file=sys.stderr), boroughs=args.boroughs)
     if args.results:
         results.to_csv(args.results, index=False)
     low, high = TARGET
     table.attrs["note"] = (
         f"Coverage of the 95% prediction interval (monthly) and of the cumulative-difference interval (total over "
         f"{args.horizon} months) [target {low:.0%}–{high:.0%}]. Model selection + forecast per series: median "
-        f"{np.median(seconds) * 1000:.0f} ms CPU over {len(seconds)} fits (load average {os.getloadavg()[0]:.1f}).")
+        f"{np.median(seconds) * 1000:.0f} ms CPU over {len(seconds)} fits (load average {os.getloadavg()[0]:.1f}); "
+        f"fit windows of at most {expected.MAX_FIT_MONTHS} months.")
     emit(table, args.format)
     return 0
 
@@ -235,9 +255,15 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("backtest", help="rolling-origin backtest: coverage of the 95%% intervals")
     parser.add_argument("--london", help="London Datastore borough file (default: in $CRIME_REFERENCE_DATA)")
     parser.add_argument("--no-london", action="store_true", help="leave the London series out")
+    parser.add_argument("--boroughs", action="store_true",
+                        help=f"also a sample of London borough x category series (every {BOROUGH_SAMPLE}th, "
+                             f"every {BOROUGH_SAMPLE}th origin)")
     parser.add_argument("--demo-db", help="a demo warehouse (python -m etl demo) for the synthetic series")
     parser.add_argument("--demo-districts", action="store_true", help="also each demo crime type per district")
     parser.add_argument("--horizon", type=int, default=HORIZON, help=f"months projected per origin (default {HORIZON})")
+    parser.add_argument("--max-fit-months", type=int,
+                        help="fit on at most this many months (default: the views' rule, at most "
+                             f"{expected.MAX_FIT_MONTHS}): how calibration depends on the window length")
     parser.add_argument("--results", help="also write every forecast's row to this CSV")
     parser.add_argument("--format", default="table", choices=["table", "csv", "json"])
     parser.set_defaults(handler=_cmd_backtest)

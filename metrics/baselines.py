@@ -55,22 +55,24 @@ class BaselineStore:
         try:
             rows = self.con.execute(
                 """
-                select model, candidates, sigma2, residual_df, fitted_log, mean_log, psi
+                select model, candidates, sigma2, residual_df, fitted_log, mean_log, psi, param_count,
+                       param_loadings
                 from baselines
                 where baseline_key = ? and model_version = ? and horizon_months >= ?
                 limit 1
                 """,
                 [key, MODEL_VERSION, int(steps)],
             ).fetchall()
-        except duckdb.CatalogException:  # a warehouse from before the table existed
+        except (duckdb.CatalogException, duckdb.BinderException):  # a warehouse from before the table (columns)
             self.available = False
             return None
         if not rows:
             return None
-        model, candidates, sigma2, residual_df, fitted_log, mean_log, psi = rows[0]
-        return Baseline(model=model, candidates=int(candidates), fitted_log=_array(fitted_log),
-                        mean_log=_array(mean_log), psi=_array(psi), sigma2=float(sigma2),
-                        residual_df=int(residual_df))
+        model, candidates, sigma2, residual_df, fitted_log, mean_log, psi, param_count, loadings = rows[0]
+        mean = _array(mean_log)
+        return Baseline(model=model, candidates=int(candidates), fitted_log=_array(fitted_log), mean_log=mean,
+                        psi=_array(psi), sigma2=float(sigma2), residual_df=int(residual_df),
+                        param_loadings=_array(loadings).reshape(len(mean), int(param_count)))
 
     def record(self, key: str, baseline: Baseline, window: FitWindow) -> None:
         """Readers keep nothing (the computation's collector does)."""
@@ -143,7 +145,8 @@ def _view_calls(con, collector: BaselineCollector, force_id: str, districts: lis
     """Run, for one force, every expected-vs-observed call the views make (see the module docstring)."""
     from metrics import plan
     from metrics.expected import expected_vs_observed
-    from metrics.filters import Filters, add_months
+    from metrics.expected import MIN_MODEL_MONTHS
+    from metrics.filters import Filters, add_months, months_between
     from metrics.series import categories, data_range
 
     first, last = data_range(con, "crimes", Filters(force_id=force_id))
@@ -152,8 +155,9 @@ def _view_calls(con, collector: BaselineCollector, force_id: str, districts: lis
             first, last = data_range(con, item.family, Filters(force_id=force_id))
             if first is not None:
                 break
-    if first is None:
-        return 0
+    spans = [data_range(con, family, Filters(force_id=force_id)) for family in {m.family for m in plan.MEASURES}]
+    if first is None or max(months_between(a, b) for a, b in spans if a is not None) <= MIN_MODEL_MONTHS:
+        return 0  # nothing loaded, or too few months in every source for a model before its latest month
     comparisons = [c for c in (plan.resolve_comparison(first, last, p) for p in PRESET_NAMES) if c is not None]
     available = [m for m in plan.MEASURES if plan.measure_available(con, m, Filters(force_id=force_id))]
     crime_types = categories(con, "crimes", Filters(force_id=force_id))
@@ -234,7 +238,9 @@ def _frame(collector: BaselineCollector) -> pd.DataFrame:
                      "candidates": b.candidates, "fit_from": w.fit_from, "fit_until": w.fit_until,
                      "sigma2": b.sigma2, "residual_df": b.residual_df, "horizon_months": b.horizon,
                      "fitted_log": [float(v) for v in b.fitted_log], "mean_log": [float(v) for v in b.mean_log],
-                     "psi": [float(v) for v in b.psi], "slices": sorted(entry.slices), "computed_at": now})
+                     "psi": [float(v) for v in b.psi], "param_count": b.loadings(b.horizon).shape[1],
+                     "param_loadings": [float(v) for v in b.loadings(b.horizon).ravel()],
+                     "slices": sorted(entry.slices), "computed_at": now})
     return pd.DataFrame(rows)
 
 
@@ -245,17 +251,17 @@ class DataChanged(Exception):
 def write_baselines(db, collector: BaselineCollector, fitted_stamp: str) -> int:
     """Replace the baselines table under the warehouse's write lock, after checking the data are still the
     ones fitted (DataChanged otherwise). Returns the rows written."""
-    from etl.warehouse import Warehouse, load_fingerprint
+    from etl.warehouse import Warehouse, ensure_schema, load_fingerprint
 
     frame = _frame(collector)
     with Warehouse(db).write() as session:
         if load_fingerprint(session.con) != fitted_stamp.split("|", 1)[0]:
             raise DataChanged("the warehouse was reloaded while its baselines were being fitted")
-        session.con.execute("delete from baselines")
+        session.con.execute("drop table baselines")  # recreated from SCHEMA: an older layout goes too
+        ensure_schema(session.con)
         if len(frame):
             session.con.register("new_baselines", frame)
-            columns = ", ".join(frame.columns)  # fixed names from _frame, not user input
-            session.con.execute(f"insert into baselines ({columns}) select {columns} from new_baselines")
+            session.con.execute("insert into baselines by name select * from new_baselines")
             session.con.unregister("new_baselines")
         session.set_meta(META_KEY, fitted_stamp)
     return len(frame)

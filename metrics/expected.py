@@ -4,15 +4,16 @@ with a 95% prediction interval (as Langton, Dixon & Farrell 2021 did for monthly
 Fit window (`choose_fit_window`): the months before the projection start that are observed and not
 disrupted (metrics.calendar.disruptions: a month is left out when a disruption period touches any day of
 it; include_disrupted=True keeps them). The window is the most recent run of at least 24 consecutive such
-months, at most its last 120; when the latest run is shorter (say the months since restrictions were
+months, at most its last 60; when the latest run is shorter (say the months since restrictions were
 lifted), an earlier run is used and the model projects across the gap. With no run of 24 months there is
 no expected value at all (the note says "Needs 24 months of history, N available").
 
 Model (`fit_baseline`): seasonal ARIMA on log(count + 1) with one regular and one seasonal difference,
 chosen by AICc among CANDIDATE_ORDERS (the "airline" model SARIMA(0,1,1)(0,1,1)12 and two neighbours),
 fitted with statsforecast (exact ML). Prediction interval on the log scale: mean ± t(df) quantile × the
-Box–Jenkins forecast standard deviation sqrt(σ² Σ ψ_j²) (σ² the residual variance on df = residual
-degrees of freedom), back-transformed with exp(·) − 1 (so `expected` is the median forecast). Interval
+forecast standard deviation: the Box–Jenkins innovation part σ² Σ ψ_j² (σ² the residual variance on df =
+residual degrees of freedom) plus the coefficients' estimation error by the delta method
+(`parameter_loadings`); back-transformed with exp(·) − 1 (so `expected` is the median forecast). Interval
 coverage is measured by `python -m metrics backtest` (docs/STATISTICS.md).
 
 Cumulative difference (observed − expected, summed from the projection start) carries an interval from
@@ -48,7 +49,7 @@ from metrics.calendar import Disruption, disruptions, month_disruption, month_ra
 from metrics.filters import Filters, add_months, month_start, months_between
 
 MIN_MODEL_MONTHS = 24
-MAX_FIT_MONTHS = 120
+MAX_FIT_MONTHS = 60
 SEASON = 12
 # (order, seasonal order) candidates, all with d = 1 and D = 1 so their AICc values compare
 CANDIDATE_ORDERS: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
@@ -57,7 +58,7 @@ CANDIDATE_ORDERS: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] 
     ((0, 1, 1), (1, 1, 1)),
 )
 DIFFERENCED_MONTHS = 1 + SEASON  # months the differencing uses up: no one-step fit for them
-MODEL_VERSION = "sarima-log1p-1"  # part of every stored baseline's key: bump when the model changes
+MODEL_VERSION = "sarima-log1p-2"  # part of every stored baseline's key: bump when the model changes
 SPARE_STEPS = 24  # months forecast beyond what was asked, so a stored baseline still serves next month
 COLUMNS = ["month", "observed", "expected", "lower", "upper", "in_fit", "flag", "cumulative_difference",
            "cumulative_lower", "cumulative_upper"]
@@ -181,7 +182,8 @@ class Baseline:
 
     fitted_log: one-step fitted values of the fit months (NaN for the first DIFFERENCED_MONTHS);
     mean_log: forecast means for steps 1..len; psi: ψ_0..ψ_(len-1), the MA(∞) weights of the forecast
-    errors; sigma2: innovation variance (on residual_df degrees of freedom)."""
+    errors; sigma2: innovation variance (on residual_df degrees of freedom); param_loadings: steps × k
+    matrix L with L Lᵀ = the forecast covariance from the coefficients' estimation error (G V Gᵀ)."""
 
     model: str
     candidates: int
@@ -190,6 +192,13 @@ class Baseline:
     psi: np.ndarray = field(repr=False)
     sigma2: float = 0.0
     residual_df: int = 1
+    param_loadings: np.ndarray | None = field(default=None, repr=False)
+
+    def loadings(self, horizon: int) -> np.ndarray:
+        """The first `horizon` rows of param_loadings (zeros when there are none)."""
+        if self.param_loadings is None or not self.param_loadings.size:
+            return np.zeros((horizon, 0))
+        return self.param_loadings[:horizon]
 
     @property
     def horizon(self) -> int:
@@ -265,7 +274,50 @@ def fit_baseline(fit_values: np.ndarray, steps: int) -> Baseline | None:
         psi=psi_weights(coef, order, seasonal_order, steps),
         sigma2=float(best.model_["sigma2"]),
         residual_df=max(int(best.model_["nobs"]) - len(coef), 1),
+        param_loadings=parameter_loadings(y, order, seasonal_order, coef, mean_log),
     )
+
+
+HESSIAN_STEP = 2e-3
+GRADIENT_STEP = 1e-4
+
+
+def parameter_loadings(y: np.ndarray, order, seasonal_order, coef: dict[str, float], mean_log: np.ndarray) -> np.ndarray:
+    """steps × k matrix L with L Lᵀ = G V Gᵀ: the delta-method covariance of the forecast means from the
+    coefficients' estimation error. V = the inverse of minus the numerical Hessian of the exact log-likelihood
+    (central differences, HESSIAN_STEP); G = the forecast means' derivatives (forward differences). The
+    model is refitted with every coefficient fixed for each evaluation (cheap: one Kalman filter pass).
+    Zeros (no term) when a refit fails or the Hessian is not usable."""
+    from statsforecast.models import ARIMA
+
+    names = list(coef)
+    steps = len(mean_log)
+    base = np.array([coef[n] for n in names])
+
+    def refit(values: np.ndarray):
+        fixed = {n: float(v) for n, v in zip(names, values)}
+        return ARIMA(order=order, seasonal_order=seasonal_order, season_length=SEASON, fixed=fixed).fit(y)
+
+    def loglik(shift: np.ndarray) -> float:
+        return float(refit(base + shift).model_["loglik"])
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            unit = np.eye(len(names)) * HESSIAN_STEP
+            hessian = np.array([[(loglik(unit[i] + unit[j]) - loglik(unit[i] - unit[j]) - loglik(unit[j] - unit[i])
+                                  + loglik(-unit[i] - unit[j])) / (4 * HESSIAN_STEP**2) for j in range(len(names))]
+                                for i in range(len(names))])
+            covariance = np.linalg.inv(-(hessian + hessian.T) / 2)
+            gradient = np.column_stack([
+                (np.asarray(refit(base + np.eye(len(names))[k] * GRADIENT_STEP).predict(steps)["mean"]) - mean_log)
+                / GRADIENT_STEP for k in range(len(names))])
+    except (ValueError, RuntimeError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError):
+        return np.zeros((steps, 0))
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    if not np.isfinite(eigenvalues).all() or not np.isfinite(gradient).all() or eigenvalues.max() <= 0:
+        return np.zeros((steps, 0))
+    return gradient @ vectors @ np.diag(np.sqrt(np.clip(eigenvalues, 0.0, None)))
 
 
 def baseline_key(fit_values: np.ndarray, window: FitWindow) -> str:
@@ -348,12 +400,14 @@ def _flag(observed: float, lower: float, upper: float) -> str | None:
 
 
 def error_covariance(baseline: Baseline, horizon: int) -> np.ndarray:
-    """Covariance of the log-scale forecast errors at steps 1..horizon: σ² Σ_k ψ_(i−k) ψ_(j−k)."""
+    """Covariance of the log-scale forecast errors at steps 1..horizon: σ² Σ_k ψ_(i−k) ψ_(j−k) from the
+    innovations, plus the coefficients' estimation error (L Lᵀ)."""
     psi = baseline.psi[:horizon]
     weights = np.zeros((horizon, horizon))  # row h: the weights of innovations 1..h in the error at step h
     for h in range(horizon):
         weights[h, : h + 1] = psi[h::-1]
-    return baseline.sigma2 * weights @ weights.T
+    loadings = baseline.loadings(horizon)
+    return baseline.sigma2 * weights @ weights.T + loadings @ loadings.T
 
 
 def total_interval(baseline: Baseline, steps: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -381,7 +435,7 @@ def total_interval(baseline: Baseline, steps: np.ndarray, alpha: float) -> tuple
 def _projection(baseline: Baseline, steps: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median forecast and prediction limits on the count scale for steps 1..steps."""
     mean = baseline.mean_log[:steps]
-    sd = np.sqrt(baseline.sigma2 * np.cumsum(baseline.psi[:steps] ** 2))
+    sd = np.sqrt(baseline.sigma2 * np.cumsum(baseline.psi[:steps] ** 2) + (baseline.loadings(steps) ** 2).sum(axis=1))
     quantile = stats.t.ppf(1 - alpha / 2, baseline.residual_df)
     expected = np.clip(np.expm1(mean), 0.0, None)
     lower = np.clip(np.expm1(mean - quantile * sd), 0.0, None)

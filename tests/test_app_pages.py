@@ -22,7 +22,7 @@ ASB = "Anti-social behaviour"
 VIEWS = ui.available_views()
 # the pages this module's author owns: their tables must show no empty (None/nan) cells
 SHELL_PAGES = {"pages/overview.py", "pages/local_policing.py", "pages/covid.py", "pages/data.py"}
-# keep the demo runs fast: a comparison whose baseline is short, so expected values use the seasonal mean
+# keep the demo runs fast: a comparison whose baseline is short, so no expected model is fitted (under 24 months)
 DEMO_FAST = {"compare": "custom", "pre": "2017-01..2017-06", "post": "2017-07..2017-12"}
 
 

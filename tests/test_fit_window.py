@@ -52,14 +52,14 @@ def test_a_long_enough_run_after_the_disruption_is_used():
     assert window.fit_excluded == "" and window.skipped is None
 
 
-def test_at_most_120_months_and_missing_months_break_runs():
+def test_at_most_60_months_and_missing_months_break_runs():
     months = _months("2005-01-01", "2019-12-01")  # 180 clean months
     window = choose_fit_window(months, np.ones(len(months)), date(2020, 1, 1), COVID)
-    assert (window.fit_from, window.fit_until, window.months) == (date(2010, 1, 1), date(2019, 12, 1), 120)
+    assert (window.fit_from, window.fit_until, window.months) == (date(2015, 1, 1), date(2019, 12, 1), 60)
     values = np.ones(len(months))
     values[months.index(date(2018, 6, 1))] = np.nan  # a month not loaded
     window = choose_fit_window(months, values, date(2020, 1, 1), COVID)
-    assert (window.fit_from, window.fit_until) == (date(2008, 6, 1), date(2018, 5, 1))  # 2018-07..2019-12 is 18
+    assert (window.fit_from, window.fit_until) == (date(2013, 6, 1), date(2018, 5, 1))  # 2018-07..2019-12 is 18
 
 
 def test_include_disrupted_keeps_the_covid_months_and_says_so():
