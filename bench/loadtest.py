@@ -218,7 +218,7 @@ def run_loadtest(db: Path | None, sessions: int = 20, seconds: float = 30.0, url
     if load_sources:
         if db is None:
             raise ValueError("--load needs --db (the warehouse the server reads)")
-        load_cmd = [sys.executable, "-m", "etl", "load", *load_sources, "--db", str(db)]
+        load_cmd = [sys.executable, "-m", "etl", "load", *load_sources, "--db", str(db), "--no-baselines"]
     with contextlib.ExitStack() as stack:
         base_url = url or stack.enter_context(streamlit_server(db))
         asyncio.run(_drive(base_url, sessions, seconds, request_timeout, results, load_cmd, warmup))

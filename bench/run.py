@@ -214,7 +214,7 @@ def run_benchmark(
     db = workdir / "warehouse.duckdb"
     for stale in workdir.glob("warehouse.duckdb*"):
         stale.unlink() if stale.is_file() else shutil.rmtree(stale)
-    full = run_measured(["etl", "load", manifest["archive"], "--db", str(db)])
+    full = run_measured(["etl", "load", manifest["archive"], "--db", str(db), "--no-baselines"])
     figures["load"] = {"seconds": full.seconds, "rows": manifest["rows"], "rows_per_second": manifest["rows"] / full.seconds,
                        "peak_rss_bytes": full.peak_rss_bytes, "cpu_seconds": full.cpu_seconds}
     say(f"full load: {full.seconds:.1f} s, {manifest['rows'] / full.seconds:,.0f} rows/s, peak RSS "
@@ -223,7 +223,7 @@ def run_benchmark(
 
     # 3. incremental load of one new month
     increment_folder = Path(manifest["increment"]) / manifest["increment_month"]
-    extra = run_measured(["etl", "load", str(increment_folder), "--db", str(db)])
+    extra = run_measured(["etl", "load", str(increment_folder), "--db", str(db), "--no-baselines"])
     figures["increment"] = {"seconds": extra.seconds, "rows": manifest["increment_rows"], "peak_rss_bytes": extra.peak_rss_bytes,
                             "cpu_seconds": extra.cpu_seconds}
     say(f"incremental load of one month ({manifest['increment_rows']:,} rows): {extra.seconds:.2f} s, peak RSS "
