@@ -21,7 +21,8 @@ from typing import Any
 
 DEMO_MARK = "Demo data — synthetic"
 # the longer sentence beside the mark in notes, banners and sidecars
-DEMO_NOTE = f"{DEMO_MARK}: made from the synthetic demo warehouse; the numbers are invented and must not be quoted as real."
+DEMO_NOTE = (f"{DEMO_MARK}: made from the synthetic demo warehouse; the numbers are invented and must not be "
+             "quoted as real.")
 P_VALUE_FLOOR = 0.001  # p- and q-values below this are shown as "<0.001"
 
 

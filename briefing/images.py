@@ -316,7 +316,7 @@ def chart_downloads(
     pictures "Demo data — synthetic"; `description` (the notes in words) goes into their metadata."""
     from briefing.disclosure import protect_figure
 
-    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive)
+    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive)  # on the figure, not its dict
     stem = safe_basename(basename)
     labels = {"png": "PNG (slide, high resolution)", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
     snapshot = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
@@ -336,8 +336,8 @@ def notes_description(notes: Any, filters: Any = None) -> str:
     from briefing.provenance import filters_in_words
     from charts.figures import format_as_at
 
-    parts = [notes.title, f"Source: {notes.source}" if notes.source else "", f"Units: {notes.units}" if notes.units else "",
-             f"Period: {notes.period}" if notes.period else "",
+    parts = [notes.title, f"Source: {notes.source}" if notes.source else "",
+             f"Units: {notes.units}" if notes.units else "", f"Period: {notes.period}" if notes.period else "",
              f"Filters: {notes.filters or (filters_in_words(filters) if filters is not None else 'none')}",
              f"Data as at {format_as_at(notes.as_at)}" if notes.as_at is not None else "",
              f"Caveats: {notes.caveats}" if notes.caveats else ""]

@@ -67,7 +67,8 @@ def filters_in_words(filters: Any) -> str:
     parts = [force_name_for(force_id) if force_id else "All forces loaded",
              ("districts: " + ", ".join(districts)) if districts else "all districts",
              ("crime types: " + ", ".join(categories)) if categories else "all crime types"]
-    other = {k: v for k, v in raw.items() if k not in ("force_id", "districts", "categories") and v not in (None, "", [], {})}
+    other = {k: v for k, v in raw.items()
+             if k not in ("force_id", "districts", "categories") and v not in (None, "", [], {})}
     parts += [f"{key.replace('_', ' ')}: {', '.join(_names(value)) if isinstance(value, list) else value}"
               for key, value in other.items()]
     return "; ".join(parts)
@@ -142,7 +143,8 @@ def provenance_lines(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key, value in record.items():
         lines.append((_LABELS.get(key, key.replace("_", " ").capitalize()), _value_in_words(key, value)))
         if key == "filters":
-            lines.append(("Filters (as recorded)", json.dumps(value, default=str, sort_keys=True) if value else "none (all)"))
+            raw = json.dumps(value, default=str, sort_keys=True) if value else "none (all)"
+            lines.append(("Filters (as recorded)", raw))
     return lines
 
 

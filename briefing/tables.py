@@ -38,7 +38,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from briefing import __version__
+from briefing import __version__, disclosure
 from briefing.disclosure import DisclosureRule, ProtectedTable, protect_frame
 from briefing.export_spec import DEMO_MARK, DEMO_NOTE, P_VALUE_FLOOR, Column, ExportNotes
 from briefing.images import Download, safe_basename
@@ -250,7 +250,8 @@ def note_rows(notes: ExportNotes, columns: Sequence[Column], disclosure_note: st
     produced = f"Crime Plan Monitor {record.get('version', __version__)}, {generated} UTC"
     if record.get("load_fingerprint"):
         produced += f"; data fingerprint {record['load_fingerprint']} (see the Provenance sheet of the XLSX)"
-    filters_text = notes.filters or (filters_in_words(filters) if filters is not None else "No filters: all data loaded.")
+    filters_text = notes.filters or (
+        filters_in_words(filters) if filters is not None else "No filters: all data loaded.")
     texts = (
         DEMO_NOTE if notes.demo else "Data as loaded from the sources named below (not the synthetic demo).",
         notes.title, notes.source or "not stated", notes.units or "Stated in each column heading.",
@@ -260,13 +261,24 @@ def note_rows(notes: ExportNotes, columns: Sequence[Column], disclosure_note: st
     return [(label, _one_line(text)) for label, text in zip(NOTE_LABELS, texts)]
 
 
+def _context_columns(frame: pd.DataFrame, exported: Sequence[str]) -> list[str]:
+    """Columns not exported that disclosure control still needs: the LSOA (the table is LSOA-level), the
+    category and the flags (which rows are sensitive)."""
+    names = (*getattr(disclosure, "GEOGRAPHY_COLUMNS", ("lsoa_code", "lsoa_name", "lsoa")),
+             *getattr(disclosure, "CATEGORY_COLUMNS", ("crime_type", "category")),
+             *getattr(disclosure, "FLAG_COLUMNS", ("domestic_abuse", "child_victim")))
+    return [name for name in dict.fromkeys(names) if name in frame.columns and name not in exported]
+
+
 def people_table(frame: pd.DataFrame, notes: ExportNotes, columns: Sequence[Column] | None = None, *,
                  filters: Any = None, rule: DisclosureRule | None = None) -> PeopleTable:
-    """Disclosure control on the exported columns (under their code names), then the values as shown and the
-    notes. `columns` None: `default_columns(frame)`."""
+    """Disclosure control on the exported columns under their code names (with the LSOA, category and flag
+    columns it needs even when they are not exported), then the values as shown and the notes. `columns`
+    None: `default_columns(frame)`."""
     columns = list(columns) if columns else default_columns(frame)
-    result: ProtectedTable = protect_frame(_selected(frame, columns), rule=rule, filters=filters,
-                                           sensitive=notes.sensitive)
+    exported = list(_selected(frame, columns).columns)
+    result: ProtectedTable = protect_frame(frame[exported + _context_columns(frame, exported)], rule=rule,
+                                           filters=filters, sensitive=notes.sensitive)
     table = result.frame
     shown = [[cell_value(v, c) if not hidden else v for v, hidden in zip(table[c.name], result.suppressed[c.name])]
              for c in columns]

@@ -271,7 +271,7 @@ class _RecordingProxy:
         self.server.server_close()
 
 
-def _squares() -> tuple[dict, "object"]:
+def _squares() -> tuple[dict, "pd.DataFrame"]:
     """Six LSOA-like squares near Harlow (a hand-made GeoJSON) with counts 10..60."""
     import pandas as pd
 

@@ -110,6 +110,10 @@ def test_district_rates_in_words_rounded_as_on_screen(essex_con, essex_dir, refe
     read = pd.read_csv(io.BytesIO(items[0].content()), skiprows=CSV_SKIPROWS)
     assert list(read.columns) == header and len(read) == len(frame)
     assert read.loc[read["District"] == "Harlow", "Burglaries"].item() == burglaries
+    excel = pd.read_excel(io.BytesIO(items[1].content()), sheet_name="Data", skiprows=XLSX_HEADER_ROW - 1)
+    assert list(excel.columns) == header and len(excel) == len(frame)
+    assert excel.loc[excel["District"] == "Harlow", "Burglaries per 1,000 residents in the month"].item() \
+        == float(month_rate)
 
     book = load_workbook(io.BytesIO(items[1].content()))
     assert book.sheetnames == ["Data", "Notes", "Provenance"]
@@ -268,6 +272,18 @@ def test_withheld_counts_in_files_with_headers_in_words():
     assert shown == ["<5", 10, 12, "[c]"] and "Disclosure control" in sheet["A3"].value
     plain = table_files(frame, notes, columns, filters=Filters(categories=("Burglary",)))[0]
     assert [r[2] for r in _csv_parts(plain.content())[2]] == ["3", "10", "12", "7"]
+
+
+def test_rows_of_a_sensitive_category_are_protected_when_the_category_is_not_exported():
+    frame = pd.DataFrame({"lsoa_code": ["E01000001", "E01000002", "E01000003", "E01000001", "E01000002"],
+                          "lsoa_name": ["Harlow 001A", "Harlow 001B", "Harlow 001C", "Harlow 001A", "Harlow 001B"],
+                          "crime_type": [VSO, VSO, VSO, "Burglary", "Burglary"], "count": [2, 9, 30, 1, 8]})
+    columns = [Column("lsoa_name", "LSOA", None), Column("count", "Crimes", 0)]  # no crime type, no LSOA code
+    _, header, rows = _csv_parts(table_files(frame, ExportNotes("By LSOA", "test"), columns)[0].content())
+    # by hand: VSO 2 is withheld, with the next smallest VSO cell (9); burglary counts stay
+    assert header == ["LSOA", "Crimes"]
+    assert rows == [["Harlow 001A", "<5"], ["Harlow 001B", "[c]"], ["Harlow 001C", "30"],
+                    ["Harlow 001A", "1"], ["Harlow 001B", "8"]]
 
 
 def test_formula_like_text_is_never_a_formula():
