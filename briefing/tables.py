@@ -55,7 +55,7 @@ XLSX_HEADER_ROW = 5
 DEMO_FILL = "B03A00"  # the pack's warning colour
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d[\d,]*)?(\.\d+)?%?$")
 _WORDS = {"lsoa": "LSOA", "msoa": "MSOA", "ksi": "KSI", "asb": "ASB", "id": "ID", "bh": "BH", "ci": "CI",
-          "gbp": "(£)", "pct": "(%)", "1000": "1,000", "p": "p", "q": "q", "utc": "(UTC)"}
+          "gbp": "(£)", "pct": "(%)", "1000": "1,000", "utc": "(UTC)"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,13 +78,14 @@ def _is_list(value: Any) -> bool:
 
 def default_columns(frame: pd.DataFrame) -> list[Column]:
     """Columns for a frame exported without a column list: every column except list columns (sparkline
-    values), headed in words, whole numbers for counts, one decimal for other numbers (two for ratios),
-    p- and q-values as such."""
+    values) and load commands (`*command*`, 'how to load'), headed in words, whole numbers for counts, one
+    decimal for other numbers (two for ratios), p- and q-values as such. Pass Column objects (with a
+    description) to export those."""
     out: list[Column] = []
     for name in frame.columns:
         values = frame[name]
         key = str(name).lower()
-        if values.map(_is_list).any():
+        if values.map(_is_list).any() or "command" in key or key == "how to load":
             continue
         p_value = key in ("p_value", "q_value") or key.endswith(("_p_value", "_q_value"))
         if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):

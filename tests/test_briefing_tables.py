@@ -203,13 +203,15 @@ def test_rounding_by_hand():
     assert tables.cell_value(float("nan"), column) is None and tables.cell_text(None, column) == ""
 
 
-def test_default_columns_are_in_words_and_drop_list_columns():
+def test_default_columns_are_in_words_and_drop_lists_and_load_commands():
     columns = tables.default_columns(STATS)
     assert [c.name for c in columns] == ["category", "rate_ratio", "p_value", "q_value", "rate_per_1000",
-                                         "change_pct", "load_command"]
+                                         "change_pct"]
     assert [c.header for c in columns] == ["Category", "Rate ratio", "p-value", "q-value", "Rate per 1,000",
-                                           "Change (%)", "Load command"]
+                                           "Change (%)"]
     assert [c.decimals for c in columns][1:2] == [2] and columns[2].p_value and columns[3].p_value
+    _, header, rows = _csv_parts(table_files(STATS, ExportNotes("t", "s"))[0].content())
+    assert header == [c.header for c in columns] and not any("python -m" in cell for row in rows for cell in row)
     with pytest.raises(ValueError, match="list columns need a description to be exported: trend"):
         table_files(STATS, ExportNotes("t", "s"), [Column("trend", "Trend")])
     with pytest.raises(ValueError, match="export columns not in the table: nope"):
