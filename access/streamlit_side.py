@@ -84,7 +84,7 @@ def render_unauthenticated_notice() -> None:
 def render_signed_out_page(provider: str = "") -> None:
     """The product's name and a sign-in button, nothing else."""
     st.title(PRODUCT_NAME)
-    st.button("Sign in", type="primary", icon=":material/login:", key="access_sign_in",
+    st.button("Sign in", type="primary", key="access_sign_in",
               on_click=st.login, args=(provider,) if provider else ())
 
 

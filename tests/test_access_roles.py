@@ -109,3 +109,5 @@ def test_streamlit_table_export_is_off_server_wide_because_some_role_must_not_ha
     assert config["client"]["disableDataExport"] is True
     assert config["client"]["showErrorDetails"] == "none"
     assert config["server"]["enableAgentApi"] is False
+    # nothing maps request headers into st.user, and no user attribute is published on /_stcore/metrics
+    assert "trustedUserHeaders" not in config["server"] and "unsafeMetricsUserAttributes" not in config["server"]

@@ -73,7 +73,8 @@ def test_blocks():
 
 def test_withheld_lsoa_is_the_smallest_hash_of_category_district_block_and_code():
     codes = ["E01021854", "E01021855", "E01021856"]
-    digests = {c: hashlib.sha256(f"violence and sexual offences|Harlow|2021-01|{c}".encode()).hexdigest() for c in codes}
+    digests = {c: hashlib.sha256(f"violence and sexual offences|Harlow|2021-01|{c}".encode()).hexdigest()
+               for c in codes}
     assert withheld_lsoa(VSO, "Harlow", date(2021, 1, 1), codes) == min(codes, key=digests.get)
     assert withheld_lsoa(VSO, "Harlow", date(2021, 1, 1), codes[::-1]) == min(codes, key=digests.get)
 
@@ -105,8 +106,8 @@ def test_a_table_that_is_not_the_release_withholds_every_sensitive_lsoa_count():
 
 
 def test_only_sensitive_rows_at_lsoa_level_and_totals_stay():
-    frame = pd.DataFrame({"lsoa_code": ["A", "A", "B", "B", None], "crime_type": ["Burglary", VSO, "Burglary", VSO, VSO],
-                          "count": [2, 2, 9, 30, 32]})
+    frame = pd.DataFrame({"lsoa_code": ["A", "A", "B", "B", None],
+                          "crime_type": ["Burglary", VSO, "Burglary", VSO, VSO], "count": [2, 2, 9, 30, 32]})
     assert protect_frame(frame).frame["count"].tolist() == [2, "[c]", 9, "[c]", 32]   # the total row stays
     districts = pd.DataFrame({"district": ["Harlow", "Maldon"], "crime_type": [VSO, VSO], "count": [2, 3]})
     assert protect_frame(districts).frame["count"].tolist() == [2, 3]             # not LSOA-level

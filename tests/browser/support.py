@@ -36,17 +36,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = None) -> Iterator[str]:
-    """Run `streamlit run app.py` on a free port with CRIME_MONITOR_DB=db; yield its base URL once
-    /_stcore/health answers; stop the server (its whole process group) afterwards."""
+def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = None, *, script: str = "app.py",
+                     extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run `streamlit run <script>` (default app.py; `extra_args` after the usual ones) on a free port with
+    CRIME_MONITOR_DB=db; yield its base URL once /_stcore/health answers; stop the server (its whole process
+    group) afterwards."""
     port = free_port()
     env = {**os.environ, "CRIME_MONITOR_DB": str(db), **(extra_env or {})}
     log_path = ARTIFACTS / f"streamlit-{port}.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
