@@ -208,49 +208,48 @@ def release_block(cells: pd.DataFrame, category: str, block_start: date, rule: D
     """Rules 3 and 4 for one sensitive category in one block. `cells`: every LSOA of the districts concerned
     (lsoa_code, district, count). Returns lsoa_code with shown, low, high, value, withheld."""
     bands = [rule.band(c) for c in cells["count"]]
-    out = pd.DataFrame({
-        "lsoa_code": cells["lsoa_code"].to_numpy(),
-        "shown": pd.Series([b.shown for b in bands], dtype=object),
-        "low": [float(b.low) for b in bands],
-        "high": [float(b.high) if b.high is not None else math.inf for b in bands],
-        "value": [b.value for b in bands],
-        "withheld": False,
-    })
+    shown = [b.shown for b in bands]
+    low = np.array([float(b.low) for b in bands])
+    high = np.array([float(b.high) if b.high is not None else math.inf for b in bands])
+    value = np.array([b.value for b in bands])
+    withheld = np.zeros(len(bands), dtype=bool)
+    codes = cells["lsoa_code"].astype(str).to_numpy()
     districts = cells["district"].fillna("").astype(str).to_numpy()
     for district in sorted(set(districts)):
         members = np.flatnonzero(districts == district)
-        chosen = withheld_lsoa(category, district, block_start, cells["lsoa_code"].iloc[members].tolist())
-        index = members[cells["lsoa_code"].iloc[members].to_numpy() == chosen][0]
-        out.loc[index, ["shown", "low", "high", "value", "withheld"]] = [SECONDARY_MARKER, 0.0, math.inf, math.nan,
-                                                                         True]
-    return out
+        chosen = withheld_lsoa(category, district, block_start, codes[members].tolist())
+        index = members[codes[members] == chosen][0]
+        shown[index], low[index], high[index], value[index], withheld[index] = (SECONDARY_MARKER, 0.0, math.inf,
+                                                                                math.nan, True)
+    return pd.DataFrame({"lsoa_code": codes, "shown": pd.Series(shown, dtype=object), "low": low, "high": high,
+                         "value": value, "withheld": withheld})
 
 
 def combine_parts(other: np.ndarray, parts: Sequence[pd.DataFrame], pure: bool) -> pd.DataFrame:
     """Rule 5: an LSOA's published count from its exact other-category count and the released sensitive parts
     (one `release_block` frame per sensitive category, rows aligned). Returns count (shown), count_value."""
+    withheld = np.logical_or.reduce([p["withheld"].to_numpy() for p in parts])
+    values = np.vstack([p["value"].to_numpy(dtype="float64") for p in parts])
+    highs = np.vstack([p["high"].to_numpy(dtype="float64") for p in parts])
+    small = np.isnan(values)
+    numbers = np.where(small, 0.0, values).sum(axis=0) + np.asarray(other, dtype="float64")
+    spread = np.where(small, highs, 0.0).sum(axis=0)
+    single = parts[0]["shown"].tolist()
     shown: list[Any] = []
-    values: list[float] = []
-    for i in range(len(other)):
-        withheld = any(bool(p["withheld"].iat[i]) for p in parts)
-        numbers = [p["value"].iat[i] for p in parts if not math.isnan(p["value"].iat[i])]
-        small = [p for p in parts if math.isnan(p["value"].iat[i])]
-        if withheld:
+    out_values = np.full(len(numbers), math.nan)
+    for i in range(len(numbers)):
+        if withheld[i]:
             shown.append(SECONDARY_MARKER)
-            values.append(math.nan)
         elif pure and len(parts) == 1:
-            shown.append(parts[0]["shown"].iat[i])
-            values.append(parts[0]["value"].iat[i])
-        elif not small:
-            total = int(other[i] + sum(numbers))
-            shown.append(total)
-            values.append(float(total))
+            shown.append(single[i])
+            out_values[i] = values[0, i]
+        elif not small[:, i].any():
+            shown.append(int(numbers[i]))
+            out_values[i] = numbers[i]
         else:
-            low = int(other[i] + sum(numbers))
-            high = low + int(sum(p["high"].iat[i] for p in small))
-            shown.append(f"{low}–{high}")
-            values.append((low + high) / 2)
-    return pd.DataFrame({"count": pd.Series(shown, dtype=object), "count_value": values})
+            shown.append(f"{int(numbers[i])}–{int(numbers[i] + spread[i])}")
+            out_values[i] = numbers[i] + spread[i] / 2
+    return pd.DataFrame({"count": pd.Series(shown, dtype=object), "count_value": out_values})
 
 
 # --- the published LSOA table --------------------------------------------------------------------------------
