@@ -21,7 +21,6 @@ import fcntl
 import hashlib
 import io
 import json
-import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -30,12 +29,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from access.logs import server_logger
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_AUDIT_LOG = PROJECT_ROOT / "data" / "audit" / "audit.jsonl"
 GENESIS = "0" * 64
 EVENTS = ("sign_in", "sign_in_refused", "sign_out", "view", "view_refused", "export", "error")
 ENTRY_FIELDS = ("seq", "at", "event", "user", "role", "detail", "prev")
-_LOGGER = logging.getLogger("crime_monitor.audit")
+_LOGGER = server_logger("crime_monitor.audit")
 _LOCK = threading.Lock()
 
 

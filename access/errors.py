@@ -13,7 +13,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-LOGGER = logging.getLogger("crime_monitor.errors")
+from access.logs import server_logger
+
+LOGGER = server_logger("crime_monitor.errors")
 
 
 def new_error_id() -> str:
