@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from access.serve import secrets_toml, write_secrets
-from tests.browser.support import ARTIFACTS, free_port
+from tests.browser.support import ARTIFACTS, free_port, served_process
 
 CLIENT_ID = "crime-monitor-test"
 
@@ -31,33 +26,10 @@ def oidc_provider(users: Sequence[Mapping[str, object]], timeout: float = 60.0) 
                "--port", str(port)]
     for user in users:
         command += ["--user-claims", json.dumps(dict(user))]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / f"oidc-provider-{port}.log", "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"oidc-provider-mock exited with {process.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{base}/.well-known/openid-configuration", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"oidc-provider-mock did not answer within {timeout:.0f}s; see {log.name}")
-            time.sleep(0.2)
+    with served_process(command, f"{base}/.well-known/openid-configuration", "oidc-provider-mock",
+                        ARTIFACTS / f"oidc-provider-{port}.log", timeout):
         yield base
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
 
 
 def write_test_secrets(folder: Path, provider_url: str) -> Path:
