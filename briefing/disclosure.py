@@ -489,7 +489,7 @@ def protect_frame(
     LSOA level and stay. Frames above LSOA level come back unchanged."""
     rule = rule or DisclosureRule()
     work = frame.reset_index(drop=True).copy()
-    if frame.attrs.get(RELEASE_ATTR):
+    if frame.attrs.get(RELEASE_ATTR) and not default_count_columns(work):   # a release with no raw counts added
         return _released_table(work, dict(frame.attrs))
     suppressed = pd.DataFrame(False, index=work.index, columns=work.columns)
     geography = geography_column or next((c for c in GEOGRAPHY_COLUMNS if c in work.columns), None)

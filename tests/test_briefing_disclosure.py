@@ -178,6 +178,8 @@ def test_release_by_hand():
     top = published_lsoa_counts(con, months[0], months[2], Filters("essex", categories=(VSO,)), rule=RULE, limit=1)
     assert len(top) == 1 and top["count"].iat[0] != SECONDARY_MARKER
     assert protect_frame(top).frame.equals(top)                        # the release passes export control as it is
+    tampered = top.assign(crimes=[3])                                  # raw counts added to a released frame
+    assert protect_frame(tampered).frame["crimes"].tolist() == [SECONDARY_MARKER]
 
 
 # --- the property test: random worlds, random views, an integer-programming attacker ---------------------------
