@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# serve address (docs/SECURITY.md): without sign-in ([auth] in .streamlit/secrets.toml) only 127.0.0.1; another
+# address is refused unless CRIME_MONITOR_ALLOW_UNAUTHENTICATED=1. check-serve prints the address to add.
+ADDRESS="$(.venv/bin/python -m access check-serve -- "$@")" || exit 2
+SERVE_ARGS=()
+if [ -n "$ADDRESS" ]; then SERVE_ARGS=(--server.address "$ADDRESS"); fi
 export BROWSER_PATH="${BROWSER_PATH:-/usr/bin/chromium}"
 DB="${CRIME_MONITOR_DB:-data/warehouse.duckdb}"
 if [ ! -f "$DB" ]; then
@@ -12,4 +17,4 @@ fi
 export CRIME_MONITOR_DB="$DB"
 # fit the default views' seasonal models in the background (cached on disk), so first visits are quick
 .venv/bin/python -m metrics warm --db "$DB" > data/warm.log 2>&1 &
-exec .venv/bin/streamlit run app.py --server.port "${PORT:-8501}" "$@"
+exec .venv/bin/streamlit run app.py --server.port "${PORT:-8501}" "${SERVE_ARGS[@]}" "$@"

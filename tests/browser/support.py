@@ -36,35 +36,29 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = None) -> Iterator[str]:
-    """Run `streamlit run app.py` on a free port with CRIME_MONITOR_DB=db; yield its base URL once
-    /_stcore/health answers; stop the server (its whole process group) afterwards."""
-    port = free_port()
-    env = {**os.environ, "CRIME_MONITOR_DB": str(db), **(extra_env or {})}
-    log_path = ARTIFACTS / f"streamlit-{port}.log"
+def served_process(command: list[str], health_url: str, name: str, log_path: Path, timeout: float = 90.0, *,
+                   env: dict | None = None, cwd: Path = PROJECT_ROOT) -> Iterator[None]:
+    """Run a server command (its own process group, output to log_path); return once `health_url` answers 200;
+    stop the whole group afterwards (SIGTERM, then SIGKILL)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {process.returncode}; see {log_path}")
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {log_path}")
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                with urllib.request.urlopen(health_url, timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy within {timeout:.0f}s; see {log_path}")
+                raise RuntimeError(f"{name} did not become healthy within {timeout:.0f}s; see {log_path}")
             time.sleep(0.3)
-        yield url
+        yield
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -75,6 +69,22 @@ def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = N
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         log.close()
+
+
+@contextlib.contextmanager
+def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = None, *, script: str = "app.py",
+                     extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run `streamlit run <script>` (default app.py; `extra_args` after the usual ones) on a free port with
+    CRIME_MONITOR_DB=db; yield its base URL once /_stcore/health answers; stop the server (its whole process
+    group) afterwards."""
+    port = free_port()
+    env = {**os.environ, "CRIME_MONITOR_DB": str(db), **(extra_env or {})}
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
+               "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args]
+    url = f"http://127.0.0.1:{port}"
+    with served_process(command, f"{url}/_stcore/health", "streamlit", ARTIFACTS / f"streamlit-{port}.log",
+                        timeout, env=env):
+        yield url
 
 
 def launch_browser(playwright):
