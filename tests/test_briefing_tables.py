@@ -266,12 +266,13 @@ def test_withheld_counts_in_files_with_headers_in_words():
     notes = ExportNotes("VSO by LSOA", "test")
     csv_item, xlsx_item = table_files(frame, notes, columns, filters=Filters(categories=(VSO,)))
     notes_read, _, rows = _csv_parts(csv_item.content())
-    # by hand: 3 is withheld ("<5"), and the next smallest (7) with it ("[c]"); their rates too
-    assert [r[2:] for r in rows] == [["<5", "[c]"], ["10", "6.5"], ["12", "7.9"], ["[c]", "[c]"]]
+    # by hand (briefing.disclosure, rule 2): a sensitive LSOA-level frame that is not a quarterly release
+    # (`published_lsoa_counts`) has every count withheld, and the rates computed from them too
+    assert [r[2:] for r in rows] == [["[c]", "[c]"]] * 4
     assert "<5" in notes_read["Disclosure control"]
     sheet = load_workbook(io.BytesIO(xlsx_item.content()))["Data"]
     shown = [sheet.cell(r, 3).value for r in range(XLSX_HEADER_ROW + 1, XLSX_HEADER_ROW + 5)]
-    assert shown == ["<5", 10, 12, "[c]"] and "Disclosure control" in sheet["A3"].value
+    assert shown == ["[c]"] * 4 and "Disclosure control" in sheet["A3"].value
     plain = table_files(frame, notes, columns, filters=Filters(categories=("Burglary",)))[0]
     assert [r[2] for r in _csv_parts(plain.content())[2]] == ["3", "10", "12", "7"]
 
@@ -282,9 +283,9 @@ def test_rows_of_a_sensitive_category_are_protected_when_the_category_is_not_exp
                           "crime_type": [VSO, VSO, VSO, "Burglary", "Burglary"], "count": [2, 9, 30, 1, 8]})
     columns = [Column("lsoa_name", "LSOA", None), Column("count", "Crimes", 0)]  # no crime type, no LSOA code
     _, header, rows = _csv_parts(table_files(frame, ExportNotes("By LSOA", "test"), columns)[0].content())
-    # by hand: VSO 2 is withheld, with the next smallest VSO cell (9); burglary counts stay
+    # by hand: every VSO LSOA count is withheld (not a quarterly release); burglary counts stay exact
     assert header == ["LSOA", "Crimes"]
-    assert rows == [["Harlow 001A", "<5"], ["Harlow 001B", "[c]"], ["Harlow 001C", "30"],
+    assert rows == [["Harlow 001A", "[c]"], ["Harlow 001B", "[c]"], ["Harlow 001C", "[c]"],
                     ["Harlow 001A", "1"], ["Harlow 001B", "8"]]
 
 
