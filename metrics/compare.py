@@ -117,7 +117,7 @@ def poisson_rate_ratio(
     scale = exposure_pre / exposure_post  # RR = odds(π) × E_pre/E_post
     if post + pre == 0:
         return RateRatio(math.nan, 0.0, math.inf, 1.0)
-    rate_ratio = math.inf if pre == 0 else (post / exposure_post) / (pre / exposure_pre)
+    rate_ratio = math.inf if pre == 0 else (count_post / exposure_post) / (count_pre / exposure_pre)
     # Clopper–Pearson limits on π = P(an event falls in the post period)
     pi_lower = 0.0 if post == 0 else stats.beta.ppf(alpha / 2, post, pre + 1)
     pi_upper = 1.0 if pre == 0 else stats.beta.ppf(1 - alpha / 2, post + 1, pre)

@@ -337,6 +337,30 @@ def _road_counts(con, force_id: str | None, previous_start: date, current_start:
     ).df()
 
 
+def casualties_per_collision_dispersion(con, filters: Filters, start: date | None = None,
+                                        end: date | None = None) -> float:
+    """E[c²]/E[c] for c = casualties per collision (the collision file's number_of_casualties): how much more a
+    casualty count varies than a Poisson count (1.0 when every collision has one casualty; NaN without data).
+    Poisson intervals on casualty counts are √ of this too narrow."""
+    where, params = _collision_filter(filters, start, end)
+    total, squares = con.execute(
+        f"""
+        with
+        chosen_collisions as (
+            select number_of_casualties from collisions where {where} and number_of_casualties > 0
+        ),
+        final as (
+            select sum(number_of_casualties) as casualties,
+                   sum(number_of_casualties * number_of_casualties) as sum_squares
+            from chosen_collisions
+        )
+        select * from final
+        """,
+        params,
+    ).fetchall()[0]
+    return float(squares) / float(total) if total else float("nan")
+
+
 def casualty_dispersion(n: float, sum_squares: float) -> float:
     """Variance-to-mean ratio of a count made of clusters: E[c²]/E[c] = Σc² / Σc over collisions (c = the
     measure's casualties in each collision with any); 1 for collisions themselves or without data."""
