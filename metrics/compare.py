@@ -241,6 +241,8 @@ def _period_counts(
 def _own_area(con: duckdb.DuckDBPyConnection, spec: FamilySpec, column: str, filters: Filters | None) -> set | None:
     """The force's own districts (column 'district') or LSOA codes ('lsoa_code') from the ONS lookup — for the
     force filtered on, else every force with rows in the family. None when the lookup holds none of them."""
+    if column not in ("district", "lsoa_code"):
+        raise ValueError(f"the force's own area is known by district or lsoa_code, not {column!r}")
     force_id = (filters or Filters()).force_id
     forces_sql = "select ?" if force_id else f"select distinct force_id from {spec.source}"
     rows = con.execute(

@@ -379,3 +379,17 @@ def test_demo_all_crimes_not_flagged_most_weeks_of_2021(demo_db):
     flagged = int(all_crimes["exceeds"].map(lambda v: v is True).sum())
     assert tested.all() and flagged <= 10  # 33 of 52 before the baselines left the COVID weeks out
     assert all_crimes["note"].str.contains("COVID-19 weeks left out").all()
+
+
+def test_weekly_calibration_command(capsys):
+    from tests.test_metrics_cli import metrics_cli
+
+    result = metrics_cli(capsys, "weekly-calibration", "--series", "1", "--format", "json")
+    payload = json.loads(result.stdout)
+    rows = payload["rows"]
+    assert len(rows) == 4 * 3 * 2 + 3 * 2  # levels x distributions x trends, and the COVID-dip scenarios
+    assert {r["level_per_week"] for r in rows} == {5, 20, 100, 400}
+    for row in rows:
+        assert row["weeks_tested"] == 52 and row["false_alarm_rate"] == row["weeks_flagged"] / 52
+        assert row["meets_target"] is (None if row["covid_weeks"].startswith("kept") else row["false_alarm_rate"] <= 0.05)
+    assert "target at most 5%" in payload["attrs"]["note"]
