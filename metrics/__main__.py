@@ -20,7 +20,8 @@ import pandas as pd
 from metrics.filters import Filters
 
 # modules that add their own sub-command with register(subparsers)
-EXTRA_COMMANDS = ["metrics.weekly", "metrics.warm", "metrics.rates", "metrics.weekly_calibration"]
+EXTRA_COMMANDS = ["metrics.weekly", "metrics.warm", "metrics.rates", "metrics.weekly_calibration",
+                  "metrics.interval_calibration"]
 
 
 def parse_month(text: str) -> date:

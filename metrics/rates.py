@@ -9,7 +9,9 @@ LSOAs, are not in any district); its residents are the sum over those LSOAs.
 Funnel limits (Spiegelhalter 2005, "Handling over-dispersion of performance indicators", Qual Saf Health Care
 14:347–351): around the force's overall rate θ, each district's expected count is E = θ × residents. On the
 square-root scale y = √(O/E) (target 1, standard error s = 1/(2√E)) the z-scores z = 2(√O − √E) are
-Winsorised at their 10th and 90th percentiles and φ = mean(z²). When I·φ exceeds the 95% point of χ² on I − 1
+Winsorised at their 10th and 90th percentiles (so a genuine outlier cannot widen everyone's limits) and
+φ = mean(z²) / 0.679 (0.679 = E[z²] of Winsorised standard normal scores: without it φ, and so τ, is
+biased low and the limits flag about twice the nominal share). When I·φ exceeds the 95% point of χ² on I − 1
 degrees of freedom the districts vary more than chance allows (overdispersion) and an additive random effect
 τ² = (I·φ − (I − 1)) / (Σw − Σw²/Σw), w = 1/s², widens every limit: 1 ± z_α·√(s² + τ²) on the √(O/E) scale,
 squared back to rates. Without overdispersion the limits are exact Poisson quantiles (95%: 2.5% and 97.5%;
@@ -35,6 +37,11 @@ from metrics.filters import Filters, add_months, month_start, months_between
 from metrics.series import family_spec, range_clause
 
 WINSOR_FRACTION = 0.10
+_CUT = float(stats.norm.ppf(1 - WINSOR_FRACTION))
+# E[z²] of standard normal z-scores Winsorised at their 10th and 90th percentiles (≈ 0.679): dividing the
+# Winsorised mean of z² by it makes φ unbiased when no unit is a genuine outlier (calibration measured by
+# simulation; see docs/STATISTICS.md, "Rates and funnel plots")
+WINSOR_CONSISTENCY = float((1 - 2 * WINSOR_FRACTION) - 2 * _CUT * stats.norm.pdf(_CUT) + 2 * WINSOR_FRACTION * _CUT**2)
 LIMIT_LEVELS = (("95", 0.025, 0.975), ("998", 0.001, 0.999))
 POISSON_LIMITS = "Poisson (exact quantiles; no overdispersion detected)"
 MIN_UNITS_FOR_OVERDISPERSION = 5
@@ -45,7 +52,7 @@ class Overdispersion:
     """Spiegelhalter's (2005) overdispersion estimate for I units on the √(O/E) scale.
 
     pearson_dispersion: Pearson χ² / (I − 1) around the overall rate (no Winsorising; 1 when counts are Poisson).
-    phi: mean of the Winsorised squared z-scores. tau: the additive random-effect SD on the √(O/E) scale
+    phi: mean of the Winsorised squared z-scores over WINSOR_CONSISTENCY. tau: the additive random-effect SD on the √(O/E) scale
     (0 when not overdispersed; τ ≈ the relative SD of the units' true rates)."""
 
     units: int
@@ -79,7 +86,7 @@ def overdispersion(counts: Sequence[float], expected: Sequence[float]) -> Overdi
     pearson = float(np.sum((observed - wanted) ** 2 / wanted) / (units - 1))
     z = 2 * (np.sqrt(observed) - np.sqrt(wanted))
     low, high = np.percentile(z, [100 * WINSOR_FRACTION, 100 * (1 - WINSOR_FRACTION)])
-    phi = float(np.mean(np.clip(z, low, high) ** 2))
+    phi = float(np.mean(np.clip(z, low, high) ** 2)) / WINSOR_CONSISTENCY
     if units < MIN_UNITS_FOR_OVERDISPERSION or units * phi <= stats.chi2.ppf(0.95, units - 1):
         return Overdispersion(units, pearson, phi, 0.0, False)
     weights = 4 * wanted  # 1 / s², s = 1 / (2√E)
