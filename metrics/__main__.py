@@ -1,4 +1,5 @@
-"""Command line: `python -m metrics series|compare|expected [...]` (and `weekly` where metrics.weekly exists).
+"""Command line: `python -m metrics series|compare|expected [...]`, and the commands of EXTRA_COMMANDS (weekly,
+warm, rates, weekly-calibration, interval-calibration).
 
 Examples:
   python -m metrics compare --db essex.duckdb --pre 2018-10:2018-12 --post 2019-01:2019-02

@@ -500,6 +500,25 @@ def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
     return out
 
 
+def _add_period_change(frame: pd.DataFrame, alpha: float) -> pd.Series:
+    """Fill the scorecard's change columns (rate ratio per day, exact interval, p, BH q across every tested
+    measure, significant) in place; returns the mask of tested rows."""
+    from metrics.compare import benjamini_hochberg, period_change_from_counts
+
+    tested = frame["pre_count"].notna() & frame["post_count"].notna()
+    if tested.any():
+        columns = ["measure_id", "pre_count", "post_count", "pre_months", "post_months", "pre_days", "post_days"]
+        stats_frame = period_change_from_counts(
+            frame.loc[tested, columns].astype({"pre_count": "int64", "post_count": "int64"}), alpha)
+        stats_frame.index = frame.index[tested]
+        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
+            frame[column] = frame[column].astype("float64")
+            frame.loc[tested, column] = stats_frame[column].to_numpy()
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
+    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    return tested
+
+
 def scorecard(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None,
@@ -512,7 +531,7 @@ def scorecard(
     against comparison.pre (exposure in days), exact Poisson 95% interval with a consistent p-value; q_value = Benjamini–Hochberg across every tested
     row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
     with_expected=False leaves the expected columns empty (fill them with expected_flag + add_expected)."""
-    from metrics.compare import benjamini_hochberg, days_in_period, period_change_from_counts
+    from metrics.compare import days_in_period
     from metrics.series import data_range
 
     rows: list[dict] = []
@@ -563,18 +582,7 @@ def scorecard(
     for column in SCORECARD_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan if column not in ("sparkline",) else [[] for _ in range(len(frame))]
-    tested = frame["pre_count"].notna() & frame["post_count"].notna()
-    if tested.any():
-        stats_frame = period_change_from_counts(
-            frame.loc[tested, ["measure_id", "pre_count", "post_count", "pre_months", "post_months", "pre_days",
-                               "post_days"]].astype(
-                {"pre_count": "int64", "post_count": "int64"}), alpha)
-        stats_frame.index = frame.index[tested]
-        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
-            frame[column] = frame[column].astype("float64")
-            frame.loc[tested, column] = stats_frame[column].to_numpy()
-    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
-    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    tested = _add_period_change(frame, alpha)
     frame["priority_number"] = frame["priority_number"].astype("Int64")
     frame = frame[SCORECARD_COLUMNS]
     frame.attrs = {

@@ -32,7 +32,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from metrics.exceedance import (  # noqa: F401  (re-exported: the weekly statistics' public names)
+from metrics.exceedance import (
     DEFAULT_ALPHA,
     DEFAULT_WINDOW_WEEKS,
     DEFAULT_YEARS_BACK,
@@ -57,6 +57,12 @@ RANGE_COLUMNS = [
     "baseline_weeks", "weeks_left_out",
 ]
 MAX_RANGE_WEEKS = 5 * 53
+# the weekly statistics' public names, re-exported from metrics.exceedance
+__all__ = [
+    "FLAG_MEANING", "MIN_BASELINE_WEEKS", "MIN_RECENT_TOTAL", "RANGE_COLUMNS", "SOURCES", "TABLE_COLUMNS",
+    "WEEKLY_MEASURES", "WeeklyMeasure", "disrupted_weeks", "exceedance", "latest_complete_week", "monday",
+    "print_table", "register", "same_week_years_back", "weekly_range", "weekly_table",
+]
 
 
 @dataclass(frozen=True)
