@@ -381,9 +381,7 @@ def resolve_comparison(
         pre = (month_start(custom_pre[0]), month_start(custom_pre[1]))
         post = (month_start(custom_post[0]), month_start(custom_post[1]))
         if pre[0] <= pre[1] and post[0] <= post[1] and covered(pre) and covered(post):
-            from metrics.compare import seasonality_warning
-
-            return Comparison("custom", pre, post, notice=seasonality_warning(pre, post))
+            return Comparison("custom", pre, post)  # its seasonality_warning says if the months differ
         fallback_note = (f"The custom periods ({period_label(post)} vs {period_label(pre)}) are not both within the "
                          f"loaded months {period_label((first, last))}")
     elif preset == "covid":

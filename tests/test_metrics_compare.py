@@ -301,9 +301,9 @@ def test_fallback_prefers_the_same_months_a_year_earlier():
     short = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "latest12")
     assert short.pre == (date(2018, 11, 1), date(2018, 12, 1)) and short.post == POST
     assert short.seasonality_warning and short.seasonality_warning in short.notice
-    # custom periods of different months carry the warning as their notice
+    # custom periods of different months are kept as asked (no fall-back notice) and carry the warning
     custom = plan.resolve_comparison(date(2018, 10, 1), date(2019, 2, 1), "custom", PRE, POST)
-    assert custom.notice == seasonality_warning(PRE, POST)
+    assert custom.notice is None and custom.seasonality_warning == seasonality_warning(PRE, POST)
 
 
 def test_scorecard_change_is_per_day(essex_con):
