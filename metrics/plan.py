@@ -526,8 +526,8 @@ def scorecard(
     with_expected: bool = True,
 ) -> pd.DataFrame:
     """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per day in comparison.post
-    against comparison.pre (exposure in days), exact Poisson 95% interval with a consistent p-value; q_value = Benjamini–Hochberg across every tested
-    row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
+    against comparison.pre (exposure in days), exact Poisson 95% interval with a consistent p-value;
+    q_value = Benjamini–Hochberg across every tested row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
     with_expected=False leaves the expected columns empty (fill them with expected_flag + add_expected)."""
     from metrics.compare import days_in_period
     from metrics.series import data_range
