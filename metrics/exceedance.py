@@ -47,9 +47,10 @@ MIN_TREND_YEARS = 3.0
 FLAG_MEANING = (
     "A flag means this week's count is higher than ordinary week-to-week variation would give: above the level "
     "that an unchanged week exceeds only about 1 time in 100, judged against the same time of year in up to five "
-    "earlier years (COVID-19 lockdown and easing weeks left out, trends and past spikes allowed for). Measured on "
-    "simulated series with nothing going on, at most about 1 week in 100 is flagged by chance. A flag is a prompt "
-    "to look at the week, not proof of a problem; weeks with fewer than 5 events in 4 weeks are never flagged."
+    "earlier years (COVID-19 lockdown and easing weeks left out, trends and past spikes allowed for). On simulated "
+    "series with nothing going on, about 1 week in 250 was flagged by chance (1 in 60 in the worst case). A flag "
+    "is a prompt to look at the week, not proof of a problem; weeks with fewer than 5 events in 4 weeks are never "
+    "flagged."
 )
 
 
