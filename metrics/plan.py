@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.filters import Filters, add_months, month_start, months_between
+from metrics.roads import KSI_SEVERITY_CAVEAT
 
 POLICE_UK_CRIME_TYPES: tuple[str, ...] = (
     "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs", "Other crime", "Other theft",
@@ -210,8 +211,8 @@ MEASURES: tuple[Measure, ...] = (
     Measure(
         "ksi_casualties", "roads", "Killed or seriously injured (KSI) casualties", "casualties",
         "casualties per month", "DfT STATS19 road casualties", categories=("Fatal", "Serious"),
-        caveats="Severity as recorded by the police at the scene; STATS19 is published a year in arrears "
-                "(provisional figures earlier).",
+        caveats="Severity as recorded by the police; STATS19 is published a year in arrears (provisional figures "
+                "earlier). " + KSI_SEVERITY_CAVEAT,
         needs_file=STATS19_FILE, load_command=STATS19_LOAD,
     ),
     Measure(
@@ -299,6 +300,13 @@ class Comparison:
     def label(self) -> str:
         return f"{period_label(self.post)} vs {period_label(self.pre)}"
 
+    @property
+    def seasonality_warning(self) -> str | None:
+        """A warning when the two periods cover different calendar months (metrics.compare.seasonality_warning)."""
+        from metrics.compare import seasonality_warning
+
+        return seasonality_warning(self.pre, self.post)
+
 
 def period_label(period: tuple[date, date]) -> str:
     """'Apr 2019–Mar 2020' (or 'Apr 2019' for one month)."""
@@ -317,6 +325,28 @@ def _equal_halves(first: date, last: date) -> tuple[tuple[date, date], tuple[dat
     return pre, post, n
 
 
+def _short_data_fallback(first: date, last: date, preset: str, fallback_note: str) -> Comparison:
+    """When the preset's periods are not loaded: the latest months against the same months a year earlier
+    (up to 12) whenever 13 or more months are loaded; otherwise the two longest adjacent equal periods, which
+    cover different calendar months and so carry a seasonality warning in the notice."""
+    available = months_between(first, last)
+    if available >= 13:
+        n = min(12, available - 12)
+        post = (add_months(last, -(n - 1)), last)
+        pre = (add_months(post[0], -12), add_months(post[1], -12))
+        unit = "month" if n == 1 else f"{n} months"
+        return Comparison(preset, pre, post,
+                          notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the same "
+                                 f"{unit} a year earlier ({period_label(pre)}) instead.")
+    from metrics.compare import seasonality_warning
+
+    pre, post, n = _equal_halves(first, last)
+    unit = "month" if n == 1 else f"{n} months"
+    return Comparison(preset, pre, post,
+                      notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the "
+                             f"{unit} before ({period_label(pre)}) instead. {seasonality_warning(pre, post) or ''}".strip())
+
+
 def resolve_comparison(
     first: date | None,
     last: date | None,
@@ -329,7 +359,9 @@ def resolve_comparison(
     latest12: the 12 months to `last` against the 12 before (metrics.calendar.latest_12_vs_previous_12).
     covid: March 2019–February 2020 against March 2020–February 2021 (metrics.calendar.pre_covid_vs_covid_year).
     custom: custom_pre and custom_post, clipped to what is loaded.
-    Falls back to the longest two equal periods ending at `last`, with a notice, when the data are too short.
+    When the data are too short it falls back, with a notice, to the latest months against the same months a
+    year earlier when 13 or more months are loaded, else to the two longest equal periods ending at `last`
+    (different calendar months: the notice and `Comparison.seasonality_warning` say so).
     """
     from metrics import calendar
 
@@ -349,7 +381,7 @@ def resolve_comparison(
         pre = (month_start(custom_pre[0]), month_start(custom_pre[1]))
         post = (month_start(custom_post[0]), month_start(custom_post[1]))
         if pre[0] <= pre[1] and post[0] <= post[1] and covered(pre) and covered(post):
-            return Comparison("custom", pre, post)
+            return Comparison("custom", pre, post)  # its seasonality_warning says if the months differ
         fallback_note = (f"The custom periods ({period_label(post)} vs {period_label(pre)}) are not both within the "
                          f"loaded months {period_label((first, last))}")
     elif preset == "covid":
@@ -364,11 +396,7 @@ def resolve_comparison(
             return Comparison("latest12", pre, post)
         fallback_note = (f"The 12-months-vs-previous-12 comparison needs 24 months from {pre[0]:%b %Y}, "
                          f"but the data loaded cover {period_label((first, last))}")
-    pre, post, n = _equal_halves(first, last)
-    unit = "month" if n == 1 else f"{n} months"
-    return Comparison(preset, pre, post,
-                      notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the "
-                             f"{unit} before ({period_label(pre)}) instead.")
+    return _short_data_fallback(first, last, preset, fallback_note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +405,7 @@ def resolve_comparison(
 SCORECARD_COLUMNS = [
     "priority_number", "priority_title", "measure_id", "label", "unit", "is_proxy", "available",
     "latest_month", "latest_value", "pre_count", "post_count", "pre_months", "post_months", "pct_change",
+    "pre_days", "post_days",
     "rate_ratio", "ci_lower", "ci_upper", "p_value", "q_value", "significant", "expected_latest",
     "expected_lower", "expected_upper", "expected_flag", "expected_method", "sparkline", "as_at", "source",
     "caveats", "needs_file", "load_command", "note",
@@ -469,6 +498,25 @@ def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
     return out
 
 
+def _add_period_change(frame: pd.DataFrame, alpha: float) -> pd.Series:
+    """Fill the scorecard's change columns (rate ratio per day, exact interval, p, BH q across every tested
+    measure, significant) in place; returns the mask of tested rows."""
+    from metrics.compare import benjamini_hochberg, period_change_from_counts
+
+    tested = frame["pre_count"].notna() & frame["post_count"].notna()
+    if tested.any():
+        columns = ["measure_id", "pre_count", "post_count", "pre_months", "post_months", "pre_days", "post_days"]
+        stats_frame = period_change_from_counts(
+            frame.loc[tested, columns].astype({"pre_count": "int64", "post_count": "int64"}), alpha)
+        stats_frame.index = frame.index[tested]
+        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
+            frame[column] = frame[column].astype("float64")
+            frame.loc[tested, column] = stats_frame[column].to_numpy()
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
+    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    return tested
+
+
 def scorecard(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None,
@@ -477,11 +525,11 @@ def scorecard(
     measures: tuple[Measure, ...] | None = None,
     with_expected: bool = True,
 ) -> pd.DataFrame:
-    """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per month in comparison.post
-    against comparison.pre, exact Poisson 95% interval; q_value = Benjamini–Hochberg across every tested
-    row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
+    """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per day in comparison.post
+    against comparison.pre (exposure in days), exact Poisson 95% interval with a consistent p-value;
+    q_value = Benjamini–Hochberg across every tested row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
     with_expected=False leaves the expected columns empty (fill them with expected_flag + add_expected)."""
-    from metrics.compare import benjamini_hochberg, period_change_from_counts
+    from metrics.compare import days_in_period
     from metrics.series import data_range
 
     rows: list[dict] = []
@@ -517,6 +565,8 @@ def scorecard(
                 post_count=int(series.loc[post_mask, "count"].sum()),
                 pre_months=months_between(*comparison.pre),
                 post_months=months_between(*comparison.post),
+                pre_days=days_in_period(*comparison.pre),
+                post_days=days_in_period(*comparison.post),
             )
         else:
             row["note"] = (f"{item.source} covers {period_label((first, last))}: not both comparison periods.")
@@ -530,24 +580,16 @@ def scorecard(
     for column in SCORECARD_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan if column not in ("sparkline",) else [[] for _ in range(len(frame))]
-    tested = frame["pre_count"].notna() & frame["post_count"].notna()
-    if tested.any():
-        stats_frame = period_change_from_counts(
-            frame.loc[tested, ["measure_id", "pre_count", "post_count", "pre_months", "post_months"]].astype(
-                {"pre_count": "int64", "post_count": "int64"}), alpha)
-        stats_frame.index = frame.index[tested]
-        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
-            frame[column] = frame[column].astype("float64")
-            frame.loc[tested, column] = stats_frame[column].to_numpy()
-    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
-    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    tested = _add_period_change(frame, alpha)
     frame["priority_number"] = frame["priority_number"].astype("Int64")
     frame = frame[SCORECARD_COLUMNS]
     frame.attrs = {
         "comparison": comparison.label,
         "tested": int(tested.sum()),
-        "note": (f"Change: rate per month {comparison.label}; exact Poisson 95% intervals; significance after "
-                 f"Benjamini–Hochberg control across the {int(tested.sum())} tested measures (q < {alpha})."),
+        "seasonality_warning": comparison.seasonality_warning,
+        "note": (f"Change: rate per day {comparison.label}; exact Poisson 95% intervals; significance after "
+                 f"Benjamini–Hochberg control across the {int(tested.sum())} tested measures (q < {alpha})."
+                 + (f" {comparison.seasonality_warning}" if comparison.seasonality_warning else "")),
     }
     return frame
 

@@ -77,7 +77,7 @@ if district is not None and len(district):
     )
     populations = district["residents"].astype(float)
     curve = [populations.min() * 0.5 + i * (populations.max() * 1.1 - populations.min() * 0.5) / 120 for i in range(121)]
-    limits = rates.funnel_limits(district.attrs["overall_rate_per_1000"], curve, months)
+    limits = rates.funnel_limits(district.attrs["overall_rate_per_1000"], curve, months, tau=district.attrs["tau"])
     ui.chart(
         charts.funnel_plot(district, limits, f"Funnel plot: {MEASURES[choice]} per 1,000 residents by district",
                            f"{SOURCE}; 2011 Census", as_at, label="district", population="residents",

@@ -109,12 +109,13 @@ def test_overview_numbers_match_the_raw_files(essex_db, essex_dir, monkeypatch):
         return sum(n for (month, kind), n in raw.items() if month in months and kind != ASB)
 
     post, pre = crimes(["2019-01", "2019-02"]), crimes(["2018-11", "2018-12"])
-    # exact conditional (Clopper–Pearson) interval of the rate ratio, equal exposures
+    # exact conditional (Clopper–Pearson) interval of the rate ratio per day: Jan–Feb 59 days, Nov–Dec 61
     pi_lo = stats.beta.ppf(0.025, post, pre + 1)
     pi_hi = stats.beta.ppf(0.975, post + 1, pre)
     row = card.loc["All recorded crime (excluding ASB)"]
-    assert row["Change"] == f"{(post / pre - 1) * 100:+.1f}%"
-    assert row["95% interval"] == f"{(pi_lo / (1 - pi_lo) - 1) * 100:+.1f}% to {(pi_hi / (1 - pi_hi) - 1) * 100:+.1f}%"
+    assert row["Change"] == f"{((post / 59) / (pre / 61) - 1) * 100:+.1f}%"
+    low, high = (pi / (1 - pi) * 61 / 59 for pi in (pi_lo, pi_hi))
+    assert row["95% interval"] == f"{(low - 1) * 100:+.1f}% to {(high - 1) * 100:+.1f}%"
 
 
 def test_local_policing_numbers_match_sql(essex_db, essex_dir, monkeypatch):
