@@ -56,17 +56,17 @@ NAVIGATION_TIMEOUT_S = 60.0   # until the page's HTML has arrived (the render ha
 DISCOVERY_TIMEOUT_S = 300.0   # the discovery visit may be a fresh server's first (slow) page
 
 # Installed in every document before the app's own scripts; keeps window.__benchRender up to date. Cheap by
-# design (it must not slow the page it measures): a mutation only records its time; the state is checked at
-# most every 50 ms and only after a change, and the moment it became rendered is the time of the last change
-# before that check (the DOM it checked is the result of that change).
+# design (it must not slow the page it measures): a DOM mutation only records its time; the state is checked
+# every 50 ms after a change and whenever the bench asks, and the moment the page became rendered is the time
+# of the last mutation before that check (the DOM it checked is the result of that mutation).
 RENDER_PROBE_JS = r"""
 (() => {
-  const state = {since: null, ranUntil: null, exception: null, last: null};
+  const state = {since: null, ranUntil: null, exception: null, last: null, dirty: true};
   window.__benchRender = state;
-  let changedAt = performance.now(), dirty = true;
+  let changedAt = performance.now();
   const check = () => {
-    if (!dirty) return;
-    dirty = false;
+    if (!state.dirty) return;
+    state.dirty = false;
     const at = changedAt;
     const app = document.querySelector('[data-testid="stApp"]');
     const main = document.querySelector('[data-testid="stMain"]');
@@ -90,7 +90,8 @@ RENDER_PROBE_JS = r"""
     if (last.script !== 'notRunning') state.ranUntil = null;
     else if (state.ranUntil === null) state.ranUntil = at;
   };
-  new MutationObserver(() => { changedAt = performance.now(); dirty = true; }).observe(document, {
+  state.check = check;
+  new MutationObserver(() => { changedAt = performance.now(); state.dirty = true; }).observe(document, {
     subtree: true, childList: true, attributes: true,
     attributeFilter: ['data-test-script-state', 'data-test-connection-state', 'data-stale', 'data-testid']});
   setInterval(check, 50);
@@ -98,6 +99,7 @@ RENDER_PROBE_JS = r"""
 """
 STATE_JS = """() => {
   const s = window.__benchRender;
+  if (s) s.check();  // so the answer reflects the DOM as it is now
   return s ? {since: s.since, ranUntil: s.ranUntil, exception: s.exception, last: s.last, now: performance.now(),
               origin: performance.timeOrigin, path: location.pathname, search: location.search} : null;
 }"""

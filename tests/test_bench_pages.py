@@ -25,7 +25,7 @@ ESSEX_DISTRICTS = {"Basildon", "Braintree", "Brentwood", "Castle Point", "Chelms
 
 
 def _visits(view: str, title: str, kind: str, seconds: list[float | None]) -> list[Visit]:
-    return [Visit(view, title, kind, run, f"http://x/{view}", s, None if s is not None else "PageError: boom")
+    return [Visit(view, title, kind, run, f"http://x/{view}", seconds=s, error=None if s is not None else "PageError: boom")
             for run, s in enumerate(seconds, start=1)]
 
 
@@ -39,7 +39,7 @@ def test_pages_report_prints_every_figure_against_its_target():
               + _visits("covid", "COVID-19 impact", "slice first", [1.2, 1.4, 1.3])
               + _visits("covid", "COVID-19 impact", "slice repeat", [0.25, 0.35, 0.3])
               + _visits("", "Overview", "first", [0.9, 1.1, 1.0]))
-    run_sh = Visit("", "scripts/run.sh to the first Overview", "run.sh", 1, "http://x/", 7.25)
+    run_sh = Visit("", "scripts/run.sh to the first Overview", "run.sh", 1, "http://x/", seconds=7.25)
     lines = format_report(summarise(visits, run_sh))
 
     # nearest rank: n=3 -> p50 index 1, p95 index round(1.9)=2; n=4 -> p50 index round(1.5)=2, p95 index 3
@@ -64,8 +64,8 @@ def test_pages_report_counts_a_failed_visit_as_an_error_not_a_time():
     visits = (_visits("data", "Data", "first", [None])
               + _visits("data", "Data", "repeat", [0.2, None])
               + _visits("fraud", "Fraud", "first", [0.8]))
-    failed_run_sh = Visit("", "scripts/run.sh to the first Overview", "run.sh", 1, "http://x/", None,
-                          "PageError: not rendered within 180 s")
+    failed_run_sh = Visit("", "scripts/run.sh to the first Overview", "run.sh", 1, "http://x/",
+                          error="PageError: not rendered within 180 s")
     summary = summarise(visits, failed_run_sh)
     lines = format_report(summary)
     assert _line(lines, "Data (/data)").split()[-8:-4] == ["ERROR", "ERROR", "0.20", "0.20"]
