@@ -9,7 +9,8 @@ not a browser: 20 Chromium renderers on a 2-core machine would measure the rende
 session asks for the views in turn, each with filters in its query string, back to back (no think time unless
 --think), until the time is up. A request is one page: a new Streamlit session (as when a user opens a link),
 timed from opening its connection until the server's "script finished" message, i.e. the server's time to run
-the page and send it. Drawing it in a browser is measured by `python -m bench pages`. An error is a request
+the page and send it. Drawing it in a browser is measured by `python -m bench pages`. Requests for a view and
+filters already asked for on this server are also reported apart ("repeats"): the rest are first hits. An error is a request
 that raised an exception on the page, timed out (--timeout), showed nothing, or lost its connection.
 
 The views come from the app's navigation message. One visit per view warms the caches first unless
@@ -46,6 +47,7 @@ from bench.streamlit_client import PageRunError, discover_pages, run_page
 
 TARGET_SESSIONS = 20
 TARGET_P95_MS = 3000.0
+WARMUP_TIMEOUT_S = 300.0  # a warm-up visit is a first visit (model fits on today's code): not held to --timeout
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Results:
     errors: list[str] = field(default_factory=list)
     spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each good request, s
     by_view: dict[str, list[float]] = field(default_factory=dict)  # view title -> latencies, ms
+    repeat_ms: list[float] = field(default_factory=list)  # good requests for a page already asked for
+    asked: set[tuple[str, str]] = field(default_factory=set)  # (view, query) asked for on this server so far
     load_window: tuple[float, float] | None = None  # (start, end) of the load, s on the same clock
     clock_start: float = 0.0
     warmup_ms: list[float] = field(default_factory=list)
@@ -71,8 +75,7 @@ class Results:
         ordered = sorted(self.latencies_ms)
 
         def pct(p: float) -> float | None:
-            value = percentile(ordered, p)
-            return None if value is None else round(value, 1)
+            return _round(percentile(ordered, p))
 
         return {
             "sessions": sessions, "seconds": seconds, "requests": len(ordered) + len(self.errors),
@@ -80,10 +83,16 @@ class Results:
             "max_ms": round(ordered[-1], 1) if ordered else None,
             "mean_ms": round(statistics.fmean(ordered), 1) if ordered else None,
             "requests_during_load": self.during_load, "error_samples": self.errors[:5],
+            "repeat_requests": len(self.repeat_ms), "repeat_p50_ms": _round(percentile(self.repeat_ms, 50)),
+            "repeat_p95_ms": _round(percentile(self.repeat_ms, 95)),
             "by_view": {view: {"n": len(values), "p50_ms": round(percentile(values, 50), 1),
                                "p95_ms": round(percentile(values, 95), 1), "max_ms": round(max(values), 1)}
                         for view, values in self.by_view.items() if values},
         }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def filter_choices(db: Path | None) -> list[dict]:
@@ -119,6 +128,8 @@ def filter_choices(db: Path | None) -> list[dict]:
 async def _request(base_url: str, path: str, title: str, query: str, results: Results, timeout: float,
                    record: bool = True) -> None:
     """One page as a new session; record its latency (ms) or its error."""
+    repeat = (path, query) in results.asked
+    results.asked.add((path, query))
     started = time.monotonic()
     try:
         await run_page(base_url, path, query, timeout)
@@ -129,6 +140,8 @@ async def _request(base_url: str, path: str, title: str, query: str, results: Re
     if record:
         results.latencies_ms.append((finished - started) * 1000)
         results.by_view.setdefault(title, []).append((finished - started) * 1000)
+        if repeat:
+            results.repeat_ms.append((finished - started) * 1000)
         results.spans.append((started, finished))
     else:
         results.warmup_ms.append(round((finished - started) * 1000, 1))
@@ -179,6 +192,19 @@ async def _drive(base_url: str, views: list[tuple[str, str]], filters: list[dict
     await asyncio.gather(*tasks)
 
 
+def choose_pages(pages: list[tuple[str, str]], wanted: list[str] | None) -> list[tuple[str, str]]:
+    """The (path, title) pages named by --views (URL path or title, any case; 'overview' = the default page)."""
+    if not wanted:
+        return pages
+    keys = {name.strip().strip("/").lower() for name in wanted}
+    chosen = [(path, title) for path, title in pages
+              if path.lower() in keys or title.lower() in keys or (path == "" and "overview" in keys)]
+    if len(chosen) < len(keys):
+        raise SystemExit(f"loadtest: not every view of {sorted(keys)} is in the app: "
+                         + ", ".join(path or "(default page)" for path, _ in pages))
+    return chosen
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds of a process (Linux /proc), None when unreadable."""
     try:
@@ -196,7 +222,7 @@ def run_loadtest(db: Path | None, args: argparse.Namespace) -> dict:
         if db is None:
             raise ValueError("--load needs --db (the warehouse the server reads)")
         load_cmd = [sys.executable, "-m", "etl", "load", *args.load, "--db", str(db)]
-    filters = filter_choices(db)
+    filters = [{}] if args.no_filters else filter_choices(db)
     with contextlib.ExitStack() as stack:
         server_pid = None
         if args.url:
@@ -205,9 +231,9 @@ def run_loadtest(db: Path | None, args: argparse.Namespace) -> dict:
             cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="loadtest-model-cache-"))
             base_url, process = stack.enter_context(streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}))
             server_pid = process.pid
-        views = discover_pages(base_url, args.timeout)
+        views = choose_pages(discover_pages(base_url, max(args.timeout, WARMUP_TIMEOUT_S)), args.views)
         if not args.no_warmup:
-            asyncio.run(_warm_up(base_url, views, results, args.timeout))
+            asyncio.run(_warm_up(base_url, views, results, max(args.timeout, WARMUP_TIMEOUT_S)))
         cpu_before = (_cpu_seconds(server_pid) if server_pid else None, resource.getrusage(resource.RUSAGE_SELF))
         wall_before = time.monotonic()
         asyncio.run(_drive(base_url, views, filters, args, results, load_cmd))
@@ -235,6 +261,8 @@ def report_lines(summary: dict) -> list[str]:
               f"requests: {summary['requests']}", f"errors: {summary['errors']}",
               f"p50 latency: {summary['p50_ms']} ms", f"p95 latency: {summary['p95_ms']} ms",
               f"max latency: {summary['max_ms']} ms",
+              f"p50/p95 latency of repeats (a view and filters already asked for on this server): "
+              f"{summary['repeat_p50_ms']}/{summary['repeat_p95_ms']} ms over {summary['repeat_requests']} requests",
               f"{'per view':<40}{'requests':>9}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"]
     for view, figures in summary["by_view"].items():
         lines.append(f"  {view[:38]:<38}{figures['n']:>9}{figures['p50_ms']:>10.1f}{figures['p95_ms']:>10.1f}"
@@ -265,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="use a running server at this URL instead of starting one")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a request counts as an error")
     parser.add_argument("--think", type=float, default=0.0, help="seconds a session waits between pages (default 0)")
+    parser.add_argument("--views", nargs="+", metavar="VIEW", help="only these views (URL path or title)")
+    parser.add_argument("--no-filters", action="store_true", help="every request with default filters")
     parser.add_argument("--load", nargs="+", metavar="SOURCE", help="run `python -m etl load SOURCE...` during the test")
     parser.add_argument("--no-warmup", action="store_true",
                         help="start the clock on a cold server (by default each view is visited once first)")

@@ -76,7 +76,10 @@ def _read(run: PageRun, data: bytes) -> int | None:
 async def _converse(url: str, page_name: str, query_string: str, run: PageRun) -> None:
     import websockets
 
-    async with websockets.connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=None) as socket:
+    # no keepalive pings: browsers send none, and a server busy running pages may answer one late, which
+    # would make the client drop a connection the server is still serving (measured: 1011 ping timeouts)
+    async with websockets.connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=None,
+                                  ping_interval=None) as socket:
         await socket.send(_rerun_message(page_name, query_string))
         while True:
             try:
