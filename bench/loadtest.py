@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to drive them (default 30)")
     parser.add_argument("--db", help="warehouse for the server this script starts ($CRIME_MONITOR_DB otherwise)")
     parser.add_argument("--url", help="use a running server at this URL instead of starting one")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a request counts as an error")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a request counts as an error (default 60)")
     parser.add_argument("--think", type=float, default=0.0, help="seconds a session waits between pages (default 0)")
     parser.add_argument("--views", nargs="+", metavar="VIEW", help="only these views (URL path or title)")
     parser.add_argument("--no-filters", action="store_true", help="every request with default filters")

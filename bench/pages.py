@@ -400,8 +400,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--views", nargs="+", metavar="VIEW", help="only these views (URL path or title)")
     parser.add_argument("--no-slices", action="store_true", help="skip the district slice visits")
     parser.add_argument("--no-run-sh", action="store_true", help="skip timing scripts/run.sh")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds before a visit is an error")
-    parser.add_argument("--settle", type=float, default=0.5, help="seconds a rendered state must hold (not counted)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds before a visit is an error (default 180)")
+    parser.add_argument("--settle", type=float, default=0.5, help="seconds a rendered state must hold, not counted (default 0.5)")
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "bench" / "out" / "pages",
                         help="results.json and the servers' logs (default bench/out/pages)")
     args = parser.parse_args(argv)
@@ -432,7 +432,12 @@ def run_pages(args: argparse.Namespace, db: Path) -> tuple[list[Visit], Visit | 
             for run in range(1, args.runs + 1):
                 for number, view in enumerate(views):
                     district = districts[((run - 1) * len(views) + number) % len(districts)] if districts else None
-                    visits.extend(measure_view(context, db, port, view, run, district, force_id, args))
+                    try:
+                        visits.extend(measure_view(context, db, port, view, run, district, force_id, args))
+                    except RuntimeError as exc:  # the server did not start (its port taken meanwhile?)
+                        visits.append(Visit(view.path, view.title, "first", run, f"http://127.0.0.1:{port}/",
+                                            error=f"server: {exc}"))
+                        port = free_port()
         finally:
             browser.close()
     return visits, run_sh

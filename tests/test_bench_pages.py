@@ -237,7 +237,8 @@ def test_bench_pages_reports_a_failing_page_as_an_error(tmp_path):
 
 
 def test_loadtest_measures_the_server_over_websockets(essex_db):
-    result = _bench("loadtest", "--db", str(essex_db), "--sessions", "3", "--seconds", "3", "--timeout", "120")
+    result = _bench("loadtest", "--db", str(essex_db), "--sessions", "3", "--seconds", "3", "--timeout", "120",
+                    "--no-warmup")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     fields = dict(line.split(": ", 1) for line in lines if ": " in line and not line.startswith(" "))
