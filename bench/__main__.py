@@ -3,16 +3,28 @@
     python -m bench                       # small scale (~300,000 rows; what CI runs)
     python -m bench --scale national      # 43 forces x 36 months x 600,000 rows/month (~22 million rows)
     python -m bench --rows-per-month 100000 --forces 43 --months 12 --workdir /tmp/bench
+    python -m bench pages [--db DB] [--runs N] [--views ...]   # page budget in headless Chromium (bench/pages.py)
+    python -m bench loadtest [--sessions 20] [--seconds 30]    # many users against one server (bench/loadtest.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from bench.run import SCALES, run_benchmark
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pages"]:
+        from bench.pages import main as pages_main
+
+        return pages_main(argv[1:])
+    if argv[:1] == ["loadtest"]:
+        from bench.loadtest import main as loadtest_main
+
+        return loadtest_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
