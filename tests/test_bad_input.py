@@ -27,7 +27,7 @@ from tests.badinput import (
 from tests.conftest import run_cli
 
 # rows per month in the baseline warehouse, counted by hand from BASELINE_FILES
-BASELINE_ROWS = {"2018-12": 4, "2019-01": 2}
+BASELINE_ROWS = {"2018-11": 2, "2018-12": 4}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_file_level_fault_fails_clearly_and_leaves_database_unchanged(case: Case
     if "zip_limit" in case.env:
         monkeypatch.setattr(etl.load, "MAX_ZIP_UNCOMPRESSED_BYTES", case.env["zip_limit"])
     with pytest.raises(LoadError) as caught:
-        load_sources(sources, db, progress=False, **case.options)
+        load_sources(sources, db, progress=False, **case.load_options(root))
     assert str(caught.value) == case.error.format(root=root)
     assert sha256_file(db) == base_sha
     assert table_snapshot(db) == base_tables
@@ -87,7 +87,7 @@ def test_file_level_fault_fails_clearly_and_leaves_database_unchanged(case: Case
 @pytest.mark.parametrize("case", [c for c in CASES if c.error is None], ids=lambda c: c.name)
 def test_row_level_fault_is_rejected_with_reason_and_rows_balance(case: Case, tmp_path, baseline):
     sources, root, db = _prepare(case, tmp_path, baseline)
-    load_sources(sources, db, progress=False, **case.options)
+    load_sources(sources, db, progress=False, **case.load_options(root))
     con = duckdb.connect(str(db), read_only=True)
     try:
         (load_id,) = con.execute(
@@ -127,28 +127,29 @@ def test_row_level_fault_is_rejected_with_reason_and_rows_balance(case: Case, tm
     street_loaded = sum(loaded for name, (_, loaded, _) in case.counts.items() if name.endswith("-street.csv"))
     assert other_rows == sum(loaded for name, (_, loaded, _) in case.counts.items() if not name.endswith("-street.csv"))
     if street_loaded:
-        assert crimes_by_month == {"2018-12": BASELINE_ROWS["2018-12"], "2019-01": street_loaded}
+        assert crimes_by_month == {**BASELINE_ROWS, "2019-01": street_loaded}
     else:
         assert crimes_by_month == BASELINE_ROWS
 
 
 def test_reloading_the_same_month_never_double_counts(tmp_path, baseline):
-    """Loading 2019-01 again (same file, then a revised one) replaces the month; it never adds to it."""
+    """Loading 2018-12 again (same file, then a revised one) replaces the month; it never adds to it."""
     root, db = _fresh_db(tmp_path, baseline)
-    month = tmp_path / "again" / S
+    relative = "2018-12/2018-12-essex-street.csv"
+    month = tmp_path / "again" / relative
     month.parent.mkdir(parents=True)
-    month.write_bytes(BASELINE_FILES[S])
+    month.write_bytes(BASELINE_FILES[relative])
     for _ in range(2):
         load_sources([month], db, progress=False)
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*) FROM crimes WHERE month = DATE '2019-01-01'").fetchall() == [(2,)]
-    assert con.execute("SELECT count(*) FROM load_log WHERE month = DATE '2019-01-01'").fetchall() == [(1,)]
+    assert con.execute("SELECT count(*) FROM crimes WHERE month = DATE '2018-12-01'").fetchall() == [(4,)]
+    assert con.execute("SELECT count(*) FROM load_log WHERE month = DATE '2018-12-01'").fetchall() == [(1,)]
     con.close()
-    month.write_bytes(good_street("2019-01", count=5, start=40))
+    month.write_bytes(good_street("2018-12", count=5, start=40))
     load_sources([month], db, progress=False)
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*) FROM crimes WHERE month = DATE '2019-01-01'").fetchall() == [(5,)]
-    assert con.execute("SELECT count(*) FROM crimes").fetchall() == [(5 + BASELINE_ROWS["2018-12"],)]
+    assert con.execute("SELECT count(*) FROM crimes WHERE month = DATE '2018-12-01'").fetchall() == [(5,)]
+    assert con.execute("SELECT count(*) FROM crimes").fetchall() == [(5 + BASELINE_ROWS["2018-11"],)]
     con.close()
 
 
@@ -194,7 +195,8 @@ def test_corpus_reaches_every_loader(tmp_path):
             for module in source_modules():
                 claim = getattr(module, "claim_file", None)
                 try:
-                    if (claim and claim(path, case.options)) or module.detect(scan_file(path).header, case.options):
+                    options = case.load_options(folder)
+                    if (claim and claim(path, options)) or module.detect(scan_file(path).header, options):
                         reached.add(module.__name__)
                         break
                 except LoadError:

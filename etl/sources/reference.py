@@ -18,6 +18,7 @@ from etl.sources.common import (
     force_id_for,
     insert_rows,
 )
+from etl.sources.tidy_csv import csv_load_error
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 LOOKUP_HEADER = [
@@ -82,8 +83,8 @@ def _read_rows(scanned: ScannedFile):
                     yield start, record, "".join(pending).rstrip("\r\n")
                 pending.clear()
                 start = reader.line_num + 1
-        except csv.Error as exc:  # a field over csv's size limit, a NUL byte: the file is not a clean CSV
-            raise LoadError(f"cannot read the CSV: {exc}", scanned.display, start) from exc
+        except csv.Error as exc:  # a field over csv's size limit: the file is not a clean CSV
+            raise csv_load_error(exc, scanned.display, start) from exc
 
 
 def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
@@ -118,6 +119,7 @@ def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
     ).fetchall()
     if duplicates:
         raise LoadError(f"LSOA {duplicates[0][0]} appears {duplicates[0][1]} times", scanned.display)
+    session.claim_keys("lsoa_lookup", "staged_lookup", ["lsoa_code"], scanned.display)
     con.execute(
         """
         INSERT INTO lsoa (lsoa_code, lsoa_name, district, msoa_code, msoa_name, local_authority_code,
@@ -170,6 +172,7 @@ def _load_census(session: WriteSession, scanned: ScannedFile) -> None:
            communal_residents INTEGER, area_hectares DOUBLE)"""
     )
     insert_rows(con, "staged_census", good)
+    session.claim_keys("lsoa_census", "staged_census", ["lsoa_code"], scanned.display)
     con.execute(
         """
         INSERT INTO lsoa (lsoa_code, lsoa_name, district, msoa_code, msoa_name, local_authority_code,
@@ -215,12 +218,14 @@ def _load_boundaries(session: WriteSession, scanned: ScannedFile) -> None:
             _float_or_none(properties.get("LAT")),
             json.dumps(geometry, separators=(",", ":")),
         ))
+    session.claim_unit(("lsoa-boundaries",), scanned.display, "set of LSOA boundaries (a boundary file replaces them all)")
     con = session.con
-    con.execute("DELETE FROM lsoa_boundaries")
+    replaced = con.execute("DELETE FROM lsoa_boundaries").fetchall()[0][0]  # a boundary file replaces them all
     insert_rows(con, "lsoa_boundaries", good)
     session.add_rejects(scanned.display, rejects)
     session.log_file(
-        FileLoad(scanned.display, "lsoa-boundaries", None, None, sha256_file(scanned.path), len(features), len(good), len(rejects))
+        FileLoad(scanned.display, "lsoa-boundaries", None, None, sha256_file(scanned.path), len(features), len(good),
+                 len(rejects), int(replaced), "every LSOA boundary")
     )
 
 
