@@ -7,6 +7,9 @@ The corpus is written into tmp_path by the tests; nothing binary is kept in git.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -23,8 +26,9 @@ from tests.badinput import (
     build_baseline,
     good_street,
     table_snapshot,
+    zip_bytes,
 )
-from tests.conftest import run_cli
+from tests.conftest import PROJECT_ROOT, run_cli
 
 # rows per month in the baseline warehouse, counted by hand from BASELINE_FILES
 BASELINE_ROWS = {"2018-11": 2, "2018-12": 4}
@@ -202,3 +206,110 @@ def test_corpus_reaches_every_loader(tmp_path):
                 except LoadError:
                     break
     assert reached == {m.__name__ for m in source_modules()}
+
+
+def _case(name: str) -> Case:
+    return next(c for c in CASES if c.name == name)
+
+
+def test_accept_rejects_lets_a_shrinking_file_replace_its_month(tmp_path, baseline):
+    """With --accept-rejects the file refused above replaces December with its 9 accepted rows, and its
+    rejected row is kept with its line and reason."""
+    case = _case("a_tenth_rejected_replacing_a_month")
+    sources, root, db = _prepare(case, tmp_path, baseline)
+    summary = load_sources(sources, db, progress=False, accept_rejects=True)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (10, 9, 1)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert dict(con.execute("SELECT strftime(month, '%Y-%m'), count(*) FROM crimes GROUP BY 1").fetchall()) == {
+            "2018-11": BASELINE_ROWS["2018-11"], "2018-12": 9}
+        assert con.execute("SELECT path, line_number FROM rejects").fetchall() == [
+            (f"{root}/2018-12/2018-12-essex-street.csv", 6)]
+    finally:
+        con.close()
+
+
+def _data_lines(path: Path) -> int:
+    """Rows of a real data.police.uk file (no quoted line breaks in them): its lines minus the header."""
+    return path.read_bytes().count(b"\n") - 1
+
+
+def test_the_issues_example_on_real_files(tmp_path, essex_dir):
+    """November's real file copied into December's folder as December's file: refused (exit 2, database
+    unchanged, the message says how many rows and why); accepted explicitly, December is emptied."""
+    db = tmp_path / "db" / "warehouse.duckdb"
+    load_sources([essex_dir / "2018-11", essex_dir / "2018-12"], db, progress=False)
+    december = _data_lines(essex_dir / "2018-12" / "2018-12-essex-street.csv")
+    november = _data_lines(essex_dir / "2018-11" / "2018-11-essex-street.csv")
+    copy = tmp_path / "copy" / "2018-12" / "2018-12-essex-street.csv"
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(essex_dir / "2018-11" / "2018-11-essex-street.csv", copy)
+    before = sha256_file(db)
+    result = run_cli("etl", "load", str(copy.parent), "--db", str(db), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: {copy}: all {november:,} rows of this file were rejected (first: line 2: Month 2018-11 disagrees"
+        f" with the file's month 2018-12 (from its name or folder)); loading it would replace the {december:,} rows"
+        " already in the warehouse (crimes of essex 2018-12) with nothing. Fix the file, or pass --accept-rejects to"
+        " load it anyway (the rejects are then kept with their reasons)",
+        "The database was not changed.",
+    ]
+    assert sha256_file(db) == before
+    result = run_cli("etl", "load", str(copy.parent), "--db", str(db), "--accept-rejects")
+    assert f"{november:,} rows read, 0 loaded, {november:,} rejected" in result.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM crimes WHERE month = DATE '2018-12-01'").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM rejects WHERE path = ?", [str(copy)]).fetchall() == [(november,)]
+    finally:
+        con.close()
+
+
+def test_temporary_folder_filling_up_while_unzipping(tmp_path, baseline, monkeypatch):
+    """A zip whose member does not fit in the temporary folder (a 1 MB tmpfs; without root, a file size
+    limit in a child process): a clear error naming the zip and member, no traceback, database unchanged."""
+    from tests.test_faults import _set_file_size_limit, _tmpfs
+
+    _, base_sha, _ = baseline
+    root, db = _fresh_db(tmp_path, baseline)
+    (root / "download.zip").write_bytes(zip_bytes({S: good_street(count=12_000)}))  # about 2 MB unpacked
+    expected_start = f"error: {root}/download.zip: the temporary folder "
+    with _tmpfs(tmp_path / "small-tmp", 1) as mounted:
+        if mounted:
+            monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "small-tmp"))
+            with pytest.raises(LoadError) as caught:
+                load_sources([root / "download.zip"], db, progress=False)
+            message = f"error: {caught.value}"
+            assert "(No space left on device)" in message
+        else:
+            result = subprocess.run([sys.executable, "-m", "etl", "load", str(root / "download.zip"), "--db", str(db)],
+                                    cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                                    preexec_fn=_set_file_size_limit(db.stat().st_size + 1_000_000))
+            assert result.returncode == 2 and "Traceback" not in result.stderr
+            message = result.stderr.splitlines()[0]
+            assert "(File too large)" in message
+    assert message.startswith(expected_start)
+    assert (" ran out of room while unpacking member '2019-01/2019-01-essex-street.csv' (" in message
+            and message.endswith("; free some space there or set TMPDIR to a folder with more room"))
+    assert sha256_file(db) == base_sha
+    assert _leftovers(db) == []
+
+
+def test_date_window_from_option_and_environment(tmp_path, baseline):
+    """The 1999 collision loads once the window starts earlier (option or environment); a window bound that
+    is not a date is a clear error."""
+    case = _case("stats19_collision_before_2000")
+    sources, root, db = _prepare(case, tmp_path, baseline)
+    summary = load_sources(sources, db, progress=False, earliest_date="1990-01-01")
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (2, 2, 0)
+    other = tmp_path / "env.duckdb"
+    result = run_cli("etl", "load", *map(str, sources), "--db", str(other), env={"CRIME_MONITOR_EARLIEST_DATE": "1999-01-05"})
+    assert "2 rows read, 2 loaded, 0 rejected" in result.stdout
+    result = run_cli("etl", "load", *map(str, sources), "--db", str(other), "--latest-date", "2019-13-01", check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["error: --latest-date '2019-13-01' is not a date in the form YYYY-MM-DD",
+                                          "The database was not changed."]
+    # a window that ends before the collision of 2022: both rows are outside it
+    result = run_cli("etl", "load", *map(str, sources), "--db", str(other), "--latest-date", "2021-12-31",
+                     "--accept-rejects")
+    assert "2 rows read, 0 loaded, 2 rejected" in result.stdout

@@ -454,6 +454,11 @@ def _pattern_and_encoding_cases() -> list[Case]:
              {glob_collisions: (STATS19_COLLISION_HEADER + "\n" + collision.format(n=1) + "\n").encode(),
               "dft-collision-2.csv": "\n".join([STATS19_COLLISION_HEADER, collision.format(n=7), collision.format(n=8)]).encode()},
              sources=[glob_collisions], counts={glob_collisions: (1, 1, 0)}),
+        Case("month_from_the_rows", "a street file whose name and folder do not say its month (3 January rows, 1 February)",
+             {"essex-street.csv": street_file([street_row(1), street_row(2), street_row(3, month="2019-02"), street_row(4)])},
+             rejects=[Reject("essex-street.csv", 4, "Month 2019-02 disagrees with the file's month 2019-01 (the month of"
+                                                    " most of its rows)")],
+             counts={"essex-street.csv": (4, 3, 1)}),
         Case("name_says_another_force", "'2019-01-ess*-street.csv' (Essex rows) beside the Essex file",
              {S: good_street(count=3), "2019-01/2019-01-ess*-street.csv": good_street(count=2, start=20)},
              error="{root}/2019-01/2019-01-ess*-street.csv: the file name says force 'ess*' but its rows are reported by"
