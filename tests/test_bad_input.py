@@ -313,3 +313,14 @@ def test_date_window_from_option_and_environment(tmp_path, baseline):
     result = run_cli("etl", "load", *map(str, sources), "--db", str(other), "--latest-date", "2021-12-31",
                      "--accept-rejects")
     assert "2 rows read, 0 loaded, 2 rejected" in result.stdout
+
+
+def test_a_file_that_cannot_be_read_is_a_message(tmp_path):
+    """An OS error while scanning (here: a folder where a file was expected) names the file, no traceback."""
+    from etl.sources.common import scan_file
+
+    folder = tmp_path / "2019-01-essex-street.csv"
+    folder.mkdir()
+    with pytest.raises(LoadError) as caught:
+        scan_file(folder)
+    assert str(caught.value) == f"{folder}: cannot read the file (Is a directory)"

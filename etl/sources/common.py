@@ -149,6 +149,13 @@ def scan_file(path: Path, display: str | None = None) -> ScannedFile:
     Raises LoadError naming the file and, for bad bytes, the line.
     """
     display = display or str(path)
+    try:
+        return _scan(path, display)
+    except OSError as exc:  # unreadable (permissions, a device error): a message, not a traceback
+        raise LoadError(f"cannot read the file ({exc.strerror or exc})", display) from exc
+
+
+def _scan(path: Path, display: str) -> ScannedFile:
     size = path.stat().st_size
     if size == 0:
         raise LoadError("the file is empty (0 bytes); expected a CSV with a header line", display)

@@ -181,10 +181,11 @@ def _register_files(con, files: list[ScannedFile]) -> None:
     con.execute("DROP TABLE IF EXISTS police_uk_files")
     con.execute("CREATE TEMP TABLE police_uk_files (file_index BIGINT, file_month DATE, month_text VARCHAR,"
                 " month_source VARCHAR, force_id VARCHAR)")
-    con.executemany(
-        "INSERT INTO police_uk_files VALUES (?, ?, strftime(?::DATE, '%Y-%m'), ?, ?)",
-        [(i, f.extra["file_month"], f.extra["file_month"], f.extra["month_source"], f.extra["force_id"])
-         for i, f in enumerate(files)],
+    rows = [(i, f.extra["file_month"], f.extra["month_source"], f.extra["force_id"]) for i, f in enumerate(files)]
+    con.execute(  # one statement (executemany costs a round trip per file: seconds at national scale)
+        "INSERT INTO police_uk_files SELECT i, m, strftime(m, '%Y-%m'), s, f FROM (VALUES "
+        + ", ".join(["(?::BIGINT, ?::DATE, ?, ?)"] * len(rows)) + ") AS v (i, m, s, f)",
+        [value for row in rows for value in row],
     )
 
 
