@@ -24,7 +24,6 @@ same key are refused.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from etl.sources.common import FORCES, ScannedFile, force_id_for
-from etl.sources.tidy_csv import csv_load_error, replace_and_log, stage_rows
+from etl.sources.tidy_csv import records_with_lines, replace_and_log, stage_rows
 from etl.warehouse import LoadError, WriteSession
 
 TIDY_REQUIRED = ["period", "area", "category", "count"]
@@ -76,33 +75,6 @@ def _month_end(start: date, months: int) -> date:
     index = start.year * 12 + start.month - 1 + months
     following = date(index // 12, index % 12 + 1, 1)
     return date.fromordinal(following.toordinal() - 1)
-
-
-def _records(scanned: ScannedFile):
-    """(physical line of the record's start, record, raw text) for every data row after the header."""
-    with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
-        pending: list[str] = []
-
-        def lines():
-            for text in handle:
-                pending.append(text)
-                yield text
-
-        reader = csv.reader(lines())
-        try:
-            next(reader)
-        except StopIteration:
-            return
-        pending.clear()
-        start = reader.line_num + 1
-        try:
-            for record in reader:
-                if record:
-                    yield start, record, "".join(pending).rstrip("\r\n")
-                pending.clear()
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise csv_load_error(exc, scanned.display, start) from exc
 
 
 def _clean(text: str | None) -> str | None:
@@ -171,7 +143,7 @@ class _FileRows:
     def records(self, scanned: ScannedFile) -> Iterator[tuple[int, list[str], str]]:
         """The file's records as the header's width; a record of another width is rejected here."""
         width = len(scanned.header)
-        for line, record, raw in _records(scanned):
+        for line, record, raw in records_with_lines(scanned):
             self.read += 1
             if len(record) != width:
                 self.rejects.append((line, f"{len(record)} fields, expected {width} (as in the header)", raw))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from etl.sources.common import ScannedFile, force_name_for
 from etl.sources.tidy_csv import (
     BadRecord,
+    default_force_id,
     parse_month,
     parse_number,
     read_records,
@@ -20,7 +21,7 @@ from etl.sources.tidy_csv import (
     resolve_force_id,
     stage_rows,
 )
-from etl.warehouse import LoadError, WriteSession
+from etl.warehouse import WriteSession
 
 FRAUD_HEADER = ["month", "force", "fraud_type", "reports", "reported_loss_gbp"]
 HEADERS = {"fraud": FRAUD_HEADER}
@@ -33,9 +34,7 @@ def detect(header: list[str], options: dict | None = None) -> str | None:
 
 def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str | None = None, **_options) -> None:
     """Load fraud CSVs; each file is logged with its rows read = loaded + rejected."""
-    default_force = resolve_force_id(force) if force else None
-    if force and default_force is None:
-        raise LoadError(f"--force {force!r} is not a police force of England and Wales")
+    default_force = default_force_id(force)
     window = session.date_window()
     for scanned, _kind in files:
         rows, rejects, seen = [], [], {}

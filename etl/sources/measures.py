@@ -15,6 +15,7 @@ from __future__ import annotations
 from etl.sources.common import ScannedFile
 from etl.sources.tidy_csv import (
     BadRecord,
+    default_force_id,
     parse_date,
     parse_number,
     read_records,
@@ -22,7 +23,7 @@ from etl.sources.tidy_csv import (
     resolve_force_id,
     stage_rows,
 )
-from etl.warehouse import LoadError, WriteSession
+from etl.warehouse import WriteSession
 
 MEASURES_HEADER = ["measure", "period_start", "period_end", "value", "unit", "target"]
 HEADERS = {"measures": MEASURES_HEADER}
@@ -40,9 +41,7 @@ def detect(header: list[str], options: dict | None = None) -> str | None:
 
 def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str | None = None, **_options) -> None:
     """Load force measures CSVs; each file is logged with rows read = loaded + rejected."""
-    default_force = resolve_force_id(force) if force else None
-    if force and default_force is None:
-        raise LoadError(f"--force {force!r} is not a police force of England and Wales")
+    default_force = default_force_id(force)
     window = session.date_window()
     for scanned, _kind in files:
         header = [h.strip().lower() for h in scanned.header]

@@ -7,7 +7,6 @@ and keeps the other's.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 from pathlib import Path
@@ -18,7 +17,7 @@ from etl.sources.common import (
     force_id_for,
     insert_rows,
 )
-from etl.sources.tidy_csv import csv_load_error
+from etl.sources.tidy_csv import records_with_lines
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 LOOKUP_HEADER = [
@@ -63,35 +62,11 @@ def _int(text: str) -> int:
     return int(text.replace(",", "").strip())
 
 
-def _read_rows(scanned: ScannedFile):
-    """(first physical line, parsed record, raw text of the record's lines) for every data row."""
-    with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
-        pending: list[str] = []
-
-        def lines():
-            for text in handle:
-                pending.append(text)
-                yield text
-
-        reader = csv.reader(lines())
-        next(reader)
-        pending.clear()
-        start = reader.line_num + 1
-        try:
-            for record in reader:
-                if record:
-                    yield start, record, "".join(pending).rstrip("\r\n")
-                pending.clear()
-                start = reader.line_num + 1
-        except csv.Error as exc:  # a field over csv's size limit: the file is not a clean CSV
-            raise csv_load_error(exc, scanned.display, start) from exc
-
-
 def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
     width = len(scanned.header)
     offset = 1 if width == len(LOOKUP_HEADER) else 0
     good, rejects, read = [], [], 0
-    for line, record, raw in _read_rows(scanned):
+    for line, record, raw in records_with_lines(scanned):
         read += 1
         if len(record) != width:
             rejects.append((line, f"expected {width} columns, found {len(record)}", raw))
@@ -140,7 +115,7 @@ def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
 
 def _load_census(session: WriteSession, scanned: ScannedFile) -> None:
     good, rejects, read = [], [], 0
-    for line, record, raw in _read_rows(scanned):
+    for line, record, raw in records_with_lines(scanned):
         read += 1
         if len(record) != len(CENSUS_HEADER):
             rejects.append((line, f"expected {len(CENSUS_HEADER)} columns, found {len(record)}", raw))

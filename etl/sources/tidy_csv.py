@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from etl.sources.common import FORCES, ScannedFile, force_id_for, insert_rows, lines_with_ends
 from etl.warehouse import FileLoad, LoadError, WriteSession
@@ -68,6 +67,42 @@ def read_records(scanned: ScannedFile, header: list[str]) -> Iterator[Record | B
             yield BadRecord(line, raw, f"{len(record)} fields, expected {width} (the line may be cut off or have a stray comma)")
             continue
         yield Record(line, raw, {name: value.strip() for name, value in zip(header, record)})
+
+
+def records_with_lines(scanned: ScannedFile) -> Iterator[tuple[int, list[str], str]]:
+    """(physical line of the record's start, record, raw text of its lines) for every non-empty record after
+    the header, streaming (for files too large to hold as lines: the counts and LSOA tables). A record the
+    csv module cannot read is a LoadError naming the file and the record's first line."""
+    with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
+        pending: list[str] = []
+
+        def lines():
+            for text in handle:
+                pending.append(text)
+                yield text
+
+        reader = csv.reader(lines())
+        start = 1
+        try:
+            if next(reader, None) is None:
+                return
+            pending.clear()
+            start = reader.line_num + 1
+            for record in reader:
+                if record:
+                    yield start, record, "".join(pending).rstrip("\r\n")
+                pending.clear()
+                start = reader.line_num + 1
+        except csv.Error as exc:  # a field over csv's size limit: the file is not a clean CSV
+            raise csv_load_error(exc, scanned.display, start) from exc
+
+
+def default_force_id(force: str | None) -> str | None:
+    """The force id of `--force` (None without it); LoadError when it names no force of England and Wales."""
+    force_id = resolve_force_id(force) if force else None
+    if force and force_id is None:
+        raise LoadError(f"--force {force!r} is not a police force of England and Wales")
+    return force_id
 
 
 def csv_load_error(exc: csv.Error, display: str, line: int) -> LoadError:
