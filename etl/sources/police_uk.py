@@ -279,12 +279,14 @@ def _loaded_by_unit(con, kind: str, table: str) -> dict[tuple[str, date], tuple[
         f"SELECT force_id, month, count(*), {names} FROM {table} WHERE {in_units} GROUP BY ALL"
     ).fetchall():
         result[(force_id, month)] = (int(rows), first if first == last else None, False)
-    if kind == "street":
+    repeated = f"""
+        SELECT hash(force_id, month, crime_id) AS key_hash FROM {table}
+        WHERE {in_units} AND crime_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1"""
+    # nearly always none: only then are the force-months with a repeat looked up
+    if kind == "street" and con.execute(f"SELECT count(*) FROM ({repeated})").fetchall()[0][0]:
         for force_id, month in con.execute(
-            f"""SELECT DISTINCT force_id, month FROM (
-                    SELECT any_value(force_id) AS force_id, any_value(month) AS month FROM {table}
-                    WHERE {in_units} AND crime_id IS NOT NULL
-                    GROUP BY hash(force_id, month, crime_id) HAVING count(*) > 1)"""
+            f"""SELECT DISTINCT force_id, month FROM {table}
+                WHERE {in_units} AND crime_id IS NOT NULL AND hash(force_id, month, crime_id) IN ({repeated})"""
         ).fetchall():
             rows, reported_by, _ = result[(force_id, month)]
             result[(force_id, month)] = (rows, reported_by, True)
