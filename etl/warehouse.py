@@ -28,6 +28,7 @@ import duckdb
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "warehouse.duckdb"
 SCHEMA_VERSION = 1
 MAX_REJECT_LINE_CHARS = 2000
+REJECTS_PER_STATEMENT = 1000
 
 
 class LoadError(Exception):
@@ -333,8 +334,12 @@ class WriteSession:
             (self.load_id, str(path), line, reason, None if raw is None else raw[:MAX_REJECT_LINE_CHARS])
             for line, reason, raw in rows
         ]
+        # multi-row VALUES statements: executemany costs a round trip per row (a whole bad file has thousands)
+        for start in range(0, len(batch), REJECTS_PER_STATEMENT):
+            chunk = batch[start : start + REJECTS_PER_STATEMENT]
+            self.con.execute("INSERT INTO rejects VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                             [value for row in chunk for value in row])
         if batch:
-            self.con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?)", batch)
             self.first_rejects.setdefault(str(path), (batch[0][2], batch[0][3]))
         return len(batch)
 

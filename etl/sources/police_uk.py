@@ -182,7 +182,7 @@ def _register_files(con, files: list[ScannedFile]) -> None:
     con.execute("CREATE TEMP TABLE police_uk_files (file_index BIGINT, file_month DATE, month_text VARCHAR,"
                 " month_source VARCHAR, force_id VARCHAR)")
     rows = [(i, f.extra["file_month"], f.extra["month_source"], f.extra["force_id"]) for i, f in enumerate(files)]
-    con.execute(  # one statement (executemany costs a round trip per file: seconds at national scale)
+    con.execute(  # one statement (executemany costs a round trip per file)
         "INSERT INTO police_uk_files SELECT i, m, strftime(m, '%Y-%m'), s, f FROM (VALUES "
         + ", ".join(["(?::BIGINT, ?::DATE, ?, ?)"] * len(rows)) + ") AS v (i, m, s, f)",
         [value for row in rows for value in row],
