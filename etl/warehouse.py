@@ -22,8 +22,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from etl.plausibility import DateWindow
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "warehouse.duckdb"
 SCHEMA_VERSION = 1
@@ -298,8 +302,10 @@ class FileLoad:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
-    rows_replaced: int = 0  # rows of earlier loads this file's rows replace (deleted or overwritten)
-    replaces: str | None = None  # what those rows are, for messages ("essex 2018-12 street")
+    # rows of earlier loads in the whole units this file replaces (a force-month, the casualties of a
+    # collision); 0 for files replaced row by row. etl.plausibility.check_replacement reads it.
+    rows_replaced: int = 0
+    replaces: str | None = None  # what those rows are, for messages ("crimes of essex 2018-12")
 
     def check_balance(self) -> None:
         if self.rows_read != self.rows_loaded + self.rows_rejected:
@@ -324,7 +330,7 @@ class WriteSession:
     files: list[FileLoad] = field(default_factory=list)
     progress: bool = False
     accept_rejects: bool = False
-    window: object = None
+    window: DateWindow | None = None
     first_rejects: dict[str, tuple[int | None, str]] = field(default_factory=dict)
     claimed_units: dict[tuple, str] = field(default_factory=dict)
 
@@ -343,7 +349,7 @@ class WriteSession:
             self.first_rejects.setdefault(str(path), (batch[0][2], batch[0][3]))
         return len(batch)
 
-    def date_window(self):
+    def date_window(self) -> DateWindow:
         """The load's plausible date window (etl.plausibility.DateWindow; the default one unless set)."""
         from etl.plausibility import date_window
 
