@@ -5,7 +5,6 @@ mapped to a priority. Streamlit layout only: every number comes from metrics/ th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -13,15 +12,11 @@ import streamlit as st
 
 import charts
 import ui
-from metrics import calendar, force_measures, plan, series
+from metrics import calendar, force_measures, plan, registry, series
 from metrics.expected import expected_vs_observed
 from metrics.filters import Filters, add_months
 
-FORCE_MEASURES_FILE = (
-    "the force's own measures as a tidy CSV with the header `measure,period_start,period_end,value,unit,target` "
-    "(optional `force`); `metrics/measure_priorities.toml` says which view shows each measure"
-)
-FORCE_MEASURES_LOAD = "python -m etl load path/to/force-measures.csv"
+FORCE_MEASURES_FILE = registry.DATA_FILES["force_measures"].needs_file
 
 
 def dash(value: object, fmt: str = ",.0f", suffix: str = "") -> str:
@@ -99,8 +94,7 @@ def force_measures_section(ctx: ui.PageContext, priority_id: str, *, key: str) -
             f"**No force measures loaded for this priority** ({', '.join(wanted) or 'none mapped'}). They need "
             f"{FORCE_MEASURES_FILE}. Load it with:", icon=":material/folder_open:",
         )
-        st.code(FORCE_MEASURES_LOAD.replace("python -m etl load ", f"python -m etl load --db {ui.db_path()} ", 1),
-                language="bash", wrap_lines=True)
+        st.code(registry.DATA_FILES["force_measures"].load_command(ui.db_path()), language="bash", wrap_lines=True)
         return latest
     shown = pd.DataFrame({
         "Measure": latest["measure"],
@@ -134,10 +128,7 @@ def proxy_label(item: plan.Measure) -> str:
 
 def not_loaded(item: plan.Measure, proxies: tuple[plan.Measure, ...] = ()) -> None:
     """ui.not_loaded with the load command aimed at the warehouse this dashboard reads (`--db PATH`)."""
-    command = item.load_command
-    if command.startswith("python -m etl load ") and "--db" not in command:
-        command = command.replace("python -m etl load ", f"python -m etl load --db {ui.db_path()} ", 1)
-    ui.not_loaded(replace(item, load_command=command), proxies)
+    ui.not_loaded(item, proxies, command=item.load_command_for(ui.db_path()))
 
 
 def family_period(ctx: ui.PageContext, first: date, last: date) -> tuple[tuple[date, date], str | None]:

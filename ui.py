@@ -575,11 +575,11 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict | None = None, 
             st.caption(caption)
 
 
-def not_loaded(item: Measure, proxies: Sequence[Measure] = ()) -> None:
+def not_loaded(item: Measure, proxies: Sequence[Measure] = (), command: str | None = None) -> None:
     """Say exactly which file would supply a measure and how to load it, and name the public proxies shown."""
     text = (f"**{item.label} — not loaded.** This measure needs {item.needs_file}. Load it with:")
     st.warning(text, icon=":material/folder_open:")
-    st.code(item.load_command, language="bash", wrap_lines=True)
+    st.code(command or item.load_command, language="bash", wrap_lines=True)
     if proxies:
         st.caption("Shown instead, labelled as proxies: " + "; ".join(p.label for p in proxies) + ".")
 

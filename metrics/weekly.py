@@ -17,9 +17,10 @@ against the same week in earlier years and the last 4 weeks, with a Farrington-s
     of rare events cannot raise a flag).
   Only rises are flagged (the threshold is an upper one). It needs at least `min_baseline_weeks` baseline weeks; with fewer, `exceeds` is None and the note says why.
 
-`weekly_table(con, week=None, force_id=None)` — one row per measure of the dated sources (force extract:
-all, domestic abuse, hate crime, child victim, violence and sexual offences; stop and search: searches,
-arrests; STATS19: collisions, KSI collisions) for one week. Columns: priority, measure, source, week_start,
+`weekly_table(con, week=None, force_id=None)` — one row per measure of the dated sources (the measures of
+`metrics.registry` with a weekly count: force extract: all, domestic abuse, hate crime, child victim,
+violence and sexual offences; stop and search: searches, arrests; STATS19: collisions, KSI collisions) for
+one week. Columns: priority, measure, source, week_start,
 week_end, observed, same_week_last_year, same_week_mean_previous_years, last_4_weeks_mean, expected,
 upper_threshold, exceeds, note. Counts are events per week (incidents by recorded date, searches by
 date in UK local time, collisions by date). The default week is the latest complete Monday–Sunday week
@@ -42,11 +43,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metrics.registry import WEEKLY_MEASURES  # the dated measures and their SQL conditions (fixed text)
+
 DEFAULT_YEARS_BACK = 5
 DEFAULT_WINDOW_WEEKS = 3
 DEFAULT_ALPHA = 0.01
 MIN_BASELINE_WEEKS = 6
 MIN_RECENT_TOTAL = 5
+FLAG_MEANING = (
+    "Flagged means this week's count is above the upper threshold: a count that high would come less than "
+    f"{DEFAULT_ALPHA:.0%} of the time if the week were like the same weeks of earlier years (and at least "
+    f"{MIN_RECENT_TOTAL} events in the last 4 weeks), so it is an unusual rise, not noise. Only rises are flagged."
+)
 
 TABLE_COLUMNS = [
     "priority", "measure", "source", "week_start", "week_end", "observed", "same_week_last_year",
@@ -240,31 +248,6 @@ def exceedance(
 # ---------------------------------------------------------------------------------------------
 # the table over the warehouse's dated sources
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class WeeklyMeasure:
-    """A dated measure: its source table, the SQL condition (fixed text, never user input) and priority."""
-
-    id: str
-    priority: str
-    label: str
-    source: str
-    condition: str
-
-
-WEEKLY_MEASURES: tuple[WeeklyMeasure, ...] = (
-    WeeklyMeasure("incidents_all", "local-policing", "All recorded crimes (force extract)", "incidents", "true"),
-    WeeklyMeasure("incidents_domestic_abuse", "domestic-abuse", "Domestic abuse crimes", "incidents", "domestic_abuse"),
-    WeeklyMeasure("incidents_violence", "serious-violence", "Violence and sexual offences", "incidents",
-                  "crime_type = 'Violence and sexual offences'"),
-    WeeklyMeasure("incidents_hate_crime", "children", "Hate crimes", "incidents", "hate_crime"),
-    WeeklyMeasure("incidents_child_victim", "children", "Crimes with a child victim", "incidents", "child_victim"),
-    WeeklyMeasure("stop_search_all", "gangs", "Stops and searches", "stop_search", "true"),
-    WeeklyMeasure("stop_search_arrests", "gangs", "Stops and searches ending in arrest", "stop_search", "outcome = 'Arrest'"),
-    WeeklyMeasure("collisions_all", "roads", "Injury road collisions", "collisions", "true"),
-    WeeklyMeasure("collisions_ksi", "roads", "Fatal or serious (KSI) collisions", "collisions",
-                  "severity in ('Fatal', 'Serious')"),
-)
-
 # source -> (label, event date expression, first and last day the data cover) — fixed SQL, never user input
 SOURCES: dict[str, tuple[str, str, str, str]] = {
     "incidents": ("force extract", "cast(recorded_at as date)", "min(cast(recorded_at as date))",

@@ -14,9 +14,8 @@ import ui
 from metrics import plan, weekly
 
 WEEKS_OFFERED = 52
-# short priority names for a table that fits a printed page: the view titles ("3 · Domestic abuse")
-VIEW_TITLES = {view.path: view.title for view in ui.VIEWS}
-PRIORITY_TITLES = {p.id: VIEW_TITLES.get(p.page, p.title) for p in plan.PRIORITIES}
+# short priority names for a table that fits a printed page ("3 · Domestic abuse")
+PRIORITY_TITLES = {p.id: p.label for p in plan.PRIORITIES}
 
 ctx = ui.context()
 # print-friendly: no sidebar, header or toolbars on paper; tables at full width
