@@ -184,6 +184,41 @@ def measure_series(
     return frame[["month", "count"]].reset_index(drop=True)
 
 
+def measure_change(
+    con: duckdb.DuckDBPyConnection,
+    measure_id: str,
+    filters: Filters | None,
+    comparison: Comparison,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Whether a measure improved: one row with its counts in comparison.pre and comparison.post, the change
+    in its rate per month, the exact Poisson 95% interval of the rate ratio and the p-value (a single
+    comparison, so q_value = p_value) — the statistics the scorecard computes for the same measure. Empty
+    (attrs["note"] says why) when the measure's source does not cover both periods. Columns: measure_id
+    and metrics.compare's RESULT_COLUMNS."""
+    from metrics.compare import period_change_from_counts
+    from metrics.series import data_range
+
+    item = measure(measure_id)
+    first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
+    if first is None or not (first <= comparison.pre[0] and comparison.post[1] <= last):
+        covered = "nothing" if first is None else period_label((first, last))
+        empty = period_change_from_counts(pd.DataFrame(
+            {"measure_id": [], "pre_count": [], "post_count": [], "pre_months": [], "post_months": []}))
+        empty.attrs["note"] = f"{item.source} covers {covered}: not both periods of {comparison.label}."
+        return empty
+    series = measure_series(con, item, filters, comparison.pre[0], comparison.post[1])
+    months = pd.to_datetime(series["month"]).dt.date
+    row = {"measure_id": item.id}
+    for name, (start, end) in (("pre", comparison.pre), ("post", comparison.post)):
+        row[f"{name}_count"] = int(series.loc[(months >= start) & (months <= end), "count"].sum())
+        row[f"{name}_months"] = months_between(start, end)
+    frame = period_change_from_counts(pd.DataFrame([row]), alpha)
+    frame.attrs["note"] = (f"{item.label}: rate per month {comparison.label}; exact Poisson 95% interval; "
+                           "a single comparison (q = p).")
+    return frame
+
+
 def _expected_for_latest(series: pd.DataFrame, comparison: Comparison) -> dict:
     """The expected-vs-observed row of the last month: model fitted on the months before the comparison's
     current period (metrics.expected; seasonal-mean fallback when those months are few)."""
@@ -484,6 +519,6 @@ def incident_outcomes(
 
 __all__ = [
     "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_series", "expected_summary", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
-    "measure", "measure_available", "measure_filters", "measure_series", "measures_for", "period_label",
+    "measure", "measure_available", "measure_change", "measure_filters", "measure_series", "measures_for", "period_label",
     "priority", "resolve_comparison", "scorecard", "incident_outcomes",
 ]
