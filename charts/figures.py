@@ -337,8 +337,8 @@ def change_chart(
                     line=dict(color=colours, width=2), symbol="circle"),
         error_x=dict(type="data", symmetric=False, array=pct_hi - pct, arrayminus=pct - pct_lo, color="#777",
                      thickness=1.5),
-        customdata=np.stack([pct_lo, pct_hi, sig.map({True: "yes", False: "no"})], axis=-1),
-        hovertemplate="%{y}: %{x:+.1f}% (95% CI %{customdata[0]:+.1f}% to %{customdata[1]:+.1f}%),"
+        customdata=np.stack([pct_lo, pct_hi, sig.map({True: "yes", False: "no"}), data[label].astype(str)], axis=-1),
+        hovertemplate="%{customdata[3]}: %{x:+.1f}% (95% CI %{customdata[0]:+.1f}% to %{customdata[1]:+.1f}%),"
                       " significant after BH: %{customdata[2]}<extra></extra>",
         showlegend=False,
     ))
@@ -346,19 +346,25 @@ def change_chart(
     fig.update_xaxes(ticksuffix="%", rangemode="normal")
     fig.update_yaxes(rangemode="normal")
     legend_note = "Filled: significant after Benjamini–Hochberg (q < 0.05); hollow: not significant."
-    lines = sum(text.count("<br>") + 1 for text in labels)
+    row_px = 16 + 14 * max(text.count("<br>") + 1 for text in labels)  # every row as tall as the tallest label
     return _finish(fig, title=title, source=source, as_at=as_at, x_label="Change in the monthly rate (%, 95% CI)",
                    y_label="", note=(legend_note + (" " + note if note else "")),
-                   height=max(320, 16 * lines + 16 * len(labels) + 170),
+                   height=max(320, row_px * len(labels) + 190),
                    caption_wrap=max(70, CAPTION_WRAP - max(len(part) for text in labels for part in text.split("<br>"))))
 
 
 LABEL_WRAP = 26  # characters per line of an axis label (long labels would squeeze a phone-wide plot)
+LABEL_LINES = 2  # lines at most: rows stay apart; the whole label is in the hover text
 
 
-def wrap_label(text: str, width: int = LABEL_WRAP) -> str:
-    """A long category label on several lines ('<br>' between them) so it takes little of the plot's width."""
-    return "<br>".join(textwrap.wrap(text, width)) or text
+def wrap_label(text: str, width: int = LABEL_WRAP, lines: int = LABEL_LINES) -> str:
+    """A long category label on at most `lines` lines ('<br>' between them, '…' when cut) so it takes little
+    of the plot's width and does not run into its neighbours."""
+    parts = textwrap.wrap(text, width) or [text]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "…"
+    return "<br>".join(parts)
 
 
 def funnel_plot(

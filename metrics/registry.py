@@ -178,6 +178,12 @@ class Measure:
     in_scorecard: bool = True
     weekly: WeeklyCount | None = None
     weekly_note: str = ""
+    short_label: str = ""  # for chart axes; the label when empty
+
+    @property
+    def chart_label(self) -> str:
+        """The label on a chart axis (at most about two lines of 26 characters)."""
+        return self.short_label or self.label
 
     @property
     def needs_file(self) -> str:
@@ -234,10 +240,11 @@ MEASURES: tuple[Measure, ...] = (
             "Proxy: public data carry no domestic-abuse flag. Most recorded domestic abuse is violence against "
             "the person, but this category also holds every non-domestic violent and sexual offence, so it "
             "cannot show domestic abuse on its own.",
-            is_proxy=True, proxy_for="domestic_abuse_crimes"),
+            is_proxy=True, proxy_for="domestic_abuse_crimes", short_label="Violence and sexual offences (proxy)"),
     _street("serious_violence", "serious-violence", SERIOUS_VIOLENCE_LABEL, SERIOUS_VIOLENCE_TYPES,
             "police.uk categories: violence and sexual offences (including common assault), robbery and "
-            "possession of weapons — not only the most serious violence. " + STREET_CAVEATS),
+            "possession of weapons — not only the most serious violence. " + STREET_CAVEATS,
+            short_label="Violence and sexual offences, robbery, weapons"),
     _extract("extract_violence", "serious-violence", "Violence and sexual offences", None,
              "Crimes in the extract whose offence code maps to violence and sexual offences.",
              "crime_type = 'Violence and sexual offences'", in_scorecard=False),
