@@ -54,7 +54,7 @@ def child_victims(ctx: ViewContext) -> list[Section]:
     return [Section("Crimes with a child victim and hate crimes",
                     (load_hint(ctx, CHILD), load_hint(ctx, HATE, (PROXY,)),
                      Text("No public proxy exists for crimes with a child victim: that measure needs the force "
-                          "extract.", "caption")), in_pack=False)]
+                          "extract.", "caption")))]
 
 
 def hate_crimes(ctx: ViewContext) -> list[Section] | Section | None:

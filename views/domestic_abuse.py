@@ -34,7 +34,7 @@ def headline(ctx: ViewContext) -> list[Section]:
     """The flagged crimes' change and trend; without an extract, the file to load and the labelled proxy."""
     if _extract_range(ctx)[1] is not None:
         return [measure_headline(ctx, MEASURE, "da_trend", title="Domestic abuse crimes: trend")]
-    sections = [Section("Domestic abuse crimes", (load_hint(ctx, MEASURE, (PROXY,)),), in_pack=False)]
+    sections = [Section("Domestic abuse crimes", (load_hint(ctx, MEASURE, (PROXY,)),))]
     if ctx.comparison is not None and ctx.read(series.data_range, "crimes", ctx.force_filters)[1] is not None:
         sections.append(measure_headline(ctx, PROXY, "da_proxy_trend", title=proxy_label(PROXY)))
     else:

@@ -176,6 +176,7 @@ class Table:
     export_columns: tuple[Column, ...] | None = None
     filters: Filters | None = None
     highlight: str | None = None  # a boolean column of `data`: its true rows are highlighted on screen
+    slide_columns: tuple[str, ...] | None = None  # the columns a briefing slide shows (default: the first ones)
 
     def shown(self) -> pd.DataFrame:
         """The table as text cells, as people read it (no 'None'/'nan': missing reads '—')."""
@@ -286,16 +287,34 @@ def cell_text(value: Any, column: Column) -> str:
 
 def display_frame(data: pd.DataFrame, columns: Sequence[Column],
                   formats: Mapping[str, Callable[[Any], str]] | None = None) -> pd.DataFrame:
-    """The columns of `data` as text, headed by their labels."""
+    """The columns of `data` as text, headed by their labels. Text values (e.g. a disclosure marker '<5')
+    and missing values are never passed to a column's format."""
     formats = formats or {}
     out = {}
     for column in columns:
-        render = formats.get(column.name) or (lambda value, column=column: cell_text(value, column))
-        out[column.label] = [render(v) for v in data[column.name]] if column.name in data.columns else []
+        render = formats.get(column.name)
+        out[column.label] = [
+            cell_text(value, column) if render is None or isinstance(value, str) or fmt.is_missing(value)
+            else render(value) for value in data[column.name]
+        ]
     return pd.DataFrame(out, columns=[c.label for c in columns])
+
+
+def memo_reader(con: Any) -> Reader:
+    """A `read(function, *args, **kwargs)` calling `function(con, ...)` once per distinct call (the briefing pack
+    and other readers outside the app: frames are shared, never change them in place)."""
+    results: dict[tuple, Any] = {}
+
+    def read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        key = (function.__module__, function.__qualname__, repr(args), repr(sorted(kwargs.items())))
+        if key not in results:
+            results[key] = function(con, *args, **kwargs)
+        return results[key]
+
+    return read
 
 
 __all__ = [
     "Block", "Chart", "Choice", "Column", "ExportNotes", "Figures", "Kpi", "LoadHint", "Reader", "Section", "Table",
-    "Text", "View", "ViewContext", "as_sections", "cell_text", "display_frame", "md_literal",
+    "Text", "View", "ViewContext", "as_sections", "cell_text", "display_frame", "md_literal", "memo_reader",
 ]

@@ -106,7 +106,8 @@ def scorecard(ctx: ViewContext) -> Section:
                   ctx.notes(f"Scorecard, {ctx.comparison.label}", "; ".join(sorted(set(card["source"]))),
                             units="counts per period; change in the rate per month (%)", period=ctx.comparison.label),
                   caption=caption, static=True, formats={"pct_change": lambda v: fmt.percent(v, 1, sign=True)},
-                  export_columns=SCORECARD_EXPORT)
+                  export_columns=SCORECARD_EXPORT, slide_columns=("priority", "measure", "post_count", "pct_change",
+                                                                  "interval", "significance", "expected"))
     return Section(title, (Text(f"**{ctx.comparison.label}** · {md_literal(ctx.area_label, None)}", "caption"), table))
 
 
