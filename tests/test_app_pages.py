@@ -126,11 +126,12 @@ def test_link_values_are_never_rendered_as_markdown(essex_runs, view_id):
     at = essex_runs[view_id]
     notices = [i.value for i in at.info]
     force = next(n for n in notices if "which is not loaded" in n)
-    assert "“\\[Session expired \\- sign in again\\]\\(https\\:\\/\\/evil\\.example\\/login\\)”" in force
+    assert "“`[Session expired - sign in again](https://evil.example/login)`”" in force  # a code span: literal
     district = next(n for n in notices if "Ignored district" in n)
-    assert "“\\!\\[x\\]\\(https\\:\\/\\/evil\\.example\\/pixel\\.png\\)”" in district
-    for body in texts(at):  # nowhere an unescaped link or image to the outside
-        assert not re.search(r"(?<!\\)\]\((?!\))", body) and "https://evil" not in body, (view_id, body)
+    assert "“`![x](https://evil.example/pixel.png)`”" in district
+    for body in texts(at):  # outside code spans: nowhere a link, an image or a URL to the outside
+        outside_code = re.sub(r"(`+).*?\1", "", body)
+        assert not re.search(r"(?<!\\)\]\(", outside_code) and "evil.example" not in outside_code, (view_id, body)
     assert "force" not in at.query_params and "district" not in at.query_params  # dropped from the URL
 
 
@@ -242,11 +243,11 @@ def test_invalid_url_parameters_fall_back_with_a_notice(essex_db, monkeypatch):
                                          "crime_type": "Piracy", "measure": "x"}, monkeypatch=monkeypatch)
     assert_clean(at, "overview")
     notices = " ".join(i.value for i in at.info)
-    assert "“atlantis”" in notices and "“Nowhere”" in notices and "“bogus”" in notices and "“Piracy”" in notices
+    assert "“`atlantis`”" in notices and "“`Nowhere`”" in notices and "“`bogus`”" in notices and "“`Piracy`”" in notices
     assert at.caption[0].value.startswith("Essex Police ·")
     assert "force" not in at.query_params and "district" not in at.query_params and "compare" not in at.query_params
     lp = run_view(essex_db, "local_policing", {"measure": "bogus"}, monkeypatch=monkeypatch)
-    assert any("“bogus” is not a valid Measure (link parameter `measure`)" in i.value for i in lp.info)
+    assert any("“`bogus`” is not a valid Measure (link parameter `measure`)" in i.value for i in lp.info)
     assert lp.metric[0].label.startswith("All crime (excluding ASB)")
 
 

@@ -110,7 +110,11 @@ def draw_table(block: Table) -> None:
     """A static table (wraps its text, every column visible) or a grid, with its CSV/XLSX downloads."""
     shown = block.shown()
     if block.static:
-        st.table(_highlighted(shown, block), hide_index=True)
+        # a wide screen reads the table; a phone (CSS in app.py) reads one card per row instead
+        with st.container(key=f"wide_{block.key}"):
+            st.table(_highlighted(shown, block), hide_index=True)
+        with st.container(key=f"narrow_{block.key}"):
+            st.markdown(cards_markdown(shown))
     else:
         config = {label: st.column_config.TextColumn(label, width=width) for label, width in block.widths.items()}
         height = 35 * (len(shown) + 1) + 3 if len(shown) <= 40 else "auto"  # short tables: every row, no scrolling
@@ -119,6 +123,19 @@ def draw_table(block: Table) -> None:
     table_downloads(block, columns[:2])
     if block.caption:
         columns[2].caption(block.caption)
+
+
+def cards_markdown(shown: Any) -> str:
+    """A table as one short card per row (for phones): the first two cells as its heading, then every other
+    column as 'label: value'. Cell text is data, so it is made literal."""
+    columns = list(shown.columns)
+    cards = []
+    for row in shown.itertuples(index=False, name=None):
+        heading = " · ".join(md_literal(v, None) for v in row[:2] if str(v).strip())
+        details = " · ".join(f"{md_literal(label, None)}: {md_literal(value, None)}"
+                             for label, value in zip(columns[2:], row[2:]))
+        cards.append(f"**{heading}**  \n{details}")
+    return "\n\n".join(cards)
 
 
 def _highlighted(shown: Any, block: Table) -> Any:
