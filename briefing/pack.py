@@ -585,49 +585,29 @@ def _pdf(content: PackContent) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------------
-def build_pack_bytes(
-    con: duckdb.DuckDBPyConnection,
-    comparison: Any = "latest12",
-    filters: Filters | None = None,
-    *,
-    pdf: bool = False,
-    rule: DisclosureRule | None = None,
-    priority_ids: Sequence[str] | None = None,
-    generated_at: datetime | None = None,
-) -> dict[str, bytes]:
-    """The pack in memory for a download button: {'pptx': bytes} (and 'pdf' when asked), plus
-    'provenance.json'. comparison: a metrics.plan.Comparison, a preset name, or (pre, post) month ranges."""
-    content = pack_content(con, comparison, filters, rule=rule, priority_ids=priority_ids, generated_at=generated_at)
-    out = {"pptx": _pptx(content),
-           "provenance.json": json.dumps(content.provenance, indent=2, default=str, sort_keys=True).encode()}
-    if pdf:
-        out["pdf"] = _pdf(content)
+def build_pack_bytes(con: duckdb.DuckDBPyConnection, comparison: Any = "latest12", filters: Filters | None = None,
+                     *, formats: Sequence[str] = ("pptx",), **options: Any) -> dict[str, bytes]:
+    """The pack in memory for a download button: {'pptx': bytes, 'pdf': bytes} for the `formats` asked, plus
+    'provenance.json'. comparison: a metrics.plan.Comparison, a preset name, or (pre, post) month ranges;
+    `options` as pack_content (rule, priority_ids, generated_at, db_label)."""
+    content = pack_content(con, comparison, filters, **options)
+    out = {"provenance.json": json.dumps(content.provenance, indent=2, default=str, sort_keys=True).encode()}
+    for fmt in formats:
+        out[fmt] = {"pptx": _pptx, "pdf": _pdf}[fmt](content)
     return out
 
 
-def build_pack(
-    con: duckdb.DuckDBPyConnection,
-    comparison: Any = "latest12",
-    filters: Filters | None = None,
-    out_path: str | Path = "pack.pptx",
-    pdf: bool = False,
-    *,
-    rule: DisclosureRule | None = None,
-    priority_ids: Sequence[str] | None = None,
-    generated_at: datetime | None = None,
-    db_label: str | None = None,
-) -> Path:
+def build_pack(con: duckdb.DuckDBPyConnection, comparison: Any = "latest12", filters: Filters | None = None,
+               out_path: str | Path = "pack.pptx", pdf: bool = False, **options: Any) -> Path:
     """Write the pack to `out_path` (PPTX), its JSON provenance sidecar beside it, and with pdf=True the
-    same pack as `out_path` with a .pdf suffix. Returns the PPTX path."""
+    same pack as `out_path` with a .pdf suffix. Returns the PPTX path. `options` as pack_content."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    content = pack_content(con, comparison, filters, rule=rule, priority_ids=priority_ids,
-                           generated_at=generated_at, db_label=db_label)
+    content = pack_content(con, comparison, filters, **options)
     out_path.write_bytes(_pptx(content))
     write_sidecar(out_path, content.provenance)
     if pdf:
-        pdf_path = out_path.with_suffix(".pdf")
-        pdf_path.write_bytes(_pdf(content))
+        out_path.with_suffix(".pdf").write_bytes(_pdf(content))
     return out_path
 
 
@@ -648,7 +628,7 @@ def pack_downloads(
     def make(kind: str) -> bytes:
         con = connect_read_only(db_path)
         try:
-            return build_pack_bytes(con, comparison, filters, pdf=kind == "pdf")[kind]
+            return build_pack_bytes(con, comparison, filters, formats=(kind,))[kind]
         finally:
             con.close()
 

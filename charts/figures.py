@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 
 from charts.formatting import as_at as format_as_at
 from charts.formatting import join_labels  # noqa: F401  (kept for callers of charts.figures)
-from charts.formatting import pct_change as format_pct_change
-from charts.formatting import significance as significance_mark
+from charts.formatting import pct_change as format_pct_change  # noqa: F401  (charts.format_pct_change)
+from charts.formatting import significance as significance_mark  # noqa: F401
 from charts.theme import (
     EXPECTED_BAND_FILL,
     EXPECTED_COLOUR,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, app_reads
 from tests.test_faults import _write_shifted_copies
 
 pytestmark = pytest.mark.slow
@@ -25,22 +25,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def app_db(essex_db: Path, tmp_path: Path):
     """A private copy of the Essex warehouse that the app reads ($CRIME_MONITOR_DB)."""
-    import streamlit as stl
-
     db = tmp_path / "live" / "warehouse.duckdb"
     db.parent.mkdir()
     shutil.copyfile(essex_db, db)
-    old = os.environ.get("CRIME_MONITOR_DB")
-    os.environ["CRIME_MONITOR_DB"] = str(db)
-    stl.cache_resource.clear()
-    stl.cache_data.clear()
-    yield db
-    stl.cache_resource.clear()
-    stl.cache_data.clear()
-    if old is None:
-        os.environ.pop("CRIME_MONITOR_DB", None)
-    else:
-        os.environ["CRIME_MONITOR_DB"] = old
+    with app_reads(db):
+        yield db
 
 
 def _context(at):

@@ -8,37 +8,22 @@ Every key number shown is checked against plain SQL written here, independently 
 
 from __future__ import annotations
 
-import contextlib
-import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, app_reads
 
 PAGES = ("asb", "domestic_abuse", "serious_violence", "gangs", "children", "roads", "fraud", "weekly")
 BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "null"}
 
 
-@contextlib.contextmanager
-def _warehouse(db: Path):
-    old = os.environ.get("CRIME_MONITOR_DB")
-    os.environ["CRIME_MONITOR_DB"] = str(db)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("CRIME_MONITOR_DB", None)
-        else:
-            os.environ["CRIME_MONITOR_DB"] = old
-
-
 def _run(db: Path, page: str, params: dict[str, str] | None = None):
     from streamlit.testing.v1 import AppTest
 
-    with _warehouse(db):
+    with app_reads(db):
         at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=180)
         for key, value in (params or {}).items():
             at.query_params[key] = value

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, app_reads
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +60,6 @@ class RecordingCursor:
 @pytest.fixture(scope="module")
 def app_env(essex_db: Path):
     """The app pointed at the real Essex warehouse, with its connection recorded."""
-    import streamlit as stl
-
     import ui.store
 
     values = duckdb.connect(str(essex_db), read_only=True)
@@ -85,22 +83,13 @@ def app_env(essex_db: Path):
         opened.append(con)
         return RecordingCursor(con, log)
 
-    old_db = os.environ.get("CRIME_MONITOR_DB")
-    os.environ["CRIME_MONITOR_DB"] = str(essex_db)
     ui.store.connect = recording_connect
-    stl.cache_resource.clear()
-    stl.cache_data.clear()
     try:
-        yield {"districts": districts, "crime_types": crime_types, "opened": opened, "log": log,
-               "views": [v.page for v in ui.available_views()]}
+        with app_reads(essex_db):
+            yield {"districts": districts, "crime_types": crime_types, "opened": opened, "log": log,
+                   "views": [v.page for v in ui.available_views()]}
     finally:
         ui.store.connect = original_connect
-        stl.cache_resource.clear()
-        stl.cache_data.clear()
-        if old_db is None:
-            os.environ.pop("CRIME_MONITOR_DB", None)
-        else:
-            os.environ["CRIME_MONITOR_DB"] = old_db
 
 
 def _values(real: list[str]):

@@ -4,16 +4,13 @@ state every page reads (`app_state()`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, fields
 
 import streamlit as st
 
 from metrics import inventory
-from metrics.filters import Filters
-from metrics.plan import Comparison
 from ui import store
-from ui.filter_bar import filter_bar
+from ui.filter_bar import FilterBar, filter_bar
 from views.model import View
 
 CONTEXT_KEY = "_app_state"
@@ -22,20 +19,13 @@ DEMO_BANNER = ("**Demo data — synthetic.** Every number on this page comes fro
 
 
 @dataclass(frozen=True)
-class AppState:
-    """What the shell decided for this run: filters, comparison, the force's loaded months, whether the
-    warehouse is the synthetic demo, its version, and the notices about the link."""
+class AppState(FilterBar):
+    """What the shell decided for this run: the filter bar's filters, comparison, months and notices, whether
+    the warehouse is the synthetic demo, its version and path."""
 
-    filters: Filters
-    comparison: Comparison | None
-    force_name: str
-    forces: tuple[str, ...]
-    first_month: date | None
-    last_month: date | None
-    is_demo: bool
-    version: str
-    db: str
-    notices: tuple[str, ...] = ()
+    is_demo: bool = False
+    version: str = ""
+    db: str = ""
 
     @property
     def force_id(self) -> str | None:
@@ -69,8 +59,8 @@ def shell() -> AppState | None:
     if demo:
         st.warning(DEMO_BANNER, icon=":material/warning:")
     bar = filter_bar()
-    state = AppState(bar.filters, bar.comparison, bar.force_name, bar.forces, bar.first_month, bar.last_month,
-                     demo, store.db_version(), str(path), bar.notices)
+    state = AppState(**{f.name: getattr(bar, f.name) for f in fields(bar)}, is_demo=demo, version=store.db_version(),
+                     db=str(path))
     st.session_state[CONTEXT_KEY] = state
     return state
 

@@ -9,14 +9,16 @@ from views.blocks import (
     change_figures,
     district_change_section,
     district_rates_section,
-    force_measures_section,
     load_hint,
     measure_headline,
     top_lsoas_section,
 )
-from views.model import Section, Text, View, ViewContext
+from views.model import Section, Text, View, ViewContext, only_when
 from views.text import md_literal
 
+INTRO = ("Anti-social behaviour incidents reported to the police (data.police.uk): whether they rose or fell, the "
+         "monthly trend against what the seasonal pattern of earlier months would lead us to expect, the 2020 rise, "
+         "the change in each district and where incidents concentrate.")
 MEASURE = registry.measure("asb_incidents")
 
 
@@ -38,8 +40,6 @@ def headline(ctx: ViewContext) -> Section:
 def covid_rise(ctx: ViewContext) -> Section | None:
     """ASB in the first COVID year against the year before (many breaches of the regulations were recorded
     as ASB)."""
-    if not _loaded(ctx):
-        return None
     title = "The 2020 rise"
     first, last = ctx.read(series.data_range, "crimes", _asb(ctx))
     pre, post = calendar.pre_covid_vs_covid_year()
@@ -56,34 +56,19 @@ def covid_rise(ctx: ViewContext) -> Section | None:
 
 
 def district_rates(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
     return district_rates_section(ctx, _asb(ctx), "ASB incidents", "incidents", "asb_district_rates",
                                   ctx.comparison.post)[0]
 
 
 def district_change(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
     return district_change_section(ctx, _asb(ctx), "ASB incidents", "incidents", "asb_district_change",
                                    source=MEASURE.source)
 
 
 def hotspots(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
     return top_lsoas_section(ctx, _asb(ctx), "ASB incidents", "incidents", "asb_hotspots", ctx.comparison.post)
 
 
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "asb", "asb_fm")
-
-
-VIEW = View(
-    id="asb", title="2 · Anti-social behaviour", heading="2 · Cracking down on anti-social behaviour",
-    icon=":material/campaign:", group="Plan priorities", priority_id="asb",
-    intro=("Anti-social behaviour incidents reported to the police (data.police.uk): whether they rose or fell, the "
-           "monthly trend against what the seasonal pattern of earlier months would lead us to expect, the 2020 rise, "
-           "the change in each district and where incidents concentrate."),
-    sections=(headline, covid_rise, district_rates, district_change, hotspots, force_measures),
-)
+VIEW = View.for_priority("asb", ":material/campaign:", INTRO, (
+    headline, *only_when(_loaded, covid_rise, district_rates, district_change, hotspots),
+))

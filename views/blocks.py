@@ -11,7 +11,7 @@ import pandas as pd
 import charts
 from charts import formatting as fmt
 from metrics import calendar, force_measures, hotspots, plan, rates, registry, series
-from metrics.compare import change_by_district
+from metrics.compare import change_by_district, period_change
 from metrics.expected import expected_vs_observed
 from metrics.filters import Filters, add_months
 from metrics.registry import Measure
@@ -211,6 +211,53 @@ def district_change_section(ctx: ViewContext, family_filters: Filters, what: str
                           section_title=f"Change by district, {plan.period_label(post)} against {plan.period_label(pre)}")
 
 
+def category_change_section(ctx: ViewContext, family_filters: Filters, what: str, key: str,
+                            source: str = registry.STREET_SOURCE) -> Section | None:
+    """Change by crime type (Benjamini–Hochberg across the categories), current against baseline."""
+    if ctx.comparison is None:
+        return None
+    pre, post = ctx.comparison.pre, ctx.comparison.post
+    change = ctx.read(period_change, "crimes", ["crime_type"], pre, post, family_filters)
+    periods_text = f"{plan.period_label(post)} against {plan.period_label(pre)}"
+    return change_section(ctx, change, "crime_type", "Category", "crimes", f"{what}: change by category, {periods_text}",
+                          source, key, filters=family_filters, section_title=f"Change by category, {periods_text}")
+
+
+def proxy_districts_section(ctx: ViewContext, proxy: Measure, key: str) -> Section | None:
+    """When the force extract is not loaded: the public proxy's change by district."""
+    if ctx.comparison is None or ctx.read(series.data_range, "incidents", ctx.force_filters)[1] is not None:
+        return None
+    if ctx.read(series.data_range, "crimes", ctx.force_filters)[1] is None:
+        return None
+    return district_change_section(ctx, registry.measure_filters(proxy, ctx.area_filters), proxy_label(proxy),
+                                   "crimes", key, source=proxy.source)
+
+
+def proxy_districts_for(proxy: Measure, key: str):
+    """The section function: the public proxy's change by district, when the force extract is not loaded."""
+    def proxy_districts(ctx: ViewContext) -> Section | None:
+        return proxy_districts_section(ctx, proxy, key)
+
+    return proxy_districts
+
+
+def outcome_breakdown(ctx: ViewContext, frame: pd.DataFrame, what: str, count: tuple[str, str], key: str,
+                      source: str, period: tuple[date, date], as_at: date | None, *, caption: str = "",
+                      sensitive: bool | None = None) -> tuple[Chart, Table]:
+    """A breakdown by outcome (frame: outcome, the count column, share 0..1): the shares as bars and the table.
+    `count` is (column, label in words), e.g. ('searches', 'Searches')."""
+    column, label = count
+    data = frame.assign(share_pct=frame["share"] * 100)
+    title = f"{what} by outcome, {plan.period_label(period)}"
+    figure = charts.bar_chart(data, "share_pct", "outcome", title, f"Share of {label.lower()} (%)", "", source, as_at,
+                              value_format=".1f")
+    notes = ctx.notes(title, source, units=f"{label.lower()}; share (%)", period=period, as_at=as_at,
+                      sensitive=sensitive)
+    columns = (Column("outcome", "Outcome", None), Column(column, label, 0),
+               Column("share_pct", f"Share of {label.lower()}", 1, True))
+    return Chart(figure, key, notes), Table(f"{key.replace('_', '-')}-table", data, columns, notes, caption=caption)
+
+
 # ---------------------------------------------------------------------------------------------
 # districts and hotspots
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +368,14 @@ def force_measures_section(ctx: ViewContext, priority_id: str, key: str) -> Sect
                   export_columns=exported,
                   caption="Values as supplied by the force, in their own units; the latest period of each measure.")
     return Section(title, (table, force_measure_trend(ctx, priority_id, key)))
+
+
+def force_measures_for(priority_id: str):
+    """The force-measures section function of a priority's view."""
+    def force_measures(ctx: ViewContext) -> Section:
+        return force_measures_section(ctx, priority_id, f"{priority_id.replace('-', '_')}_fm")
+
+    return force_measures
 
 
 def force_measure_trend(ctx: ViewContext, priority_id: str, key: str) -> Chart:

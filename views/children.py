@@ -9,9 +9,12 @@ import charts
 from charts import formatting as fmt
 from metrics import incidents, periods, plan, registry, series
 from metrics.filters import Filters
-from views.blocks import district_change_section, force_measures_section, load_hint, measure_headline, proxy_label
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext
+from views.blocks import load_hint, measure_headline, outcome_breakdown, proxy_districts_for, proxy_label
+from views.model import Chart, Figures, Kpi, Section, Text, View, ViewContext
 
+INTRO = ("Crimes against children and hate crimes, flagged in the force's own records: whether they rose or fell, "
+         "and what they are. Public data carry neither flag, so without the force extract only labelled proxies "
+         "can be shown.")
 CHILD, HATE = registry.measure("child_victim_crimes"), registry.measure("hate_crimes")
 PROXY = registry.measure("public_order_proxy")
 NO_CODE = "Offence code not in the Home Office table"
@@ -37,12 +40,10 @@ def _flag_sections(ctx: ViewContext, item, key: str) -> list[Section]:
     figure = charts.bar_chart(types, "count", "crime_type", title, "Crimes", "", source, last)
     notes = ctx.notes(title, source, units="crimes", period=period, as_at=last, sensitive=item.flag == "child_victim")
     outcome_frame = ctx.read(plan.incident_outcomes, item.flag, ctx.area_filters, period[0], period[1])
-    outcome_notes = ctx.notes(f"Outcomes of {item.label.lower()}, {label}", source, units="crimes; share (%)",
-                              period=period, as_at=last, sensitive=item.flag == "child_victim")
-    outcome_table = Table(f"{key}-outcomes", outcome_frame.assign(share_pct=outcome_frame["share"] * 100),
-                          (Column("outcome", "Outcome", None), Column("incidents", "Crimes", 0),
-                           Column("share_pct", "Share of crimes", 1, True)), outcome_notes,
-                          caption=f"Outcomes of {item.label.lower()} recorded in {label}.")
+    _chart, outcome_table = outcome_breakdown(ctx, outcome_frame, item.label, ("incidents", "Crimes"),
+                                              f"children_{key}_outcomes", source, period, last,
+                                              sensitive=item.flag == "child_victim",
+                                              caption=f"Outcomes of {item.label.lower()} recorded in {label}.")
     detail = (share,) + ((Text(note, "caption"),) if note else ()) + (Chart(figure, f"children_{key}_types", notes),
                                                                       outcome_table)
     return [headline, Section(f"{item.label}: crime types and outcomes, {label}", detail)]
@@ -66,25 +67,6 @@ def hate_crimes(ctx: ViewContext) -> list[Section] | Section | None:
     return measure_headline(ctx, PROXY, "children_proxy_trend", title=proxy_label(PROXY))
 
 
-def proxy_districts(ctx: ViewContext) -> Section | None:
-    if _extract_range(ctx)[1] is not None or ctx.comparison is None:
-        return None
-    if ctx.read(series.data_range, "crimes", ctx.force_filters)[1] is None:
-        return None
-    scope = registry.measure_filters(PROXY, ctx.area_filters)
-    return district_change_section(ctx, scope, "Public order offences (proxy)", "crimes", "children_proxy_change",
-                                   source=PROXY.source)
-
-
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "children", "children_fm")
-
-
-VIEW = View(
-    id="children", title="6 · Children and vulnerable people", heading="6 · Protecting children and vulnerable people",
-    icon=":material/child_care:", group="Plan priorities", priority_id="children",
-    intro=("Crimes against children and hate crimes, flagged in the force's own records: whether they rose or fell, "
-           "and what they are. Public data carry neither flag, so without the force extract only labelled proxies "
-           "can be shown."),
-    sections=(child_victims, hate_crimes, proxy_districts, force_measures),
-)
+VIEW = View.for_priority("children", ":material/child_care:", INTRO, (
+    child_victims, hate_crimes, proxy_districts_for(PROXY, "children_proxy_change"),
+))

@@ -12,9 +12,12 @@ from charts import formatting as fmt
 from metrics import calendar, incidents, periods, plan, registry, series
 from metrics.filters import Filters
 from metrics.weekly import latest_complete_week
-from views.blocks import district_change_section, force_measures_section, load_hint, measure_headline, proxy_label
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext
+from views.blocks import load_hint, measure_headline, outcome_breakdown, proxy_districts_for, proxy_label
+from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext, only_when
 
+INTRO = ("Domestic-abuse crimes flagged in the force's own records: whether they rose or fell, repeat victims and "
+         "outcomes. Public data carry no domestic-abuse flag, so without the force extract only a labelled proxy can "
+         "be shown.")
 MEASURE = registry.measure("domestic_abuse_crimes")
 PROXY = registry.measure("violence_sexual_proxy")
 SOURCE = "Force crime extract (domestic-abuse flag)"
@@ -25,9 +28,16 @@ def _extract_range(ctx: ViewContext):
     return ctx.read(series.data_range, "incidents", Filters(force_id=ctx.force_id))
 
 
-def _period(ctx: ViewContext) -> tuple[tuple, str | None]:
+def _extract_loaded(ctx: ViewContext) -> bool:
+    return _extract_range(ctx)[1] is not None
+
+
+def _extract_period(ctx: ViewContext) -> tuple[tuple, str, str | None, object]:
+    """The period the extract's sections summarise, its label, a note when it is not the comparison's current
+    period, and the extract's last month."""
     first, last = _extract_range(ctx)
-    return periods.current_period(ctx.comparison, first, last)
+    period, note = periods.current_period(ctx.comparison, first, last)
+    return period, plan.period_label(period), note, last
 
 
 def headline(ctx: ViewContext) -> list[Section]:
@@ -43,13 +53,9 @@ def headline(ctx: ViewContext) -> list[Section]:
     return sections
 
 
-def repeat_victims(ctx: ViewContext) -> Section | None:
+def repeat_victims(ctx: ViewContext) -> Section:
     """Victims, repeat victims within 12 months, and the monthly count of repeat incidents."""
-    first, last = _extract_range(ctx)
-    if last is None:
-        return None
-    period, note = _period(ctx)
-    label = plan.period_label(period)
+    period, label, note, last = _extract_period(ctx)
     summary = ctx.read(incidents.domestic_abuse_summary, ctx.area_filters, period[0], period[1])
     s = summary.iloc[0] if len(summary) else pd.Series(dtype="float64")
     figures = Figures((
@@ -77,10 +83,8 @@ def repeat_victims(ctx: ViewContext) -> Section | None:
     return Section(f"Repeat victims, {label}", tuple(blocks))
 
 
-def weekly(ctx: ViewContext) -> Section | None:
-    first, last = _extract_range(ctx)
-    if last is None:
-        return None
+def weekly(ctx: ViewContext) -> Section:
+    last = _extract_range(ctx)[1]
     counts = ctx.read(incidents.flag_series, "domestic_abuse", ctx.area_filters, None, None, "week")
     complete_to = ctx.read(latest_complete_week, ctx.force_id)
     if complete_to is not None and len(counts):  # leave out a last, partly loaded week
@@ -92,30 +96,18 @@ def weekly(ctx: ViewContext) -> Section | None:
                                                                          as_at=last, sensitive=True)),))
 
 
-def outcomes(ctx: ViewContext) -> Section | None:
-    first, last = _extract_range(ctx)
-    if last is None:
-        return None
-    period, _ = _period(ctx)
-    label = plan.period_label(period)
+def outcomes(ctx: ViewContext) -> Section:
+    period, label, _note, last = _extract_period(ctx)
     frame = ctx.read(plan.incident_outcomes, "domestic_abuse", ctx.area_filters, period[0], period[1])
-    title = f"Domestic-abuse crimes by outcome, {label}"
-    figure = charts.bar_chart(frame.assign(share_pct=frame["share"] * 100), "share_pct", "outcome", title,
-                              "Share of crimes (%)", "", SOURCE, last, value_format=".1f")
-    notes = ctx.notes(title, SOURCE, units="crimes; share (%)", period=period, as_at=last, sensitive=True)
-    data = frame.assign(share_pct=frame["share"] * 100)
-    table = Table("domestic-abuse-outcomes", data, (Column("outcome", "Outcome", None), Column("incidents", "Crimes", 0),
-                                                    Column("share_pct", "Share of crimes", 1, True)), notes,
-                  caption="Outcome as recorded in the extract; recent crimes are often still under investigation.")
-    return Section(f"Outcomes of domestic-abuse crimes recorded in {label}", (Chart(figure, "da_outcomes", notes), table))
+    chart, table = outcome_breakdown(ctx, frame, "Domestic-abuse crimes", ("incidents", "Crimes"), "da_outcomes",
+                                     SOURCE, period, last, sensitive=True,
+                                     caption="Outcome as recorded in the extract; recent crimes are often still under "
+                                             "investigation.")
+    return Section(f"Outcomes of domestic-abuse crimes recorded in {label}", (chart, table))
 
 
-def crime_types(ctx: ViewContext) -> Section | None:
-    first, last = _extract_range(ctx)
-    if last is None:
-        return None
-    period, _ = _period(ctx)
-    label = plan.period_label(period)
+def crime_types(ctx: ViewContext) -> Section:
+    period, label, _note, last = _extract_period(ctx)
     types = ctx.read(incidents.flag_by_crime_type, "domestic_abuse", ctx.area_filters, period[0], period[1])
     data = types.assign(crime_type=types["crime_type"].fillna(NO_CODE))
     title = f"Domestic-abuse crimes by crime type, {label}"
@@ -127,24 +119,7 @@ def crime_types(ctx: ViewContext) -> Section | None:
     return Section(f"By crime type, {label}", (Chart(figure, "da_types", notes), table))
 
 
-def proxy_districts(ctx: ViewContext) -> Section | None:
-    """Without an extract: the proxy's change by district."""
-    if _extract_range(ctx)[1] is not None or ctx.comparison is None:
-        return None
-    scope = registry.measure_filters(PROXY, ctx.area_filters)
-    return district_change_section(ctx, scope, "Violence and sexual offences (proxy)", "crimes", "da_proxy_change",
-                                   source=PROXY.source)
-
-
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "domestic-abuse", "da_fm")
-
-
-VIEW = View(
-    id="domestic_abuse", title="3 · Domestic abuse", heading="3 · Breaking the cycle of domestic abuse",
-    icon=":material/home:", group="Plan priorities", priority_id="domestic-abuse",
-    intro=("Domestic-abuse crimes flagged in the force's own records: whether they rose or fell, repeat victims and "
-           "outcomes. Public data carry no domestic-abuse flag, so without the force extract only a labelled proxy "
-           "can be shown."),
-    sections=(headline, repeat_victims, weekly, outcomes, crime_types, proxy_districts, force_measures),
-)
+VIEW = View.for_priority("domestic-abuse", ":material/home:", INTRO, (
+    headline, *only_when(_extract_loaded, repeat_victims, weekly, outcomes, crime_types),
+    proxy_districts_for(PROXY, "da_proxy_change"),
+))

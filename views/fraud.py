@@ -8,14 +8,21 @@ import charts
 from charts import formatting as fmt
 from metrics import calendar, fraud, periods, plan, registry, series
 from views.blocks import measure_change_figures, measure_trend
-from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, View, ViewContext
+from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, View, ViewContext, only_when
 
+INTRO = ("Fraud reported to Action Fraud by people living in the force area (not crimes recorded by the force): "
+         "whether reports rose or fell, the losses reported, which types of fraud, and how reports changed when "
+         "COVID-19 moved life online.")
 MEASURE = registry.measure("fraud_reports")
 SOURCE = MEASURE.source
 
 
 def _range(ctx: ViewContext):
     return ctx.read(series.data_range, "fraud", ctx.force_filters)
+
+
+def _loaded(ctx: ViewContext) -> bool:
+    return _range(ctx)[1] is not None
 
 
 def reports(ctx: ViewContext) -> Section:
@@ -39,10 +46,8 @@ def reports(ctx: ViewContext) -> Section:
     return Section("Fraud reports", tuple(blocks))
 
 
-def losses(ctx: ViewContext) -> Section | None:
+def losses(ctx: ViewContext) -> Section:
     first, last = _range(ctx)
-    if last is None:
-        return None
     monthly = ctx.read(fraud.fraud_monthly, ctx.force_filters)
     title = f"Reported losses per month — {ctx.force_name}"
     figure = charts.trend_chart(monthly.assign(loss_m=monthly["reported_loss_gbp"] / 1e6), title,
@@ -53,10 +58,8 @@ def losses(ctx: ViewContext) -> Section | None:
                                                                                    "month", as_at=last)),))
 
 
-def by_type(ctx: ViewContext) -> Section | None:
+def by_type(ctx: ViewContext) -> Section:
     first, last = _range(ctx)
-    if last is None:
-        return None
     twelve = periods.latest_months(first, last)
     label = plan.period_label(twelve)
     frame = ctx.read(fraud.fraud_by_type, ctx.force_filters, *twelve)
@@ -70,11 +73,9 @@ def by_type(ctx: ViewContext) -> Section | None:
                                                   Table("fraud-by-type", data, columns, notes)))
 
 
-def covid_rise(ctx: ViewContext) -> Section | None:
+def covid_rise(ctx: ViewContext) -> Section:
     """Reports and losses in March 2020–February 2021 against the 12 months before, by type."""
     first, last = _range(ctx)
-    if last is None:
-        return None
     title = "The COVID rise: March 2020–February 2021 against the 12 months before"
     rise = ctx.read(fraud.covid_rise, ctx.force_filters)
     if rise.empty or rise["reports_during"].isna().all() or rise["reports_before"].isna().all():
@@ -109,11 +110,6 @@ def covid_rise(ctx: ViewContext) -> Section | None:
     return Section(title, tuple(blocks))
 
 
-VIEW = View(
-    id="fraud", title="Fraud", heading="Fraud", icon=":material/credit_card:", group="More views",
-    priority_id="fraud",
-    intro=("Fraud reported to Action Fraud by people living in the force area (not crimes recorded by the force): "
-           "whether reports rose or fell, the losses reported, which types of fraud, and how reports changed when "
-           "COVID-19 moved life online."),
-    sections=(reports, losses, by_type, covid_rise),
-)
+VIEW = View.for_priority("fraud", ":material/credit_card:", INTRO, (
+    reports, *only_when(_loaded, losses, by_type, covid_rise),
+))

@@ -7,11 +7,12 @@ from __future__ import annotations
 import charts
 from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry, series, stop_search
-from metrics.compare import period_change
 from metrics.filters import Filters
-from views.blocks import change_section, district_change_section, force_measures_section, load_hint, measure_headline
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext
+from views.blocks import category_change_section, district_change_section, load_hint, measure_headline, outcome_breakdown
+from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext, only_when
 
+INTRO = ("Drug offences and possession of weapons — mostly found by proactive policing, so a rise can mean more "
+         "enforcement — and the stop and search that finds many of them.")
 DRUGS, WEAPONS = registry.measure("drug_offences"), registry.measure("weapon_possession")
 SEARCHES = registry.measure("stop_searches")
 
@@ -30,45 +31,37 @@ def drugs(ctx: ViewContext) -> Section:
     return measure_headline(ctx, DRUGS, "gangs_drugs", title="Drug offences: trend", label="Drug offences")
 
 
-def weapons(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
+def weapons(ctx: ViewContext) -> Section:
     return measure_headline(ctx, WEAPONS, "gangs_weapons", title="Possession of weapons: trend",
                             label="Possession of weapons")
 
 
 def category_change(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
-    pre, post = ctx.comparison.pre, ctx.comparison.post
-    change = ctx.read(period_change, "crimes", ["crime_type"], pre, post, _crimes(ctx))
-    title = f"Drugs and weapons: change by category, {plan.period_label(post)} against {plan.period_label(pre)}"
-    return change_section(ctx, change, "crime_type", "Category", "crimes", title, DRUGS.source, "gangs_change_category",
-                          filters=_crimes(ctx), section_title=f"Change by category, {plan.period_label(post)} against "
-                                                              f"{plan.period_label(pre)}")
+    return category_change_section(ctx, _crimes(ctx), "Drugs and weapons", "gangs_change_category", DRUGS.source)
 
 
 def district_change(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
     return district_change_section(ctx, _crimes(ctx), "Drug and weapon offences", "crimes", "gangs_change_district",
                                    source=DRUGS.source)
 
 
-def _search_period(ctx: ViewContext) -> tuple[tuple | None, str | None, object]:
+def _searches_loaded(ctx: ViewContext) -> bool:
+    return ctx.read(series.data_range, "stop_search", ctx.force_filters)[1] is not None
+
+
+def _search_period(ctx: ViewContext) -> tuple[tuple, str, str | None, object]:
+    """The period the stop-and-search sections summarise, its label, a note when it is not the comparison's
+    current period, and the last month loaded."""
     first, last = ctx.read(series.data_range, "stop_search", ctx.force_filters)
-    if last is None:
-        return None, None, None
     period, note = periods.current_period(ctx.comparison, first, last)
-    return period, note, last
+    return period, plan.period_label(period), note, last
 
 
 def searches(ctx: ViewContext) -> Section:
     """Stop and search: volume, arrests, arrest and find rates, and the monthly trend."""
-    period, note, last = _search_period(ctx)
-    if period is None:
+    if not _searches_loaded(ctx):
         return Section("Stop and search", (load_hint(ctx, SEARCHES),))
-    label = plan.period_label(period)
+    period, label, note, last = _search_period(ctx)
     summary = ctx.read(stop_search.stop_search_summary, period[0], period[1], ctx.force_filters)
     figures = Figures((
         Kpi(f"Searches, {label}", fmt.number(summary["searches"])),
@@ -87,11 +80,8 @@ def searches(ctx: ViewContext) -> Section:
     return Section("Stop and search", tuple(blocks))
 
 
-def search_objects(ctx: ViewContext) -> Section | None:
-    period, _note, last = _search_period(ctx)
-    if period is None:
-        return None
-    label = plan.period_label(period)
+def search_objects(ctx: ViewContext) -> Section:
+    period, label, _note, last = _search_period(ctx)
     objects = ctx.read(stop_search.by_object, period[0], period[1], ctx.force_filters)
     title = f"Searches by object of search, {label}"
     figure = charts.bar_chart(objects, "searches", "object_of_search", title, "Searches", "", SEARCHES.source, last)
@@ -105,32 +95,15 @@ def search_objects(ctx: ViewContext) -> Section | None:
     return Section(f"Object of search, {label}", (Chart(figure, "gangs_ss_object", notes), table))
 
 
-def search_outcomes(ctx: ViewContext) -> Section | None:
-    period, _note, last = _search_period(ctx)
-    if period is None:
-        return None
-    label = plan.period_label(period)
+def search_outcomes(ctx: ViewContext) -> Section:
+    period, label, _note, last = _search_period(ctx)
     frame = ctx.read(stop_search.by_outcome, period[0], period[1], ctx.force_filters)
-    data = frame.assign(share_pct=frame["share"] * 100)
-    title = f"Outcome of searches, {label}"
-    figure = charts.bar_chart(data, "share_pct", "outcome", title, "Share of searches (%)", "", SEARCHES.source, last,
-                              value_format=".1f")
-    notes = ctx.notes(title, SEARCHES.source, units="searches; share (%)", period=period, as_at=last)
-    table = Table("stop-search-by-outcome", data, (Column("outcome", "Outcome", None), Column("searches", "Searches", 0),
-                                                   Column("share_pct", "Share of searches", 1, True)), notes,
-                  caption=SEARCHES.caveats)
-    return Section(f"Outcome of searches, {label}", (Chart(figure, "gangs_ss_outcome", notes), table))
+    chart, table = outcome_breakdown(ctx, frame, "Searches", ("searches", "Searches"), "gangs_ss_outcome",
+                                     SEARCHES.source, period, last, caption=SEARCHES.caveats)
+    return Section(f"Outcome of searches, {label}", (chart, table))
 
 
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "gangs", "gangs_fm")
-
-
-VIEW = View(
-    id="gangs", title="5 · Gangs and organised crime", heading="5 · Tackling gangs and organised crime",
-    icon=":material/groups:", group="Plan priorities", priority_id="gangs",
-    intro=("Drug offences and possession of weapons — mostly found by proactive policing, so a rise can mean more "
-           "enforcement — and the stop and search that finds many of them."),
-    sections=(drugs, weapons, category_change, district_change, searches, search_objects, search_outcomes,
-              force_measures),
-)
+VIEW = View.for_priority("gangs", ":material/groups:", INTRO, (
+    drugs, *only_when(_loaded, weapons, category_change, district_change),
+    searches, *only_when(_searches_loaded, search_objects, search_outcomes),
+))

@@ -17,7 +17,6 @@ from views.blocks import (
     change_figures,
     crimes_trend,
     district_rates_section,
-    force_measures_section,
     funnel_section,
     load_hint,
     top_lsoas_section,
@@ -25,6 +24,9 @@ from views.blocks import (
 from views.model import Chart, Choice, Column, Section, Table, Text, View, ViewContext
 from views.text import md_literal
 
+INTRO = ("All recorded crime (or the crime types chosen in the sidebar) and anti-social behaviour across the "
+         "districts, rates per 1,000 residents (2011 Census), where crime concentrates, and how often crimes end in "
+         "a charge or summons.")
 MEASURE_CHOICE = Choice("measure", "Measure", ("crime", "asb"), "crime",
                         labels={"crime": "Crime", "asb": "Anti-social behaviour"},
                         help="Crime: the crime types chosen in the sidebar (all crime without ASB when none).")
@@ -178,15 +180,6 @@ def outcomes_section(ctx: ViewContext) -> Section | None:
     return Section(title, (*blocks, Chart(figure, "lp_outcomes", notes, filters=scope), table))
 
 
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "local-policing", "lp_fm")
-
-
-VIEW = View(
-    id="local_policing", title="1 · Local policing", heading="1 · More local, visible and accessible policing",
-    icon=":material/local_police:", group="Plan priorities", priority_id="local-policing", uses_crime_types=True,
-    intro=("All recorded crime (or the crime types chosen in the sidebar) and anti-social behaviour across the "
-           "districts, rates per 1,000 residents (2011 Census), where crime concentrates, and how often crimes end in "
-           "a charge or summons."),
-    sections=(headline, districts, force_rank, hotspot_map, top_lsoas, outcomes_section, force_measures),
-)
+VIEW = View.for_priority("local-policing", ":material/local_police:", INTRO, (
+    headline, districts, force_rank, hotspot_map, top_lsoas, outcomes_section,
+), uses_crime_types=True)

@@ -11,6 +11,7 @@ progress bar on screen and nothing in the pack.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -253,10 +254,38 @@ class View:
     def url_path(self) -> str:
         return self.id
 
+    @classmethod
+    def for_priority(cls, priority_id: str, icon: str, intro: str, sections: tuple[SectionFunction, ...],
+                     **options: Any) -> View:
+        """A plan priority's view: id, titles and navigation group from `metrics.registry` (id = the priority
+        id with underscores, its page `pages/<id>.py`); the priority's force measures close it."""
+        from metrics.registry import priority
+        from views.blocks import force_measures_for
+
+        prio = priority(priority_id)
+        number = f"{prio.number} · " if prio.number else ""
+        return cls(id=priority_id.replace("-", "_"), title=number + (prio.short_title or prio.title),
+                   heading=number + prio.title, icon=icon, group="Plan priorities" if prio.number else "More views",
+                   intro=intro, sections=(*sections, *((force_measures_for(priority_id),) if prio.number else ())),
+                   priority_id=priority_id, **options)
+
     def build(self, ctx: ViewContext) -> Iterator[Section]:
         """The view's sections for `ctx`, one at a time (a section function may give none or several)."""
         for make in self.sections:
             yield from as_sections(make(ctx))
+
+
+def only_when(condition: Callable[[ViewContext], bool], *sections: SectionFunction) -> tuple[SectionFunction, ...]:
+    """Section functions that run only when `condition(ctx)` holds (typically: the data they show are loaded),
+    so each can assume its data are there."""
+    def guarded(make: SectionFunction) -> SectionFunction:
+        @functools.wraps(make)
+        def section(ctx: ViewContext) -> Section | Sequence[Section] | None:
+            return make(ctx) if condition(ctx) else None
+
+        return section
+
+    return tuple(guarded(make) for make in sections)
 
 
 def as_sections(result: Section | Sequence[Section] | None) -> list[Section]:
@@ -316,5 +345,5 @@ def memo_reader(con: Any) -> Reader:
 
 __all__ = [
     "Block", "Chart", "Choice", "Column", "ExportNotes", "Figures", "Kpi", "LoadHint", "Reader", "Section", "Table",
-    "Text", "View", "ViewContext", "as_sections", "cell_text", "display_frame", "md_literal", "memo_reader",
+    "Text", "View", "ViewContext", "as_sections", "cell_text", "display_frame", "md_literal", "memo_reader", "only_when",
 ]

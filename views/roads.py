@@ -9,13 +9,16 @@ import pandas as pd
 import charts
 from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry, roads, series
-from views.blocks import CHANGE_FORMATS, force_measures_section, load_hint
-from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, View, ViewContext
+from views.blocks import CHANGE_FORMATS, load_hint
+from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, View, ViewContext, only_when
 
 KSI = registry.measure("ksi_casualties")
 SOURCE = KSI.source
 HEADLINE_MEASURES = ("KSI casualties", "Fatal casualties", "Casualties", "Collisions")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+INTRO = ("Injury collisions reported to the police and their casualties (DfT STATS19): people killed or seriously "
+         "injured (KSI), who they were, where and when collisions happen, and the latest 12 months against the 12 "
+         "before.")
 PERIOD_CHOICE = Choice("roads_period", "Trend by", ("month", "week"), "month", labels={"month": "Month", "week": "Week"})
 
 
@@ -23,9 +26,15 @@ def _range(ctx: ViewContext):
     return ctx.read(series.data_range, "casualties", ctx.force_filters)
 
 
-def _twelve(ctx: ViewContext) -> tuple:
+def _loaded(ctx: ViewContext) -> bool:
+    return _range(ctx)[1] is not None
+
+
+def _latest_year(ctx: ViewContext) -> tuple[tuple, str, object]:
+    """The latest 12 months of STATS19 data, their label, and the last month loaded."""
     first, last = _range(ctx)
-    return periods.latest_months(first, last)
+    twelve = periods.latest_months(first, last)
+    return twelve, plan.period_label(twelve), last
 
 
 def twelve_months(ctx: ViewContext) -> Section:
@@ -35,7 +44,7 @@ def twelve_months(ctx: ViewContext) -> Section:
         return Section("Road casualties", (load_hint(ctx, KSI), Text("No public proxy: police.uk street-level crime "
                                                                      "does not include road collisions.", "caption")))
     change = ctx.read(roads.road_period_change, ctx.force_id, last)
-    label = plan.period_label(_twelve(ctx))
+    label = plan.period_label(periods.latest_months(first, last))
     rows = {r["measure"]: r for r in change.to_dict("records")}
     figures = Figures(tuple(
         Kpi(f"{name}, {label}", fmt.number(rows[name]["current_12_months"]),
@@ -74,10 +83,8 @@ def _series(ctx: ViewContext):
     return period, trend, x_label
 
 
-def ksi_trend(ctx: ViewContext) -> Section | None:
-    first, last = _range(ctx)
-    if last is None:
-        return None
+def ksi_trend(ctx: ViewContext) -> Section:
+    last = _range(ctx)[1]
     period, trend, x_label = _series(ctx)
     long = pd.concat([
         pd.DataFrame({"period_start": trend["period_start"], "count": trend[column], "series": name})
@@ -92,10 +99,8 @@ def ksi_trend(ctx: ViewContext) -> Section | None:
         title, SOURCE, units=f"casualties per {period}", as_at=last), caption=caption),))
 
 
-def collision_trend(ctx: ViewContext) -> Section | None:
-    first, last = _range(ctx)
-    if last is None:
-        return None
+def collision_trend(ctx: ViewContext) -> Section:
+    last = _range(ctx)[1]
     period, trend, x_label = _series(ctx)
     title = f"Injury collisions per {period} — {ctx.area_label}"
     figure = charts.trend_chart(trend, title, f"Collisions per {period}", SOURCE, last, lockdowns=calendar.lockdowns(),
@@ -104,13 +109,9 @@ def collision_trend(ctx: ViewContext) -> Section | None:
                                                ctx.notes(title, SOURCE, units=f"collisions per {period}", as_at=last)),))
 
 
-def road_users(ctx: ViewContext) -> Section | None:
+def road_users(ctx: ViewContext) -> Section:
     """Severity, and KSI casualties by road user."""
-    first, last = _range(ctx)
-    if last is None:
-        return None
-    twelve = _twelve(ctx)
-    label = plan.period_label(twelve)
+    twelve, label, last = _latest_year(ctx)
     severity = ctx.read(roads.severity_counts, ctx.area_filters, *twelve)
     severity_notes = ctx.notes(f"Collisions and casualties by severity, {label}", SOURCE, units="collisions; casualties",
                                period=twelve, as_at=last)
@@ -128,12 +129,8 @@ def road_users(ctx: ViewContext) -> Section | None:
                                      Table("roads-casualties-by-road-user", users, columns, notes)))
 
 
-def speed_limits(ctx: ViewContext) -> Section | None:
-    first, last = _range(ctx)
-    if last is None:
-        return None
-    twelve = _twelve(ctx)
-    label = plan.period_label(twelve)
+def speed_limits(ctx: ViewContext) -> Section:
+    twelve, label, last = _latest_year(ctx)
     speed = ctx.read(roads.collisions_by_speed_limit, ctx.area_filters, *twelve)
     data = speed.assign(limit=speed["speed_limit"].map(lambda v: "Not recorded" if pd.isna(v) else f"{int(v)} mph"))
     title = f"Injury collisions by speed limit, {label}"
@@ -146,12 +143,8 @@ def speed_limits(ctx: ViewContext) -> Section | None:
                                                       Table("roads-collisions-by-speed-limit", data, columns, notes)))
 
 
-def when(ctx: ViewContext) -> Section | None:
-    first, last = _range(ctx)
-    if last is None:
-        return None
-    twelve = _twelve(ctx)
-    label = plan.period_label(twelve)
+def when(ctx: ViewContext) -> Section:
+    twelve, label, last = _latest_year(ctx)
     hour_day = ctx.read(roads.collisions_by_hour_day, ctx.area_filters, *twelve)
     title = f"Injury collisions by hour and day of week, {label}"
     figure = charts.heatmap(hour_day, "hour", "day_of_week", "collisions", title, "Hour of day (0–23)", "Day of week",
@@ -160,15 +153,7 @@ def when(ctx: ViewContext) -> Section | None:
                                                                                period=twelve, as_at=last)),))
 
 
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "roads", "roads_fm")
 
-
-VIEW = View(
-    id="roads", title="7 · Roads", heading="7 · Improving safety on our roads", icon=":material/directions_car:",
-    group="Plan priorities", priority_id="roads", uses_comparison=False,
-    intro=("Injury collisions reported to the police and their casualties (DfT STATS19): people killed or seriously "
-           "injured (KSI), who they were, where and when collisions happen, and the latest 12 months against the 12 "
-           "before."),
-    sections=(twelve_months, ksi_trend, collision_trend, road_users, speed_limits, when, force_measures),
-)
+VIEW = View.for_priority("roads", ":material/directions_car:", INTRO, (
+    twelve_months, *only_when(_loaded, ksi_trend, collision_trend, road_users, speed_limits, when),
+), uses_comparison=False)

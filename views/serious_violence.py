@@ -4,19 +4,14 @@ category's trend, and where and in which category the change is real (Benjamini�
 
 from __future__ import annotations
 
-from metrics import plan, registry, series
-from metrics.compare import period_change
+from metrics import registry, series
 from metrics.filters import Filters
-from views.blocks import (
-    change_section,
-    crimes_trend,
-    district_change_section,
-    force_measures_section,
-    load_hint,
-    measure_headline,
-)
-from views.model import Choice, Section, View, ViewContext
+from views.blocks import category_change_section, crimes_trend, district_change_section, load_hint, measure_headline
+from views.model import Choice, Section, View, ViewContext, only_when
 
+INTRO = ("What police.uk can count of serious violence: **violence and sexual offences (including common assault), "
+         "robbery and possession of weapons**. Whether it rose or fell, the trend against the expected seasonal "
+         "pattern, and where and in which category the change is real.")
 MEASURE = registry.measure("serious_violence")
 WHAT = registry.SERIOUS_VIOLENCE_LABEL
 KPI_LABEL = "Violence and sexual offences, robbery and weapons"
@@ -38,8 +33,6 @@ def headline(ctx: ViewContext) -> Section:
 
 def by_category(ctx: ViewContext) -> Section | None:
     """One category's trend and expected band (their sizes differ too much for one axis)."""
-    if not _loaded(ctx):
-        return None
     category = ctx.choose(Choice("sv_category", "Category", MEASURE.categories, MEASURE.categories[0],
                                 help="Each category's own trend and expected band."))
     scope = Filters(ctx.force_id, ctx.filters.districts, (category,))
@@ -48,32 +41,14 @@ def by_category(ctx: ViewContext) -> Section | None:
 
 
 def category_change(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
-    pre, post = ctx.comparison.pre, ctx.comparison.post
-    change = ctx.read(period_change, "crimes", ["crime_type"], pre, post, _scope(ctx))
-    title = f"Serious violence: change by category, {plan.period_label(post)} against {plan.period_label(pre)}"
-    return change_section(ctx, change, "crime_type", "Category", "crimes", title, MEASURE.source, "sv_change_category",
-                          filters=_scope(ctx), section_title=f"Change by category, {plan.period_label(post)} against "
-                                                             f"{plan.period_label(pre)}")
+    return category_change_section(ctx, _scope(ctx), "Serious violence", "sv_change_category", MEASURE.source)
 
 
 def district_change(ctx: ViewContext) -> Section | None:
-    if not _loaded(ctx):
-        return None
     return district_change_section(ctx, _scope(ctx), KPI_LABEL, "crimes",
                                    "sv_change_district", source=MEASURE.source)
 
 
-def force_measures(ctx: ViewContext) -> Section:
-    return force_measures_section(ctx, "serious-violence", "sv_fm")
-
-
-VIEW = View(
-    id="serious_violence", title="4 · Serious violence", heading="4 · Reversing the trend in serious violence",
-    icon=":material/warning:", group="Plan priorities", priority_id="serious-violence",
-    intro=("What police.uk can count of serious violence: **violence and sexual offences (including common assault), "
-           "robbery and possession of weapons**. Whether it rose or fell, the trend against the expected seasonal "
-           "pattern, and where and in which category the change is real."),
-    sections=(headline, by_category, category_change, district_change, force_measures),
-)
+VIEW = View.for_priority("serious-violence", ":material/warning:", INTRO, (
+    headline, *only_when(_loaded, by_category, category_change, district_change),
+))
