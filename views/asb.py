@@ -11,9 +11,10 @@ from views.blocks import (
     district_rates_section,
     load_hint,
     measure_headline,
+    priority_view,
     top_lsoas_section,
 )
-from views.model import Section, Text, View, ViewContext, only_when
+from views.model import Section, Text, ViewContext, only_when
 from views.text import md_literal
 
 INTRO = ("Anti-social behaviour incidents reported to the police (data.police.uk): whether they rose or fell, the "
@@ -69,6 +70,6 @@ def hotspots(ctx: ViewContext) -> Section | None:
     return top_lsoas_section(ctx, _asb(ctx), "ASB incidents", "incidents", "asb_hotspots", ctx.comparison.post)
 
 
-VIEW = View.for_priority("asb", ":material/campaign:", INTRO, (
+VIEW = priority_view("asb", ":material/campaign:", INTRO, (
     headline, *only_when(_loaded, covid_rise, district_rates, district_change, hotspots),
 ))

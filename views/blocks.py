@@ -15,9 +15,21 @@ from metrics.compare import change_by_district, period_change
 from metrics.expected import expected_vs_observed
 from metrics.filters import Filters, add_months
 from metrics.registry import Measure
-from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, ViewContext
+from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, SectionFunction, Table, Text, View, ViewContext
 
 CENSUS_SOURCE = "2011 Census"
+
+
+def priority_view(priority_id: str, icon: str, intro: str, sections: tuple[SectionFunction, ...],
+                  **options: object) -> View:
+    """A plan priority's view: id, titles and navigation group from `metrics.registry` (id = the priority id
+    with underscores, its page `pages/<id>.py`); the priority's force measures close it."""
+    prio = registry.priority(priority_id)
+    number = f"{prio.number} · " if prio.number else ""
+    return View(id=priority_id.replace("-", "_"), title=number + (prio.short_title or prio.title),
+                heading=number + prio.title, icon=icon, group="Plan priorities" if prio.number else "More views",
+                intro=intro, sections=(*sections, *((force_measures_for(priority_id),) if prio.number else ())),
+                priority_id=priority_id, **options)
 
 
 # ---------------------------------------------------------------------------------------------

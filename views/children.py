@@ -9,8 +9,8 @@ import charts
 from charts import formatting as fmt
 from metrics import incidents, periods, plan, registry, series
 from metrics.filters import Filters
-from views.blocks import load_hint, measure_headline, outcome_breakdown, proxy_districts_for, proxy_label
-from views.model import Chart, Figures, Kpi, Section, Text, View, ViewContext
+from views.blocks import load_hint, measure_headline, outcome_breakdown, priority_view, proxy_districts_for, proxy_label
+from views.model import Chart, Figures, Kpi, Section, Text, ViewContext
 
 INTRO = ("Crimes against children and hate crimes, flagged in the force's own records: whether they rose or fell, "
          "and what they are. Public data carry neither flag, so without the force extract only labelled proxies "
@@ -67,6 +67,6 @@ def hate_crimes(ctx: ViewContext) -> list[Section] | Section | None:
     return measure_headline(ctx, PROXY, "children_proxy_trend", title=proxy_label(PROXY))
 
 
-VIEW = View.for_priority("children", ":material/child_care:", INTRO, (
+VIEW = priority_view("children", ":material/child_care:", INTRO, (
     child_victims, hate_crimes, proxy_districts_for(PROXY, "children_proxy_change"),
 ))

@@ -12,8 +12,8 @@ from charts import formatting as fmt
 from metrics import calendar, incidents, periods, plan, registry, series
 from metrics.filters import Filters
 from metrics.weekly import latest_complete_week
-from views.blocks import load_hint, measure_headline, outcome_breakdown, proxy_districts_for, proxy_label
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext, only_when
+from views.blocks import load_hint, measure_headline, outcome_breakdown, priority_view, proxy_districts_for, proxy_label
+from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
 
 INTRO = ("Domestic-abuse crimes flagged in the force's own records: whether they rose or fell, repeat victims and "
          "outcomes. Public data carry no domestic-abuse flag, so without the force extract only a labelled proxy can "
@@ -119,7 +119,7 @@ def crime_types(ctx: ViewContext) -> Section:
     return Section(f"By crime type, {label}", (Chart(figure, "da_types", notes), table))
 
 
-VIEW = View.for_priority("domestic-abuse", ":material/home:", INTRO, (
+VIEW = priority_view("domestic-abuse", ":material/home:", INTRO, (
     headline, *only_when(_extract_loaded, repeat_victims, weekly, outcomes, crime_types),
     proxy_districts_for(PROXY, "da_proxy_change"),
 ))

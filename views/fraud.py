@@ -7,8 +7,8 @@ from __future__ import annotations
 import charts
 from charts import formatting as fmt
 from metrics import calendar, fraud, periods, plan, registry, series
-from views.blocks import measure_change_figures, measure_trend
-from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, View, ViewContext, only_when
+from views.blocks import measure_change_figures, measure_trend, priority_view
+from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, ViewContext, only_when
 
 INTRO = ("Fraud reported to Action Fraud by people living in the force area (not crimes recorded by the force): "
          "whether reports rose or fell, the losses reported, which types of fraud, and how reports changed when "
@@ -110,6 +110,6 @@ def covid_rise(ctx: ViewContext) -> Section:
     return Section(title, tuple(blocks))
 
 
-VIEW = View.for_priority("fraud", ":material/credit_card:", INTRO, (
+VIEW = priority_view("fraud", ":material/credit_card:", INTRO, (
     reports, *only_when(_loaded, losses, by_type, covid_rise),
 ))

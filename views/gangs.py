@@ -8,8 +8,15 @@ import charts
 from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry, series, stop_search
 from metrics.filters import Filters
-from views.blocks import category_change_section, district_change_section, load_hint, measure_headline, outcome_breakdown
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, View, ViewContext, only_when
+from views.blocks import (
+    category_change_section,
+    district_change_section,
+    load_hint,
+    measure_headline,
+    outcome_breakdown,
+    priority_view,
+)
+from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
 
 INTRO = ("Drug offences and possession of weapons — mostly found by proactive policing, so a rise can mean more "
          "enforcement — and the stop and search that finds many of them.")
@@ -103,7 +110,7 @@ def search_outcomes(ctx: ViewContext) -> Section:
     return Section(f"Outcome of searches, {label}", (chart, table))
 
 
-VIEW = View.for_priority("gangs", ":material/groups:", INTRO, (
+VIEW = priority_view("gangs", ":material/groups:", INTRO, (
     drugs, *only_when(_loaded, weapons, category_change, district_change),
     searches, *only_when(_searches_loaded, search_objects, search_outcomes),
 ))

@@ -19,9 +19,10 @@ from views.blocks import (
     district_rates_section,
     funnel_section,
     load_hint,
+    priority_view,
     top_lsoas_section,
 )
-from views.model import Chart, Choice, Column, Section, Table, Text, View, ViewContext
+from views.model import Chart, Choice, Column, Section, Table, Text, ViewContext
 from views.text import md_literal
 
 INTRO = ("All recorded crime (or the crime types chosen in the sidebar) and anti-social behaviour across the "
@@ -180,6 +181,6 @@ def outcomes_section(ctx: ViewContext) -> Section | None:
     return Section(title, (*blocks, Chart(figure, "lp_outcomes", notes, filters=scope), table))
 
 
-VIEW = View.for_priority("local-policing", ":material/local_police:", INTRO, (
+VIEW = priority_view("local-policing", ":material/local_police:", INTRO, (
     headline, districts, force_rank, hotspot_map, top_lsoas, outcomes_section,
 ), uses_crime_types=True)

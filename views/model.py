@@ -254,21 +254,6 @@ class View:
     def url_path(self) -> str:
         return self.id
 
-    @classmethod
-    def for_priority(cls, priority_id: str, icon: str, intro: str, sections: tuple[SectionFunction, ...],
-                     **options: Any) -> View:
-        """A plan priority's view: id, titles and navigation group from `metrics.registry` (id = the priority
-        id with underscores, its page `pages/<id>.py`); the priority's force measures close it."""
-        from metrics.registry import priority
-        from views.blocks import force_measures_for
-
-        prio = priority(priority_id)
-        number = f"{prio.number} · " if prio.number else ""
-        return cls(id=priority_id.replace("-", "_"), title=number + (prio.short_title or prio.title),
-                   heading=number + prio.title, icon=icon, group="Plan priorities" if prio.number else "More views",
-                   intro=intro, sections=(*sections, *((force_measures_for(priority_id),) if prio.number else ())),
-                   priority_id=priority_id, **options)
-
     def build(self, ctx: ViewContext) -> Iterator[Section]:
         """The view's sections for `ctx`, one at a time (a section function may give none or several)."""
         for make in self.sections:

@@ -9,8 +9,8 @@ import pandas as pd
 import charts
 from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry, roads, series
-from views.blocks import CHANGE_FORMATS, load_hint
-from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, View, ViewContext, only_when
+from views.blocks import CHANGE_FORMATS, load_hint, priority_view
+from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
 
 KSI = registry.measure("ksi_casualties")
 SOURCE = KSI.source
@@ -154,6 +154,6 @@ def when(ctx: ViewContext) -> Section:
 
 
 
-VIEW = View.for_priority("roads", ":material/directions_car:", INTRO, (
+VIEW = priority_view("roads", ":material/directions_car:", INTRO, (
     twelve_months, *only_when(_loaded, ksi_trend, collision_trend, road_users, speed_limits, when),
 ), uses_comparison=False)

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 from metrics import registry, series
 from metrics.filters import Filters
-from views.blocks import category_change_section, crimes_trend, district_change_section, load_hint, measure_headline
-from views.model import Choice, Section, View, ViewContext, only_when
+from views.blocks import (
+    category_change_section,
+    crimes_trend,
+    district_change_section,
+    load_hint,
+    measure_headline,
+    priority_view,
+)
+from views.model import Choice, Section, ViewContext, only_when
 
 INTRO = ("What police.uk can count of serious violence: **violence and sexual offences (including common assault), "
          "robbery and possession of weapons**. Whether it rose or fell, the trend against the expected seasonal "
@@ -49,6 +56,6 @@ def district_change(ctx: ViewContext) -> Section | None:
                                    "sv_change_district", source=MEASURE.source)
 
 
-VIEW = View.for_priority("serious-violence", ":material/warning:", INTRO, (
+VIEW = priority_view("serious-violence", ":material/warning:", INTRO, (
     headline, *only_when(_loaded, by_category, category_change, district_change),
 ))
