@@ -7,6 +7,7 @@ No Streamlit here: pages and the briefing pack call the same builders.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import textwrap
@@ -67,7 +68,7 @@ def _finish(
     bottom = 76 + 15 * len(lines)
     fig.update_layout(
         template=TEMPLATE_NAME,
-        title=dict(text=title),
+        title=dict(text=html.escape(title, quote=False)),  # Plotly reads tags (<a href>) in text: names are literal
         height=height + 15 * (len(lines) - 1),
         margin=dict(l=10, r=20, t=80, b=bottom),
     )
@@ -106,7 +107,8 @@ def _period_rows(periods: Any) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
     if isinstance(periods, pd.DataFrame):
         label_col = next((c for c in ("label", "name", "period") if c in periods.columns), None)
         for record in periods.to_dict("records"):
-            rows.append((str(record[label_col]) if label_col else "", pd.Timestamp(record["start"]), pd.Timestamp(record["end"])))
+            rows.append((str(record[label_col]) if label_col else "", pd.Timestamp(record["start"]),
+                         pd.Timestamp(record["end"])))
         return rows
     for item in periods:
         if isinstance(item, dict):
@@ -328,7 +330,8 @@ def change_chart(
     pct = (data[ratio] - 1) * 100
     pct_lo = (data[lower] - 1) * 100
     pct_hi = (data[upper] - 1) * 100
-    sig = data[significant].astype(bool) if significant and significant in data.columns else pd.Series(False, index=data.index)
+    sig = (data[significant].astype(bool) if significant and significant in data.columns
+           else pd.Series(False, index=data.index))
     colours = [RISE_COLOUR if p > 0 else FALL_COLOUR for p in pct]
     labels = [wrap_label(text) for text in data[label].astype(str)]
     fig = go.Figure(go.Scatter(
@@ -563,7 +566,8 @@ def point_density_map(
         return empty_figure(title, "No located records for this selection.", source, as_at)
     values = frame[value].astype(float)
     sizes = 4 + 18 * np.sqrt(values / values.max()) if values.max() > 0 else 6
-    hover = frame[hover_name].astype(str) if hover_name and hover_name in frame.columns else values.map(lambda v: f"{v:,.0f}")
+    hover = (frame[hover_name].astype(str) if hover_name and hover_name in frame.columns
+             else values.map(lambda v: f"{v:,.0f}"))
     fig = go.Figure(go.Scattergeo(
         lon=frame[longitude], lat=frame[latitude], mode="markers", text=hover,
         marker=dict(size=sizes, color=values, colorscale=SEQUENTIAL_SCALE, cmin=0, opacity=0.85,

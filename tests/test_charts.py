@@ -166,6 +166,7 @@ def test_formatting_reads_the_same_everywhere():
     assert fmt.q_value(0.0004) == "<0.001" and fmt.q_value(0.04567) == "0.046"
     assert fmt.as_at(date(2021, 3, 1)) == "March 2021" and fmt.as_at(date(2021, 4, 12)) == "12 Apr 2021"
     assert fmt.month(date(2021, 3, 1)) == "Mar 2021"
-    assert fmt.sparkline_text([1, 2, 3, 4]) == "▁▃▆█"  # levels floor((v - 1) / 3 * 8): 0, 2, 5, 7 and fmt.sparkline_text([]) == "—"
+    assert fmt.sparkline_text([1, 2, 3, 4]) == "▁▃▆█"  # levels floor((v - 1) / 3 * 8): 0, 2, 5, 7
+    assert fmt.sparkline_text([]) == "—"
     assert fmt.join_labels(["a"]) == "a" and fmt.join_labels(["a", "b", "c"]) == "a, b and c"
     assert fmt.join_labels(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"

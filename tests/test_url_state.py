@@ -67,7 +67,8 @@ def test_custom_periods_must_be_two_loaded_months_in_order():
 
 def test_a_views_own_choice():
     labels = {"crime": "Crime", "asb": "Anti-social behaviour"}
-    assert check_choice(["Anti-social behaviour"], ["crime", "asb"], labels.get, "Measure", "measure", "crime") == ("asb", None)
+    chosen = check_choice(["Anti-social behaviour"], ["crime", "asb"], labels.get, "Measure", "measure", "crime")
+    assert chosen == ("asb", None)
     assert check_choice([], ["crime", "asb"], labels.get, "Measure", "measure", "crime") == ("crime", None)
     value, notice = check_choice(["x", "Crime"], ["crime", "asb"], labels.get, "Measure", "measure", "crime")
     assert value == "crime" and notice is None  # the last value, as a bound widget reads it

@@ -72,7 +72,7 @@ def heading(view: View, state: AppState, ctx: ViewContext) -> None:
 
 def draw_section(section: Section, title_slot: Any = None) -> None:
     """A section's title and blocks."""
-    (title_slot or st).subheader(section.title, help=section.help)
+    (title_slot or st).subheader(md_literal(section.title, None), help=section.help)  # titles name data: literal
     for block in section.blocks:
         draw_block(block)
 
@@ -93,8 +93,9 @@ def draw_block(block: Any) -> None:
 
 
 def draw_figures(block: Figures) -> None:
-    for column, kpi in zip(st.columns(len(block.items)), block.items):
-        column.metric(kpi.label, kpi.value, delta=kpi.delta, delta_color=kpi.delta_color, help=kpi.help)
+    for column, kpi in zip(st.columns(len(block.items)), block.items):  # labels name data (crime types): literal
+        column.metric(md_literal(kpi.label, None), kpi.value, delta=kpi.delta, delta_color=kpi.delta_color,
+                      help=kpi.help)
 
 
 def draw_chart(block: Chart) -> None:

@@ -188,8 +188,7 @@ def change_table(ctx: ViewContext, change: pd.DataFrame, label: str, label_title
     period = f"{plan.period_label(post)} against {plan.period_label(pre)}" if pre and post else ""
     return Table(key, data, columns, ctx.notes(title, source, units=f"{unit}; change in the rate per month (%)",
                                                period=period), caption=caption or change.attrs.get("note", ""),
-                 formats=CHANGE_FORMATS, export_columns=exported, filters=filters,
-                 widths={label_title: "medium", "Significance": "medium", "95% interval": "medium"})
+                 formats=CHANGE_FORMATS, export_columns=exported, filters=filters)
 
 
 def change_section(ctx: ViewContext, change: pd.DataFrame, label: str, label_title: str, unit: str, title: str,
@@ -376,7 +375,8 @@ def force_measures_section(ctx: ViewContext, priority_id: str, key: str) -> Sect
                 *columns[3:])
     notes = ctx.notes(f"Force measures: {registry.priority(priority_id).short_title}", "Force measures supplied by "
                       "the force", units="as supplied by the force (see the Unit column)")
-    table = Table(f"{key}-table", data, columns, notes, static=True, formats={"change": lambda v: fmt.number(v, 1, sign=True)},
+    table = Table(f"{key}-table", data, columns, notes,
+                  formats={"change": lambda v: fmt.number(v, 1, sign=True)},
                   export_columns=exported,
                   caption="Values as supplied by the force, in their own units; the latest period of each measure.")
     return Section(title, (table, force_measure_trend(ctx, priority_id, key)))

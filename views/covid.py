@@ -10,6 +10,7 @@ from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry
 from views.blocks import expected_caption
 from views.model import Chart, Choice, Column, Section, Table, Text, View, ViewContext
+from views.text import md_literal
 
 WINDOW_CHOICE = Choice("window", "Period summarised", tuple(periods.COVID_WINDOWS), "year", labels=periods.COVID_WINDOWS)
 MODEL_SOURCE = "data.police.uk and the other loaded sources; metrics.expected seasonal models"
@@ -34,7 +35,8 @@ def summary(ctx: ViewContext) -> Section:
     """Observed against expected for every series over the chosen COVID window."""
     if not _has_covid_months(ctx):
         loaded = "nothing is loaded" if ctx.last_month is None else (
-            f"the street-level data loaded for {ctx.force_name} cover {plan.period_label((ctx.first_month, ctx.last_month))}")
+            f"the street-level data loaded for {md_literal(ctx.force_name, None)} cover "
+            f"{plan.period_label((ctx.first_month, ctx.last_month))}")
         return Section("No COVID-19 months loaded", (Text(
             f"This view compares months from March 2020 on with a model fitted on the months before; {loaded}, so there "
             "is no COVID-19 period to show. Load data.police.uk street files from 2017 (or earlier) to 2021 — "
@@ -53,7 +55,8 @@ def summary(ctx: ViewContext) -> Section:
                       crime_types=True)
     columns = (Column("series", "Series", None), Column("months", "Months", 0), Column("observed", "Observed", 0),
                Column("expected", "Expected", 0), Column("difference", "Difference", 0),
-               Column("pct_difference", "Difference (% of expected)", 1, True), Column("months_above", "Months above the 95% interval", 0),
+               Column("pct_difference", "Difference (% of expected)", 1, True),
+               Column("months_above", "Months above the 95% interval", 0),
                Column("months_below", "Months below the 95% interval", 0), Column("months_within", "Months within", 0),
                Column("model", "Model", None), Column("note", "Note", None))
     blocks = (Chart(figure, "covid_bars", notes, filters=ctx.filters),
@@ -90,7 +93,8 @@ def detail(ctx: ViewContext) -> Section | None:
                                 note=expected_caption(frame) or None)
     data = frame.assign(
         month_text=[fmt.month(m) for m in frame["month"]],
-        interval=[fmt.DASH if fmt.is_missing(lo) else f"{lo:,.0f} to {hi:,.0f}" for lo, hi in zip(frame["lower"], frame["upper"])],
+        interval=[fmt.DASH if fmt.is_missing(lo) else f"{lo:,.0f} to {hi:,.0f}"
+                  for lo, hi in zip(frame["lower"], frame["upper"])],
         flag_text=["fit period" if fit else (flag or "not observed") for fit, flag in zip(frame["in_fit"], frame["flag"])],
     )
     columns = (Column("month_text", "Month", None), Column("observed", "Observed", 0), Column("expected", "Expected", 0),
@@ -99,7 +103,7 @@ def detail(ctx: ViewContext) -> Section | None:
     notes = ctx.notes(title, source, units=unit.lower(), caveats=frame.attrs.get("note", ""))
     return Section("One series in detail", (Chart(figure, "covid_trend", notes),
                                             Table(f"covid-{chosen.lower().replace(' ', '-')}", data, columns, notes,
-                                                  caption=frame.attrs.get("note", ""))), in_pack=False)
+                                                  caption=frame.attrs.get("note", ""), static=False)), in_pack=False)
 
 
 def covid_calendar(ctx: ViewContext) -> Section:
@@ -109,7 +113,7 @@ def covid_calendar(ctx: ViewContext) -> Section:
     columns = (Column("label", "Period", None), Column("start_text", "From", None), Column("end_text", "To", None),
                Column("kind", "Kind", None))
     notes = ctx.notes("The COVID-19 calendar used", "Crime Plan Monitor COVID-19 calendar (England)")
-    return Section("The COVID-19 calendar used", (Table("covid-calendar", data, columns, notes, static=True),),
+    return Section("The COVID-19 calendar used", (Table("covid-calendar", data, columns, notes),),
                    in_pack=False)
 
 

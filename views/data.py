@@ -64,7 +64,8 @@ def rejects(ctx: ViewContext) -> Section:
     return Section(title, (
         Table("reject-summary", summary, columns, ctx.notes("Rejected rows per file and reason", LOAD_LOG, units="rows")),
         Text(f"The first {len(samples)} rejected rows (file, line, reason, raw text):", "caption"),
-        Table("rejected-rows", samples, sample_columns, ctx.notes("Rejected rows", LOAD_LOG), widths={"Raw text": "large"}),
+        Table("rejected-rows", samples, sample_columns, ctx.notes("Rejected rows", LOAD_LOG), static=False,
+              widths={"Raw text": "large"}),
     ))
 
 
@@ -76,8 +77,7 @@ def caveats(ctx: ViewContext) -> Section:
     data = data.assign(loaded=["yes" if k in loaded else "no" for k in data["kind"]])
     columns = (Column("source", "Source", None), Column("table", "Table", None), Column("loaded", "Loaded", None),
                Column("caveats", "Caveats", None))
-    return Section(title, (Table("source-caveats", data, columns, ctx.notes(title, "Crime Plan Monitor source notes"),
-                                 static=True),))
+    return Section(title, (Table("source-caveats", data, columns, ctx.notes(title, "Crime Plan Monitor source notes")),))
 
 
 def plan_measures(ctx: ViewContext) -> Section:
@@ -93,7 +93,7 @@ def plan_measures(ctx: ViewContext) -> Section:
     title = "Plan measures and where they come from"
     hints = tuple(load_hint(ctx, m, tuple(registry.proxies_for(m.id))) for m in registry.MEASURES
                   if not available[m.id] and not m.is_proxy and m.in_scorecard)
-    return Section(title, (Table("plan-measures", data, columns, ctx.notes(title, "metrics.registry"), static=True), *hints))
+    return Section(title, (Table("plan-measures", data, columns, ctx.notes(title, "metrics.registry")), *hints))
 
 
 VIEW = View(

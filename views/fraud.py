@@ -68,7 +68,8 @@ def by_type(ctx: ViewContext) -> Section:
     figure = charts.bar_chart(data, "reports", "fraud_type", title, "Reports", "", SOURCE, last)
     notes = ctx.notes(title, SOURCE, units="reports; reported loss (£)", period=twelve, as_at=last)
     columns = (Column("fraud_type", "Fraud type", None), Column("reports", "Reports", 0),
-               Column("share_of_reports_pct", "Share of reports", 1, True), Column("reported_loss_gbp", "Reported loss (£)", 0))
+               Column("share_of_reports_pct", "Share of reports", 1, True),
+               Column("reported_loss_gbp", "Reported loss (£)", 0))
     return Section(f"By type of fraud, {label}", (Chart(figure, "fraud_by_type", notes),
                                                   Table("fraud-by-type", data, columns, notes)))
 

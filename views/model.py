@@ -163,15 +163,16 @@ class Chart:
 class Table:
     """A table: `data` holds the values, `columns` which of them are shown and exported, headed in words
     with units and rounded as on screen; `formats` overrides how a column reads on screen (e.g. a signed
-    change); `static` tables wrap their text and show every column (short tables with long text);
-    `export_columns` (default `columns`) are what the CSV/XLSX hold."""
+    change); a `static` table (the default) wraps its text and shows every column, and reads as cards on a
+    phone; `static=False` for long tables (a scrolling grid, `widths` by column label); `export_columns`
+    (default `columns`) are what the CSV/XLSX hold."""
 
     key: str
     data: pd.DataFrame
     columns: tuple[Column, ...]
     notes: ExportNotes
     caption: str = ""
-    static: bool = False
+    static: bool = True
     formats: Mapping[str, Callable[[Any], str]] = field(default_factory=dict)
     widths: Mapping[str, Any] = field(default_factory=dict)
     export_columns: tuple[Column, ...] | None = None

@@ -105,7 +105,7 @@ def scorecard(ctx: ViewContext) -> Section:
     table = Table("scorecard", data, SCORECARD_COLUMNS,
                   ctx.notes(f"Scorecard, {ctx.comparison.label}", "; ".join(sorted(set(card["source"]))),
                             units="counts per period; change in the rate per month (%)", period=ctx.comparison.label),
-                  caption=caption, static=True, formats={"pct_change": lambda v: fmt.percent(v, 1, sign=True)},
+                  caption=caption, formats={"pct_change": lambda v: fmt.percent(v, 1, sign=True)},
                   export_columns=SCORECARD_EXPORT, slide_columns=("priority", "measure", "post_count", "pct_change",
                                                                   "interval", "significance", "expected"))
     return Section(title, (Text(f"**{ctx.comparison.label}** · {md_literal(ctx.area_label, None)}", "caption"), table))
@@ -153,7 +153,8 @@ def freshness(ctx: ViewContext) -> Section:
         loaded_at=sources["last_loaded_at"].dt.strftime("%d %b %Y %H:%M"),
     )
     columns = (Column("source", "Source", None), Column("force", "Force", None), Column("months", "Months", None),
-               Column("gaps", "Gaps", None), Column("rows_loaded", "Rows", 0), Column("loaded_at", "Last loaded (UTC)", None))
+               Column("gaps", "Gaps", None), Column("rows_loaded", "Rows", 0),
+               Column("loaded_at", "Last loaded (UTC)", None))
     table = Table("source-freshness", data, columns, ctx.notes(title, "Crime Plan Monitor load log", units="rows"))
     return Section(title, (table,), in_pack=False)
 

@@ -48,7 +48,8 @@ def twelve_months(ctx: ViewContext) -> Section:
     rows = {r["measure"]: r for r in change.to_dict("records")}
     figures = Figures(tuple(
         Kpi(f"{name}, {label}", fmt.number(rows[name]["current_12_months"]),
-            delta=None if fmt.is_missing(rows[name]["pct_change"]) else f"{rows[name]['pct_change']:+.1f}% on the previous 12 months",
+            delta=None if fmt.is_missing(rows[name]["pct_change"])
+            else f"{rows[name]['pct_change']:+.1f}% on the previous 12 months",
             delta_color="inverse", help=f"Previous 12 months: {fmt.number(rows[name]['previous_12_months'])}.")
         for name in HEADLINE_MEASURES if name in rows))
     blocks: list = [figures]
@@ -59,9 +60,11 @@ def twelve_months(ctx: ViewContext) -> Section:
         blocks.append(Text("The 12-month comparison is for the whole force area.", "caption"))
     title = "Change in road casualties and collisions, 12 months against the previous 12"
     figure = charts.change_chart(change, "measure", title, SOURCE, last,
-                                 note="Exact Poisson 95% intervals; significance after Benjamini–Hochberg across these rows.")
+                                 note="Exact Poisson 95% intervals; significance after Benjamini–Hochberg across these "
+                                      "rows.")
     data = change.assign(
-        interval=[fmt.pct_change(r, lo, hi)[1] for r, lo, hi in zip(change["rate_ratio"], change["ci_lower"], change["ci_upper"])],
+        interval=[fmt.pct_change(r, lo, hi)[1]
+                  for r, lo, hi in zip(change["rate_ratio"], change["ci_lower"], change["ci_upper"])],
         significance=[fmt.significance(q, r) for q, r in zip(change["q_value"], change["rate_ratio"])],
     )
     columns = (Column("measure", "Measure", None), Column("previous_12_months", "Previous 12 months", 0),
@@ -71,7 +74,7 @@ def twelve_months(ctx: ViewContext) -> Section:
     notes = ctx.notes(title, SOURCE, units="casualties and collisions; change (%)", period=label, as_at=last,
                       caveats=KSI.caveats)
     blocks += [Chart(figure, "roads_change", notes),
-               Table("roads-12-month-change", data, columns, notes, static=True,
+               Table("roads-12-month-change", data, columns, notes,
                      formats={**CHANGE_FORMATS, "p_value": fmt.q_value})]
     return Section(f"12 months to {last:%B %Y} against the 12 months before", tuple(blocks))
 

@@ -23,7 +23,8 @@ COLUMNS = (
 COUNTING = ("Counts: incidents by recorded date (force extract), searches by date in UK local time (stop and search), "
             "collisions by date (STATS19); the same week in earlier years is the Monday nearest the same date.")
 EXPORT_COLUMNS = (
-    Column("priority_full", "Priority", None), *COLUMNS[1:4], Column("upper_threshold", "Upper threshold", 1), Column("same_week_last_year", "Same week last year", 0),
+    Column("priority_full", "Priority", None), *COLUMNS[1:4], Column("upper_threshold", "Upper threshold", 1),
+    Column("same_week_last_year", "Same week last year", 0),
     Column("same_week_mean_previous_years", "Same week, earlier years (mean)", 1),
     Column("last_4_weeks_mean", "Last 4 weeks (mean)", 1), COLUMNS[-1], Column("source", "Source", None),
     Column("note", "How it was computed", None),
@@ -79,7 +80,7 @@ def figures(ctx: ViewContext) -> Section:
     notes = ctx.notes(f"Weekly figures, {span}", "force extract; data.police.uk stop and search; DfT STATS19",
                       units="events per week", period=span, caveats=table.attrs.get("method", "") + " " + COUNTING)
     gaps = "; ".join(f"{prio.label}: {why}" for prio, why in registry.weekly_gaps())
-    table_block = Table(f"weekly-figures-{week.isoformat()}", data, COLUMNS, notes, static=True,
+    table_block = Table(f"weekly-figures-{week.isoformat()}", data, COLUMNS, notes,
                         export_columns=EXPORT_COLUMNS, highlight="flagged",
                         caption=f"Not weekly — {gaps}")
     title = (f"{flagged} of {tested} measures show an unusual rise" if flagged
