@@ -378,7 +378,7 @@ def impact_keys(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> list
     chosen = base.categories or tuple(crime_types(con, "crimes", Filters(force_id=base.force_id)))
     keys = [(f"crime_type:{name}", name) for name in chosen]
     for item in MEASURES:
-        if item.family != "crimes" and not item.is_proxy and measure_available(con, item, base):
+        if item.family != "crimes" and item.in_scorecard and not item.is_proxy and measure_available(con, item, base):
             keys.append((f"measure:{item.id}", item.label))
     return keys
 

@@ -379,7 +379,7 @@ def force_measures_section(ctx: ViewContext, priority_id: str, key: str) -> Sect
                   formats={"change": lambda v: fmt.number(v, 1, sign=True)},
                   export_columns=exported,
                   caption="Values as supplied by the force, in their own units; the latest period of each measure.")
-    return Section(title, (table, force_measure_trend(ctx, priority_id, key)))
+    return Section(title, (force_measure_trend(ctx, priority_id, key), table))  # the choice heads the chart
 
 
 def force_measures_for(priority_id: str):

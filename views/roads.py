@@ -47,10 +47,9 @@ def twelve_months(ctx: ViewContext) -> Section:
     label = plan.period_label(periods.latest_months(first, last))
     rows = {r["measure"]: r for r in change.to_dict("records")}
     figures = Figures(tuple(
-        Kpi(f"{name}, {label}", fmt.number(rows[name]["current_12_months"]),
-            delta=None if fmt.is_missing(rows[name]["pct_change"])
-            else f"{rows[name]['pct_change']:+.1f}% on the previous 12 months",
-            delta_color="inverse", help=f"Previous 12 months: {fmt.number(rows[name]['previous_12_months'])}.")
+        Kpi(name, fmt.number(rows[name]["current_12_months"]),
+            delta=None if fmt.is_missing(rows[name]["pct_change"]) else f"{rows[name]['pct_change']:+.1f}% on previous 12",
+            delta_color="inverse", help=f"{label}; the 12 months before: {fmt.number(rows[name]['previous_12_months'])}.")
         for name in HEADLINE_MEASURES if name in rows))
     blocks: list = [figures]
     if len(change) and int(change["months_with_data_previous"].min()) < 12:
