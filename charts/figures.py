@@ -206,7 +206,7 @@ def trend_chart(
         fig.add_trace(go.Scatter(x=ex_x, y=ex[hi_col], mode="lines", line=dict(width=0), hoverinfo="skip",
                                  showlegend=False, name="upper"))
         fig.add_trace(go.Scatter(x=ex_x, y=ex[lo_col], mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=EXPECTED_BAND_FILL, name="Expected range (95%)", hoverinfo="skip"))
+                                 fillcolor=EXPECTED_BAND_FILL, name="95% range", hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=ex_x, y=ex[exp_col], mode="lines", name="Expected",
                                  line=dict(color=EXPECTED_COLOUR, dash="dash", width=2)))
     if group:
