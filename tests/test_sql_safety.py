@@ -77,7 +77,7 @@ REVIEWED: dict[tuple[str, str], str] = {
                     "collisions_by_hour_day", "road_period_change")},
     **{("metrics/incidents.py", name): "Filters.where/_where fragments, values bound; flag checked against FLAGS;"
        " column/step fixed in code; _repeat_cte a code fragment"
-       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type")},
+       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type", "flag_totals")},
     ("metrics/stop_search.py", "stop_search_summary"): "_MEASURES is a module constant; Filters.where clause, values bound",
 }
 
