@@ -160,15 +160,16 @@ def section_lines(section) -> list[tuple[str, str]]:
 
 
 def slide_table(block, rule: DisclosureRule, *, side: bool) -> tuple[pd.DataFrame, str]:
-    """A view table as slide text after disclosure control: beside a chart its first rows and columns, alone
-    its first TABLE_ROWS rows. Returns the text frame and the disclosure note."""
+    """A view table as slide text after disclosure control (applied to the rows the slide shows, so secondary
+    suppression holds within them): beside a chart its first rows and columns, alone its first TABLE_ROWS rows.
+    Returns the text frame and the disclosure note."""
     from views.model import display_frame
 
-    result = protect_frame(block.data, rule=rule, filters=block.filters, sensitive=block.notes.sensitive)
+    rows = block.data.head(SIDE_TABLE_ROWS if side else TABLE_ROWS)  # the rows shown are the table protected
+    result = protect_frame(rows, rule=rule, filters=block.filters, sensitive=block.notes.sensitive)
     columns = [c for c in block.columns if c.name in block.slide_columns] if block.slide_columns else block.columns
     columns = columns[:SIDE_TABLE_COLUMNS] if side else columns
-    shown = display_frame(result.frame, columns, block.formats)
-    return shown.head(SIDE_TABLE_ROWS if side else TABLE_ROWS), result.note
+    return display_frame(result.frame, columns, block.formats), result.note
 
 
 def section_slide(section, title: str, view_id: str, rule: DisclosureRule, footer_tail: str,

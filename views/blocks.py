@@ -327,12 +327,12 @@ def top_lsoas_section(ctx: ViewContext, filters: Filters, what: str, unit: str, 
     notes = ctx.notes(title, source, units=unit, period=period, crime_types=crime_types)
     if top.empty:
         return Section(heading, (Text("No rows with a location in this period for this selection.", "info"),))
-    shown = top.head(15).assign(label=top["lsoa_name"].fillna(top["lsoa_code"]))
-    figure = charts.bar_chart(shown, "count", "label", title, unit.capitalize(), "", source, ctx.last_month)
-    columns = (Column("lsoa_code", "LSOA", None), Column("lsoa_name", "Name", None), Column("district", "District", None),
-               Column("count", unit.capitalize(), 0), Column("residents", "Residents (2011 Census)", 0),
-               Column("rate_per_1000", "Per 1,000 residents (period)", 1))
-    table = Table(f"{key}-table", top, columns, notes, caption="The 20 LSOAs with most rows in the period.",
+    data = top.assign(lsoa=top["lsoa_name"].fillna(top["lsoa_code"]))
+    figure = charts.bar_chart(data.head(15), "count", "lsoa", title, unit.capitalize(), "", source, ctx.last_month)
+    columns = (Column("lsoa", "LSOA", None), Column("count", unit.capitalize(), 0),
+               Column("rate_per_1000", "Per 1,000 residents (period)", 1), Column("district", "District", None),
+               Column("lsoa_code", "LSOA code", None), Column("residents", "Residents (2011 Census)", 0))
+    table = Table(f"{key}-table", data, columns, notes, caption="The 20 LSOAs with most rows in the period.",
                   filters=filters)
     return Section(heading, (Chart(figure, key, notes, filters=filters), table))
 

@@ -15,6 +15,7 @@ from views.blocks import (
     measure_headline,
     outcome_breakdown,
     priority_view,
+    top_lsoas_section,
 )
 from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
 
@@ -110,7 +111,12 @@ def search_outcomes(ctx: ViewContext) -> Section:
     return Section(f"Outcome of searches, {label}", (chart, table))
 
 
+def hotspots(ctx: ViewContext) -> Section:
+    return top_lsoas_section(ctx, _crimes(ctx), "Drug and weapon offences", "crimes", "gangs_top_lsoas",
+                             ctx.comparison.post)
+
+
 VIEW = priority_view("gangs", ":material/groups:", INTRO, (
-    drugs, *only_when(_loaded, weapons, category_change, district_change),
+    drugs, *only_when(_loaded, weapons, category_change, district_change, hotspots),
     searches, *only_when(_searches_loaded, search_objects, search_outcomes),
 ))

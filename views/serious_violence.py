@@ -13,6 +13,7 @@ from views.blocks import (
     load_hint,
     measure_headline,
     priority_view,
+    top_lsoas_section,
 )
 from views.model import Choice, Section, ViewContext, only_when
 
@@ -56,6 +57,10 @@ def district_change(ctx: ViewContext) -> Section | None:
                                    "sv_change_district", source=MEASURE.source)
 
 
+def hotspots(ctx: ViewContext) -> Section:
+    return top_lsoas_section(ctx, _scope(ctx), KPI_LABEL, "crimes", "sv_top_lsoas", ctx.comparison.post)
+
+
 VIEW = priority_view("serious-violence", ":material/warning:", INTRO, (
-    headline, *only_when(_loaded, by_category, category_change, district_change),
+    headline, *only_when(_loaded, by_category, category_change, district_change, hotspots),
 ))
