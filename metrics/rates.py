@@ -50,9 +50,10 @@ def funnel_curve(district_frame: pd.DataFrame, points: int = 121) -> pd.DataFram
     low, high = populations.min() * 0.5, populations.max() * 1.1
     grid = [low + i * (high - low) / (points - 1) for i in range(points)]
     months = int(district_frame.attrs.get("months", 12))
-    limits = funnel_limits(district_frame.attrs["overall_rate_per_1000"], grid, months)
-    limits.attrs["limits"] = ("Exact Poisson 95% and 99.8% limits around the force's rate per 1,000 residents "
-                              "(no allowance for overdispersion between districts).")
+    overdispersion = {"tau": district_frame.attrs["tau"]} if "tau" in district_frame.attrs else {}
+    limits = funnel_limits(district_frame.attrs["overall_rate_per_1000"], grid, months, **overdispersion)
+    limits.attrs.setdefault("limits", "Exact Poisson 95% and 99.8% limits around the force's rate per 1,000 "
+                                      "residents (no allowance for overdispersion between districts).")
     return limits
 
 

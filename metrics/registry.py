@@ -144,9 +144,11 @@ def data_file(file_id: str) -> DataFile:
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class WeeklyCount:
-    """How a dated source counts a measure per week: `table` is a dated table of `metrics.weekly.SOURCES`
-    and `condition` a fixed SQL condition on it (code, never user input)."""
+    """How a dated source counts a measure per week: `id` names the weekly row (a plain identifier: it is a
+    SQL column alias), `table` is a dated table of `metrics.weekly.SOURCES` and `condition` a fixed SQL
+    condition on it (code, never user input)."""
 
+    id: str
     table: str
     condition: str
 
@@ -218,23 +220,24 @@ def _street(measure_id: str, priority_id: str, label: str, categories: tuple[str
                    categories=categories, caveats=caveats or STREET_CAVEATS, **extra)
 
 
-def _extract(measure_id: str, priority_id: str, label: str, flag: str | None, caveats: str, weekly: str,
-             **extra) -> Measure:
-    """A measure counted in the force's incident extract (flagged crimes), with its weekly count."""
+def _extract(measure_id: str, priority_id: str, label: str, flag: str | None, caveats: str,
+             weekly: tuple[str, str], **extra) -> Measure:
+    """A measure counted in the force's incident extract (flagged crimes), with its weekly count (id, condition)."""
     source = EXTRACT_SOURCE + (f" ({flag.replace('_', ' ')} flag)" if flag else "")
     return Measure(measure_id, priority_id, label, "incidents", "crimes per month", source, "force_extract",
-                   flag=flag, caveats=caveats, weekly=WeeklyCount("incidents", weekly), **extra)
+                   flag=flag, caveats=caveats, weekly=WeeklyCount(weekly[0], "incidents", weekly[1]), **extra)
 
 
 MEASURES: tuple[Measure, ...] = (
     _street("all_crime", "local-policing", "All recorded crime (excluding ASB)", POLICE_UK_CRIME_TYPES),
-    _extract("extract_all_crimes", "local-policing", "All recorded crimes (force extract)", None,
-             "Every crime in the force's incident extract.", "true", in_scorecard=False),
+    _extract("incidents_all", "local-policing", "All recorded crimes (force extract)", None,
+             "Every crime in the force's incident extract.", ("incidents_all", "true"), in_scorecard=False),
     _street("asb_incidents", "asb", "Anti-social behaviour incidents", (ASB,),
             "ASB incidents reported to the police (not crimes); " + STREET_CAVEATS,
             weekly_note="ASB has no dated source: data.police.uk publishes ASB incidents by month only."),
     _extract("domestic_abuse_crimes", "domestic-abuse", "Domestic abuse crimes", "domestic_abuse",
-             "Counts crimes flagged as domestic abuse in the force's records system.", "domestic_abuse"),
+             "Counts crimes flagged as domestic abuse in the force's records system.",
+             ("incidents_domestic_abuse", "domestic_abuse")),
     _street("violence_sexual_proxy", "domestic-abuse", "Violence and sexual offences (proxy for domestic abuse)",
             ("Violence and sexual offences",),
             "Proxy: public data carry no domestic-abuse flag. Most recorded domestic abuse is violence against "
@@ -245,9 +248,9 @@ MEASURES: tuple[Measure, ...] = (
             "police.uk categories: violence and sexual offences (including common assault), robbery and "
             "possession of weapons — not only the most serious violence. " + STREET_CAVEATS,
             short_label="Violence and sexual offences, robbery, weapons"),
-    _extract("extract_violence", "serious-violence", "Violence and sexual offences", None,
+    _extract("incidents_violence", "serious-violence", "Violence and sexual offences", None,
              "Crimes in the extract whose offence code maps to violence and sexual offences.",
-             "crime_type = 'Violence and sexual offences'", in_scorecard=False),
+             ("incidents_violence", "crime_type = 'Violence and sexual offences'"), in_scorecard=False),
     _street("robbery", "serious-violence", "Robbery", ("Robbery",)),
     _street("drug_offences", "gangs", "Drug offences", ("Drugs",),
             "Drug offences are mostly found by proactive policing: a rise can mean more enforcement. "
@@ -256,16 +259,17 @@ MEASURES: tuple[Measure, ...] = (
     Measure("stop_searches", "gangs", "Stops and searches", "stop_search", "searches per month",
             "data.police.uk stop and search", "police_uk_stop_search",
             caveats="Searches recorded by the force; locations are approximate and some have none.",
-            weekly=WeeklyCount("stop_search", "true")),
+            weekly=WeeklyCount("stop_search_all", "stop_search", "true")),
     Measure("stop_search_arrests", "gangs", "Stops and searches ending in arrest", "stop_search",
             "searches per month", "data.police.uk stop and search", "police_uk_stop_search",
             categories=(), caveats="Searches whose outcome is an arrest.", in_scorecard=False,
-            weekly=WeeklyCount("stop_search", "outcome = 'Arrest'")),
+            weekly=WeeklyCount("stop_search_arrests", "stop_search", "outcome = 'Arrest'")),
     _extract("child_victim_crimes", "children", "Crimes with a child victim", "child_victim",
              "Counts crimes flagged as having a victim under 18. No public source carries this flag.",
-             "child_victim"),
+             ("incidents_child_victim", "child_victim")),
     _extract("hate_crimes", "children", "Hate crimes", "hate_crime",
-             "Counts crimes flagged as hate crimes in the force's records system.", "hate_crime"),
+             "Counts crimes flagged as hate crimes in the force's records system.",
+             ("incidents_hate_crime", "hate_crime")),
     _street("public_order_proxy", "children", "Public order offences (proxy for hate crime)", ("Public order",),
             "Proxy: public data carry no hate-crime flag. Racially or religiously aggravated public order "
             "offences are in this category, but most public order offences are not hate crimes.",
@@ -276,13 +280,13 @@ MEASURES: tuple[Measure, ...] = (
                     "(provisional figures earlier)."),
     Measure("road_casualties", "roads", "All road casualties", "casualties", "casualties per month",
             STATS19_SOURCE, "stats19", caveats="Injury collisions reported to the police only."),
-    Measure("injury_collisions", "roads", "Injury road collisions", "collisions", "collisions per month",
+    Measure("collisions_all", "roads", "Injury road collisions", "collisions", "collisions per month",
             "DfT STATS19 road collisions", "stats19", caveats="Injury collisions reported to the police only.",
-            in_scorecard=False, weekly=WeeklyCount("collisions", "true")),
-    Measure("ksi_collisions", "roads", "Fatal or serious (KSI) collisions", "collisions", "collisions per month",
+            in_scorecard=False, weekly=WeeklyCount("collisions_all", "collisions", "true")),
+    Measure("collisions_ksi", "roads", "Fatal or serious (KSI) collisions", "collisions", "collisions per month",
             "DfT STATS19 road collisions", "stats19", categories=("Fatal", "Serious"),
             caveats="Collisions by their most severe casualty.", in_scorecard=False,
-            weekly=WeeklyCount("collisions", "severity in ('Fatal', 'Serious')")),
+            weekly=WeeklyCount("collisions_ksi", "collisions", "severity in ('Fatal', 'Serious')")),
     Measure("fraud_reports", "fraud", "Fraud reports (Action Fraud)", "fraud", "reports per month",
             "Action Fraud (NFIB) reports by force area", "action_fraud",
             caveats="Reports to Action Fraud by residents of the force area, not crimes recorded by the force; "
@@ -340,7 +344,7 @@ class WeeklyMeasure:
 
 
 WEEKLY_MEASURES: tuple[WeeklyMeasure, ...] = tuple(
-    WeeklyMeasure(m.id, m.priority_id, m.label, m.weekly.table, m.weekly.condition) for m in MEASURES if m.weekly
+    WeeklyMeasure(m.weekly.id, m.priority_id, m.label, m.weekly.table, m.weekly.condition) for m in MEASURES if m.weekly
 )
 
 

@@ -55,7 +55,7 @@ def test_weekly_measures_are_registry_measures_in_priority_order():
 
     assert weekly.WEEKLY_MEASURES is registry.WEEKLY_MEASURES
     labels = {m.id: m.label for m in registry.WEEKLY_MEASURES}
-    assert labels["domestic_abuse_crimes"] == plan.measure("domestic_abuse_crimes").label == "Domestic abuse crimes"
+    assert labels["incidents_domestic_abuse"] == plan.measure("domestic_abuse_crimes").label == "Domestic abuse crimes"
     assert {m.source for m in registry.WEEKLY_MEASURES} == set(weekly.SOURCES)
     for item in registry.WEEKLY_MEASURES:  # the ids become SQL column aliases: plain identifiers only
         assert item.id.isidentifier() and item.id.islower()
@@ -67,7 +67,7 @@ def test_weekly_measures_are_registry_measures_in_priority_order():
 def test_scorecard_measures_keep_their_order():
     shown = [m.id for m in plan.MEASURES if m.in_scorecard]
     assert shown[:3] == ["all_crime", "asb_incidents", "domestic_abuse_crimes"]
-    assert "extract_violence" not in shown and "ksi_collisions" not in shown
+    assert "incidents_violence" not in shown and "collisions_ksi" not in shown
 
 
 # --- comparison presets --------------------------------------------------------------------------------
