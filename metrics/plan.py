@@ -213,6 +213,7 @@ def measure_change(
     for name, (start, end) in (("pre", comparison.pre), ("post", comparison.post)):
         row[f"{name}_count"] = int(series.loc[(months >= start) & (months <= end), "count"].sum())
         row[f"{name}_months"] = months_between(start, end)
+        row[f"{name}_days"] = (add_months(end, 1) - month_start(start)).days  # exposure in days, as the scorecard
     frame = period_change_from_counts(pd.DataFrame([row]), alpha)
     frame.attrs["note"] = (f"{item.label}: rate per month {comparison.label}; exact Poisson 95% interval; "
                            "a single comparison (q = p).")
