@@ -84,8 +84,9 @@ def with_data_status(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def dataset_label(con: duckdb.DuckDBPyConnection) -> str | None:
     """`meta.dataset` ('demo' for the synthetic warehouse), None when unset."""
-    rows = con.execute("select value from meta where key = 'dataset'").fetchall()
-    return rows[0][0] if rows else None
+    from metrics.inventory import dataset_label as read_dataset_label
+
+    return read_dataset_label(con)
 
 
 def provenance_for(

@@ -348,3 +348,21 @@ def change_by(
     pre, post = (periods.pre, periods.post) if hasattr(periods, "pre") else periods
     columns = [by] if isinstance(by, str) else list(by)
     return period_change(con, family, columns, pre, post, filters, alpha, value=value, dataset=dataset)
+
+
+def change_by_district(
+    con: duckdb.DuckDBPyConnection,
+    family: str,
+    pre: tuple[date, date],
+    post: tuple[date, date],
+    filters: Filters | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """`change_by(..., "district", ...)` keeping the force's own districts only (the family the
+    Benjamini–Hochberg control runs across); attrs["apart"] counts the rows left out (districts of neighbouring
+    forces from border snap points, and a blank district). Columns as period_change (district first)."""
+    frame = change_by(con, family, "district", (pre, post), filters, alpha)
+    attrs = dict(frame.attrs)
+    own = frame[frame["in_force"].astype(bool)].reset_index(drop=True)
+    own.attrs = attrs
+    return own

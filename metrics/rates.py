@@ -122,6 +122,21 @@ def funnel_limits(
     return frame
 
 
+def funnel_curve(district_frame: pd.DataFrame, points: int = 121) -> pd.DataFrame:
+    """The funnel limits of a `district_rates` frame over a grid of `points` populations from half the
+    smallest district to 1.1 times the largest (for drawing the funnel), around its overall rate.
+    attrs["limits"] says which limits they are."""
+    populations = district_frame["residents"].astype(float)
+    low, high = populations.min() * 0.5, populations.max() * 1.1
+    grid = [low + i * (high - low) / (points - 1) for i in range(points)]
+    months = int(district_frame.attrs.get("months", 12))
+    overdispersion = {"tau": district_frame.attrs["tau"]} if "tau" in district_frame.attrs else {}
+    limits = funnel_limits(district_frame.attrs["overall_rate_per_1000"], grid, months, **overdispersion)
+    limits.attrs.setdefault("limits", "Exact Poisson 95% and 99.8% limits around the force's rate per 1,000 "
+                                      "residents (no allowance for overdispersion between districts).")
+    return limits
+
+
 def _resolve_force(con: duckdb.DuckDBPyConnection, filters: Filters | None, table: str = "crimes") -> str:
     if filters is not None and filters.force_id:
         return filters.force_id

@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -45,6 +44,7 @@ from metrics.exceedance import (
     monday,
     same_week_years_back,
 )
+from metrics.registry import WEEKLY_MEASURES, WeeklyMeasure  # the dated measures (one registry)
 
 TABLE_COLUMNS = [
     "priority", "measure", "source", "week_start", "week_end", "observed", "same_week_last_year",
@@ -64,31 +64,6 @@ __all__ = [
     "print_table", "register", "same_week_years_back", "weekly_range", "weekly_table",
 ]
 
-
-@dataclass(frozen=True)
-class WeeklyMeasure:
-    """A dated measure: its source table, the SQL condition (fixed text, never user input) and priority."""
-
-    id: str
-    priority: str
-    label: str
-    source: str
-    condition: str
-
-
-WEEKLY_MEASURES: tuple[WeeklyMeasure, ...] = (
-    WeeklyMeasure("incidents_all", "local-policing", "All recorded crimes (force extract)", "incidents", "true"),
-    WeeklyMeasure("incidents_domestic_abuse", "domestic-abuse", "Domestic abuse crimes", "incidents", "domestic_abuse"),
-    WeeklyMeasure("incidents_violence", "serious-violence", "Violence and sexual offences", "incidents",
-                  "crime_type = 'Violence and sexual offences'"),
-    WeeklyMeasure("incidents_hate_crime", "children", "Hate crimes", "incidents", "hate_crime"),
-    WeeklyMeasure("incidents_child_victim", "children", "Crimes with a child victim", "incidents", "child_victim"),
-    WeeklyMeasure("stop_search_all", "gangs", "Stops and searches", "stop_search", "true"),
-    WeeklyMeasure("stop_search_arrests", "gangs", "Stops and searches ending in arrest", "stop_search", "outcome = 'Arrest'"),
-    WeeklyMeasure("collisions_all", "roads", "Injury road collisions", "collisions", "true"),
-    WeeklyMeasure("collisions_ksi", "roads", "Fatal or serious (KSI) collisions", "collisions",
-                  "severity in ('Fatal', 'Serious')"),
-)
 
 # source -> (label, event date expression, first and last day the data cover) — fixed SQL, never user input
 SOURCES: dict[str, tuple[str, str, str, str]] = {

@@ -15,6 +15,11 @@ if [ ! -f "$DB" ]; then
 fi
 .venv/bin/python -m etl demo --if-missing --db "$DB"
 export CRIME_MONITOR_DB="$DB"
-# fit the default views' seasonal models in the background (cached on disk), so first visits are quick
-.venv/bin/python -m metrics warm --db "$DB" > data/warm.log 2>&1 &
+# fit the default views' seasonal models in the background (cached on disk), so first visits are quick; started
+# detached from this shell (a subshell that exits at once), so it is not left a zombie under streamlit, with a log
+# of its own per start (two instances never write the same file)
+mkdir -p data
+WARM_LOG="data/warm.$$.log"
+( .venv/bin/python -m metrics warm --db "$DB" > "$WARM_LOG" 2>&1 & )
+echo "run: warming the default views' models in the background (log: $WARM_LOG)"
 exec .venv/bin/streamlit run app.py --server.port "${PORT:-8501}" "${SERVE_ARGS[@]}" "$@"

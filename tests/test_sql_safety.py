@@ -79,7 +79,7 @@ REVIEWED: dict[tuple[str, str], str] = {
                     "casualties_per_collision_dispersion")},
     **{("metrics/incidents.py", name): "Filters.where/_where fragments, values bound; flag checked against FLAGS;"
        " column/step fixed in code; _repeat_cte a code fragment"
-       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type")},
+       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type", "flag_totals")},
     ("metrics/stop_search.py", "stop_search_summary"): "_MEASURES is a module constant; Filters.where clause, values bound",
 }
 

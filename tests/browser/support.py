@@ -107,11 +107,12 @@ def full_page_screenshot(page, name: str) -> Path:
             return Math.max(main.scrollHeight, side ? side.scrollHeight : 0, window.innerHeight);
         }"""
     )
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 16000)})
+    size = page.viewport_size or VIEWPORT  # keep the page's width (a phone stays a phone)
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 16000)})
     time.sleep(0.6)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
     page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size(size)
     return path
 
 
