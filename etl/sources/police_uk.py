@@ -53,17 +53,29 @@ STOP_SEARCH_HEADER = [
     "Removal of more than just outer clothing",
 ]
 
-# kind -> (expected header, warehouse table, staging SQL file, description)
+# kind -> (expected header, warehouse table, staging SQL file, description); see staging_sql
 KINDS: dict[str, tuple[list[str], str, str, str]] = {
     "street": (STREET_HEADER, "crimes", "stg_police_uk_street.sql", "data.police.uk street-level crime"),
     "outcomes": (OUTCOMES_HEADER, "outcomes", "stg_police_uk_outcomes.sql", "data.police.uk outcomes"),
     "stop-and-search": (STOP_SEARCH_HEADER, "stop_search", "stg_police_uk_stop_search.sql", "data.police.uk stop and search"),
 }
 HEADERS = {kind: spec[0] for kind, spec in KINDS.items()}
+# the shared first CTEs each kind's model follows (one definition of what street and outcomes rows share)
+_STAGING_PREFIXES = {
+    "street": ("stg_police_uk_imports.sql", "stg_police_uk_located.sql"),
+    "outcomes": ("stg_police_uk_imports.sql", "stg_police_uk_located.sql"),
+    "stop-and-search": ("stg_police_uk_imports.sql",),
+}
 BATCH_FILES = 400
 # bytes of CSV per batch: keeps each batch's temporary tables inside the write's memory_limit
 # (a national month of 43 forces is ~150 MB; larger batches spill to disk and run several times slower)
 BATCH_BYTES = 384 * 1024**2
+
+
+def staging_sql(kind: str) -> str:
+    """The staging model of a kind: its shared import (and located) CTEs, then its own CTEs and `final`."""
+    names = (*_STAGING_PREFIXES[kind], KINDS[kind][2])
+    return "\n".join((SQL_DIR / name).read_text() for name in names)
 
 
 def detect(header: list[str], options: dict | None = None) -> str | None:
@@ -233,7 +245,7 @@ def _streaming_pass(session: WriteSession, kind: str, files: list[ScannedFile], 
     the staging rules), no Crime ID repeats in it and its rows name its force; the others are returned
     for the exact pass (their rows deleted again). Returns ({display: FileLoad}, files to redo)."""
     con = session.con
-    _header, table, sql_file, _description = KINDS[kind]
+    table = KINDS[kind][1]
     _drop_temporaries(con)
     _register_files(con, files)
     _delete_units(con, table, replaced)
@@ -244,7 +256,7 @@ def _streaming_pass(session: WriteSession, kind: str, files: list[ScannedFile], 
         con.execute(
             f"""INSERT INTO {table} ({columns})
                 WITH raw_police_uk AS (SELECT *, NULL::BIGINT AS row_position FROM {source})
-                SELECT {columns} FROM ({(SQL_DIR / sql_file).read_text()}) AS staged WHERE reject_reason IS NULL""",
+                SELECT {columns} FROM ({staging_sql(kind)}) AS staged WHERE reject_reason IS NULL""",
             parameters,
         )
         structural = _structural_rejects(con, links, kind)
@@ -310,7 +322,7 @@ def _exact_pass(session: WriteSession, kind: str, files: list[ScannedFile], forc
     """Keep the raw rows (their rowid is their position in file order), so every rejected row gets its
     physical line: rows the reader could not parse, rows the staging rules reject, repeated Crime IDs."""
     con = session.con
-    _header, table, sql_file, _description = KINDS[kind]
+    table = KINDS[kind][1]
     _drop_temporaries(con)
     with literal_paths([f.path for f in files]) as links:
         source, parameters = read_csv_source(links, _read_columns(kind), "police_uk")
@@ -326,7 +338,7 @@ def _exact_pass(session: WriteSession, kind: str, files: list[ScannedFile], forc
     _settle_force_and_month(session, kind, files, force)
     _register_files(con, files)
     _delete_units(con, table, replaced)
-    con.execute(f"CREATE TEMP VIEW staged_police_uk_base AS {(SQL_DIR / sql_file).read_text()}")
+    con.execute(f"CREATE TEMP VIEW staged_police_uk_base AS {staging_sql(kind)}")
     _find_duplicates(con, kind)
     con.execute(
         """

@@ -1,15 +1,7 @@
 -- Stage data.police.uk stop-and-search rows: keep the timestamp, take the month from the local date
 -- as published (so a BST time just after midnight stays in its month), cast the three flags; the local
--- date must lie in the load's date window (macro outside_date_window, etl/plausibility.py).
-with
-
-source as (
-    select * from raw_police_uk
-),
-
-files as (
-    select * from police_uk_files
-),
+-- date must lie in the load's date window (macro outside_date_window, etl/plausibility.py). Follows
+-- stg_police_uk_imports.sql (put before this text by the loader).
 
 renamed as (
     select
@@ -64,10 +56,7 @@ checked as (
                 then outside_date_window('Date ' || date_text, local_date)
             when type is null
                 then 'Type is empty'
-            when (longitude is null) <> (latitude is null)
-                then 'only one of Longitude and Latitude is given'
-            when longitude not between -8.75 and 1.85 or latitude not between 49.8 and 60.95
-                then 'coordinates (' || longitude || ', ' || latitude || ') are outside the UK'
+            else coordinates_reject_reason(longitude, latitude)
         end as reject_reason
     from dated
 ),

@@ -1,69 +1,26 @@
--- Stage data.police.uk street-level crime and ASB rows: rename, cast once, derive the district,
--- and give every row that cannot be loaded its reason. Reads raw_police_uk (read_csv output with its
--- file_index and row_position), police_uk_files (one row per file: file_index, file_month, force_id) and
--- the load's date window (macro outside_date_window, etl/plausibility.py).
-with
-
-source as (
-    select * from raw_police_uk
-),
-
-files as (
-    select * from police_uk_files
-),
+-- Stage data.police.uk street-level crime and ASB rows: the shared columns and reasons come from
+-- stg_police_uk_imports.sql and stg_police_uk_located.sql (put before this text by the loader); here the
+-- street columns are renamed and every row that cannot be loaded gets its reason, checks in this order:
+-- month, crime type, coordinates.
 
 renamed as (
     select
-        source.file_index,
-        source.row_position,
-        clean_text(source."Crime ID")                               as crime_id,
-        source."Month"                                              as month_text,
-        -- the text of the file's month needs no parsing (most rows); other text is parsed for its reason
-        case when source."Month" = files.month_text then files.file_month
-             else try_strptime(trim(source."Month"), '%Y-%m')::date end as month,
-        clean_text(source."Reported by")                            as reported_by,
-        clean_text(source."Falls within")                           as falls_within,
-        source."Longitude"                                          as longitude,
-        source."Latitude"                                           as latitude,
-        clean_text(source."Location")                               as location,
-        clean_text(source."LSOA code")                              as lsoa_code,
-        clean_text(source."LSOA name")                              as lsoa_name,
-        clean_text(source."Crime type")                             as crime_type,
-        clean_text(source."Last outcome category")                  as last_outcome_category,
-        clean_text(source."Context")                                as context,
-        files.force_id,
-        files.file_month,
-        files.month_source
-    from source
-    inner join files on files.file_index = source.file_index
-),
-
-derived as (
-    select
-        *,
-        nullif(regexp_replace(lsoa_name, '\s+\d{3}[A-Z]$', ''), '') as district  -- "Basildon 001A" -> "Basildon"
-    from renamed
+        * exclude ("Crime type", "Last outcome category", "Context"),
+        clean_text("Crime type")                                    as crime_type,
+        clean_text("Last outcome category")                         as last_outcome_category,
+        clean_text("Context")                                       as context
+    from located_checked
 ),
 
 checked as (
     select
         *,
-        case
-            when month is null
-                then 'Month ''' || coalesce(month_text, '') || ''' is not a month in the form YYYY-MM'
-            when file_month is not null and month <> file_month
-                then 'Month ' || strftime(month, '%Y-%m') || ' disagrees with the file''s month '
-                     || strftime(file_month, '%Y-%m') || ' (' || month_source || ')'
-            when outside_date_window('Month ' || strftime(month, '%Y-%m'), month) is not null
-                then outside_date_window('Month ' || strftime(month, '%Y-%m'), month)
-            when crime_type is null
-                then 'Crime type is empty'
-            when (longitude is null) <> (latitude is null)
-                then 'only one of Longitude and Latitude is given'
-            when longitude not between -8.75 and 1.85 or latitude not between 49.8 and 60.95
-                then 'coordinates (' || longitude || ', ' || latitude || ') are outside the UK'
-        end as reject_reason
-    from derived
+        coalesce(
+            month_reject_reason,
+            case when crime_type is null then 'Crime type is empty' end,
+            coordinates_reject_reason
+        ) as reject_reason
+    from renamed
 ),
 
 final as (
