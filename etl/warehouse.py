@@ -64,6 +64,19 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
 # Schema. Every table exists in every warehouse (empty until its source is loaded), so metrics and
 # pages can always query it. Columns are snake_case; types are cast once, at staging.
 # ---------------------------------------------------------------------------------------------
+# the columns data.police.uk street-level crime and outcomes rows share (etl/sql/stg_police_uk_located.sql)
+_POLICE_UK_LOCATED_COLUMNS = """
+        crime_id VARCHAR,
+        month DATE,
+        reported_by VARCHAR,
+        falls_within VARCHAR,
+        longitude DOUBLE,
+        latitude DOUBLE,
+        location VARCHAR,
+        lsoa_code VARCHAR,
+        lsoa_name VARCHAR,
+        district VARCHAR,
+"""
 SCHEMA: dict[str, str] = {
     "meta": """
         key VARCHAR PRIMARY KEY,
@@ -89,33 +102,13 @@ SCHEMA: dict[str, str] = {
         raw_line VARCHAR
     """,
     # data.police.uk street-level crime and ASB (one row per published row)
-    "crimes": """
-        crime_id VARCHAR,
-        month DATE,
-        reported_by VARCHAR,
-        falls_within VARCHAR,
-        longitude DOUBLE,
-        latitude DOUBLE,
-        location VARCHAR,
-        lsoa_code VARCHAR,
-        lsoa_name VARCHAR,
-        district VARCHAR,
+    "crimes": _POLICE_UK_LOCATED_COLUMNS + """
         crime_type VARCHAR,
         last_outcome_category VARCHAR,
         context VARCHAR,
         force_id VARCHAR
     """,
-    "outcomes": """
-        crime_id VARCHAR,
-        month DATE,
-        reported_by VARCHAR,
-        falls_within VARCHAR,
-        longitude DOUBLE,
-        latitude DOUBLE,
-        location VARCHAR,
-        lsoa_code VARCHAR,
-        lsoa_name VARCHAR,
-        district VARCHAR,
+    "outcomes": _POLICE_UK_LOCATED_COLUMNS + """
         outcome_type VARCHAR,
         force_id VARCHAR
     """,

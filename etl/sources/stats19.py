@@ -256,15 +256,21 @@ _ROW_KEYS = {
 }
 
 
+def staging_sql(kind: str) -> str:
+    """The staging model of a kind; casualty and vehicle models follow the shared collision-member CTEs."""
+    names = ("stg_stats19_collision_members.sql",) if kind != "stats19-collision" else ()
+    return "\n".join((SQL_DIR / name).read_text() for name in (*names, KINDS[kind][2]))
+
+
 def _stage(con, kind: str) -> None:
     """staged_stats19: the raw rows cast, decoded and checked (reject_reason, in_scope), repeats rejected."""
-    _spec, table, sql_file, raw_table = KINDS[kind]
+    _spec, table, _sql_file, raw_table = KINDS[kind]
     if kind != "stats19-collision":  # the force of each row's collision (shared by casualties and vehicles)
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw_stats19_children AS SELECT * FROM {raw_table}")
         con.execute("DROP TABLE IF EXISTS stats19_collision_forces")
         con.execute(f"CREATE TEMP TABLE stats19_collision_forces AS {(SQL_DIR / 'int_stats19_collision_forces.sql').read_text()}")
     con.execute("DROP TABLE IF EXISTS staged_stats19")
-    con.execute(f"CREATE TEMP TABLE staged_stats19 AS {(SQL_DIR / sql_file).read_text()}")
+    con.execute(f"CREATE TEMP TABLE staged_stats19 AS {staging_sql(kind)}")
     keys = _ROW_KEYS[table]
     con.execute(
         f"""

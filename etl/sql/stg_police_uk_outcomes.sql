@@ -13,12 +13,10 @@ renamed as (
 checked as (
     select
         *,
-        coalesce(
-            month_reject_reason,
-            case when outcome_type is null then 'Outcome type is empty'
-                 when crime_id is null then 'Crime ID is empty (an outcome must name its crime)' end,
-            coordinates_reject_reason
-        ) as reject_reason
+        coalesce(month_reject_reason,
+                 case when outcome_type is null then 'Outcome type is empty'
+                      when crime_id is null then 'Crime ID is empty (an outcome must name its crime)' end,
+                 coordinates_reject_reason) as reject_reason
     from renamed
 ),
 

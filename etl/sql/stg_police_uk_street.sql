@@ -15,11 +15,8 @@ renamed as (
 checked as (
     select
         *,
-        coalesce(
-            month_reject_reason,
-            case when crime_type is null then 'Crime type is empty' end,
-            coordinates_reject_reason
-        ) as reject_reason
+        coalesce(month_reject_reason, case when crime_type is null then 'Crime type is empty' end,
+                 coordinates_reject_reason) as reject_reason
     from renamed
 ),
 

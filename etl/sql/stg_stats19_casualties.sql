@@ -1,26 +1,15 @@
--- Stage DfT STATS19 casualty rows: cast, decode and classify the road user; the force comes from the
--- casualty's collision (stats19_collision_forces, built by int_stats19_collision_forces.sql).
-with
-
-source as (
-    select * from raw_stats19_casualty
-),
-
-codes as (
-    select * from stats19_codes
-),
-
-collision_forces as (
-    select * from stats19_collision_forces
-),
+-- Stage DfT STATS19 casualty rows: cast, decode and classify the road user; the collision keys, force and
+-- collision_reject_reason come from stg_stats19_collision_members.sql (put before this text by the loader).
 
 typed as (
     select
         row_ordinal,
-        nullif(collision_index, '')                          as collision_index,
-        try_cast(collision_year as integer)                  as collision_year,
-        vehicle_reference                                    as vehicle_reference_text,
-        try_cast(vehicle_reference as integer)               as vehicle_reference,
+        collision_index,
+        collision_year,
+        vehicle_reference,
+        force_id,
+        in_scope,
+        collision_reject_reason,
         casualty_reference                                   as casualty_reference_text,
         try_cast(casualty_reference as integer)              as casualty_reference,
         try_cast(casualty_class as integer)                  as casualty_class_code,
@@ -31,15 +20,12 @@ typed as (
         try_cast(casualty_severity as integer)               as severity_code,
         casualty_type                                        as casualty_type_text,
         try_cast(casualty_type as integer)                   as casualty_type_code
-    from source
+    from members
 ),
 
 decoded as (
     select
         typed.*,
-        collision_forces.force_id,
-        collision_forces.force_reject_reason,
-        coalesce(collision_forces.in_scope, true) as in_scope,
         (select label from codes where variable = 'casualty_severity' and code = typed.severity_code) as severity,
         (select label from codes where variable = 'casualty_type' and code = typed.casualty_type_code) as casualty_type,
         (select label from codes where variable = 'casualty_class' and code = typed.casualty_class_code) as casualty_class,
@@ -53,24 +39,19 @@ decoded as (
             else 'Other'
         end as road_user_type
     from typed
-    left join collision_forces on collision_forces.collision_index = typed.collision_index
 ),
 
 checked as (
     select
         decoded.*,
-        case
-            when collision_index is null
-                then 'collision_index (accident_index) is empty'
-            when force_reject_reason is not null
-                then force_reject_reason
+        coalesce(collision_reject_reason, case
             when casualty_reference is null
                 then 'casualty_reference ''' || coalesce(casualty_reference_text, '') || ''' is not a whole number'
             when severity is null
                 then 'casualty_severity ''' || coalesce(severity_text, '') || ''' is not 1 (fatal), 2 (serious) or 3 (slight)'
             when casualty_type_code is null
                 then 'casualty_type ''' || coalesce(casualty_type_text, '') || ''' is not a DfT casualty type code'
-        end as reject_reason
+        end) as reject_reason
     from decoded
 ),
 
