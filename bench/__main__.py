@@ -4,22 +4,26 @@
     python -m bench --scale national      # 43 forces x 36 months x 600,000 rows/month (~22 million rows)
     python -m bench --rows-per-month 100000 --forces 43 --months 12 --workdir /tmp/bench
     python -m bench models                # expected-vs-observed model selection + forecast time per series
+    python -m bench pages [--db DB] [--runs N] [--views ...]   # page budget in headless Chromium (bench/pages.py)
+    python -m bench loadtest [--sessions 20] [--seconds 30]    # many users against one server (bench/loadtest.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from bench.run import SCALES, run_benchmark
 
+# sub-commands in modules of their own: model speed, page budget in Chromium, many users against one server
+SUBCOMMANDS = {"models": "bench.models", "pages": "bench.pages", "loadtest": "bench.loadtest"}
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["models"]:  # python -m bench models: model selection + forecast time per series
-        from bench.models import main as models_main
-
-        return models_main(argv[1:])
+    if argv[:1] and argv[0] in SUBCOMMANDS:  # python -m bench models|pages|loadtest ...
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")

@@ -9,6 +9,15 @@ SVG and PDF as vectors at the same layout size.
 
 Provenance (filters, load fingerprint, version) can be embedded: a PNG `tEXt` chunk, PDF document
 metadata, an SVG `<metadata>` element.
+
+Offline: maps (choropleth, scatter_geo) render with the bundled empty world topology
+(`charts.theme.OFFLINE_TOPOJSON_URL`, a data: URL; our maps draw only their own shapes), never Plotly's
+default topojson from cdn.plot.ly, and the kaleido page loads no MathJax from a CDN: an image export makes no
+request outside the machine.
+
+Demo data: an image made from the synthetic demo (`demo=True`, or a provenance record whose dataset is
+'demo') carries "Demo data — synthetic" in the picture itself: a solid banner in the top right corner and a
+large translucent diagonal mark across the plot (`mark_demo`), added before rendering.
 """
 
 from __future__ import annotations
@@ -26,10 +35,15 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from briefing.export_spec import DEMO_MARK
+from charts.theme import OFFLINE_TOPOJSON_URL
+
 SLIDE_WIDTH_PX = 1280
 SLIDE_HEIGHT_PX = 720
 PNG_SCALE = 2
 FORMATS: dict[str, str] = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+DEMO_BANNER_COLOUR = "#B03A00"                     # the pack's warning colour (not in the chart palette)
+DEMO_WATERMARK_COLOUR = "rgba(176, 58, 0, 0.2)"   # the same, translucent: the data stay readable under it
 
 _LOCK = threading.RLock()
 _SERVER_STARTED = False
@@ -46,7 +60,7 @@ def _ensure_server() -> None:
         return
     import kaleido
 
-    kaleido.start_sync_server(silence_warnings=True)
+    kaleido.start_sync_server(silence_warnings=True, mathjax=False)  # no MathJax from a CDN (we use no LaTeX)
     _SERVER_STARTED = True
 
 
@@ -68,17 +82,41 @@ def _render(spec: dict, fmt: str, width: int, height: int, scale: float) -> byte
     with _LOCK:
         _ensure_server()
         try:
-            return kaleido.calc_fig_sync(spec, opts=opts)
+            return kaleido.calc_fig_sync(spec, opts=opts, topojson=OFFLINE_TOPOJSON_URL)
         except Exception as first_error:  # a crashed Chromium: restart the server once, then give up
             stop_server()
             _ensure_server()
             try:
-                return kaleido.calc_fig_sync(spec, opts=opts)
+                return kaleido.calc_fig_sync(spec, opts=opts, topojson=OFFLINE_TOPOJSON_URL)
             except Exception as exc:
                 raise ImageExportError(
                     f"could not render a {fmt.upper()} image with kaleido/Chromium ({exc}); install the Debian "
                     "package `chromium` (scripts/setup.sh does) or set BROWSER_PATH to a Chrome/Chromium binary"
                 ) from first_error
+
+
+def mark_demo(spec: dict, width: int = SLIDE_WIDTH_PX) -> dict:
+    """Add "Demo data — synthetic" to a figure dict (in place, returned): a solid banner in the top right
+    corner of the image and a large translucent diagonal mark across the plot area. `width`: the image width
+    in CSS pixels (the marks scale with it)."""
+    layout = spec.setdefault("layout", {})
+    margin = layout.get("margin") or {}
+    template_margin = ((layout.get("template") or {}).get("layout") or {}).get("margin") or {}
+    top = margin.get("t", template_margin.get("t", 100))  # Plotly's default top margin is 100 px
+    annotations = list(layout.get("annotations") or [])
+    annotations.append(dict(
+        text=DEMO_MARK, textangle=-24, x=0.5, y=0.5, xref="paper", yref="paper", xanchor="center", yanchor="middle",
+        showarrow=False, font=dict(size=max(int(width / 16), 24), color=DEMO_WATERMARK_COLOUR)))
+    annotations.append(dict(
+        text=f"<b>{DEMO_MARK}</b>", x=1, y=1, xref="paper", yref="paper", xanchor="right", yanchor="top",
+        yshift=max(int(top) - 4, 0), showarrow=False, bgcolor=DEMO_BANNER_COLOUR, borderpad=5,
+        font=dict(size=max(int(width / 80), 12), color="#FFFFFF")))
+    layout["annotations"] = annotations
+    return spec
+
+
+def _is_demo_record(provenance: Mapping[str, Any] | None) -> bool:
+    return bool(provenance) and provenance.get("dataset") == "demo"
 
 
 def figure_bytes(
@@ -89,19 +127,31 @@ def figure_bytes(
     height: int = SLIDE_HEIGHT_PX,
     scale: float | None = None,
     provenance: Mapping[str, Any] | None = None,
+    demo: bool | None = None,
+    description: str = "",
 ) -> bytes:
     """The figure as `fmt` ('png', 'svg' or 'pdf') bytes, `width` x `height` CSS pixels (PNG scaled by
     `scale`, default 2). The caller's figure is not modified. `provenance` (a JSON-able mapping) is
-    embedded in the file's metadata."""
+    embedded in the file's metadata, and `description` (the export's notes in words) beside it. `demo`
+    (None: when the provenance record's dataset is 'demo') marks the picture "Demo data — synthetic"."""
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown image format {fmt!r}; one of: {', '.join(FORMATS)}")
     spec = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
     layout = spec.setdefault("layout", {})
     layout["width"], layout["height"] = width, height
+    config = spec.get("config")
+    if isinstance(config, dict):  # a figure's own topojsonURL would override the bundled one
+        spec["config"] = {k: v for k, v in config.items() if k != "topojsonURL"}
+    demo = _is_demo_record(provenance) if demo is None else demo
+    if demo:
+        mark_demo(spec, width)
     data = _render(spec, fmt, width, height, (scale or PNG_SCALE) if fmt == "png" else 1)
-    if provenance:
-        data = embed_metadata(data, fmt, provenance, title=figure_title(fig))
+    if provenance or demo or description:
+        record = dict(provenance or {})
+        if demo:
+            record["data_status"] = DEMO_MARK
+        data = embed_metadata(data, fmt, record, title=figure_title(fig), description=description)
     return data
 
 
@@ -172,15 +222,23 @@ def png_text_chunks(data: bytes) -> dict[str, str]:
     return out
 
 
-def embed_metadata(data: bytes, fmt: str, provenance: Mapping[str, Any], title: str = "") -> bytes:
+def embed_metadata(data: bytes, fmt: str, provenance: Mapping[str, Any], title: str = "",
+                   description: str = "") -> bytes:
     """Put `provenance` (JSON) into a PNG iTXt chunk 'provenance', a PDF's document info
-    (/Title, /Subject, /Keywords and a /Provenance entry) or an SVG <metadata> element."""
+    (/Title, /Subject, /Keywords and a /Provenance entry) or an SVG <metadata> element; `description` (the
+    notes in words) into a PNG 'Description' chunk, the PDF /Subject or an SVG <desc>; a record whose
+    `data_status` is set (the demo) also into a PNG 'Data status' chunk and the start of the PDF /Subject."""
     text = json.dumps(provenance, default=str, sort_keys=True)
+    status = str(provenance.get("data_status") or "")
     if fmt == "png":
         end = data.rfind(b"IEND") - 4  # the IEND chunk's length field
         chunks = _png_text_chunk("provenance", text)
         if title:
             chunks = _png_text_chunk("Title", title) + chunks
+        if description:
+            chunks += _png_text_chunk("Description", description)
+        if status:
+            chunks += _png_text_chunk("Data status", status)
         return data[:end] + chunks + data[end:]
     if fmt == "svg":
         from xml.sax.saxutils import escape
@@ -189,6 +247,8 @@ def embed_metadata(data: bytes, fmt: str, provenance: Mapping[str, Any], title: 
         if not sep:
             return data
         block = f"<metadata><provenance xmlns=\"urn:crime-plan-monitor\">{escape(text)}</provenance></metadata>"
+        if description:
+            block = f"<desc>{escape(description)}</desc>" + block
         if title:
             block = f"<title>{escape(title)}</title>" + block
         return (head + sep + block + tail).encode("utf-8")
@@ -198,7 +258,7 @@ def embed_metadata(data: bytes, fmt: str, provenance: Mapping[str, Any], title: 
         writer = PdfWriter(clone_from=PdfReader(BytesIO(data)))
         writer.add_metadata({
             "/Title": title or "Chart",
-            "/Subject": "Crime Plan Monitor export",
+            "/Subject": "; ".join(t for t in (status, description or "Crime Plan Monitor export") if t),
             "/Keywords": f"load_fingerprint={provenance.get('load_fingerprint', '')}",
             "/Provenance": text,
         })
@@ -244,16 +304,19 @@ def chart_downloads(
     filters: Any = None,
     sensitive: bool | None = None,
     rule: Any = None,
+    demo: bool | None = None,
+    description: str = "",
 ) -> list[Download]:
     """PNG (2560 x 1440), SVG and PDF of a figure for download buttons: a list of Download
     (label, data, file name, MIME type), rendered by the warm kaleido server. lazy=True: `data` is a
     callable that renders only when called (pass it to st.download_button, which calls it on click, in
     another thread: rendering is serialised, so that is safe). Disclosure control
     (`briefing.disclosure.protect_figure`) is applied to LSOA-level bars and maps when `filters` select a
-    sensitive category or `sensitive=True`."""
+    sensitive category or `sensitive=True`. `demo` (None: from the provenance record's dataset) marks the
+    pictures "Demo data — synthetic"; `description` (the notes in words) goes into their metadata."""
     from briefing.disclosure import protect_figure
 
-    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive)
+    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive)  # on the figure, not its dict
     stem = safe_basename(basename)
     labels = {"png": "PNG (slide, high resolution)", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
     snapshot = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
@@ -262,14 +325,29 @@ def chart_downloads(
     for fmt in formats:
         if fmt not in FORMATS:
             raise ValueError(f"unknown image format {fmt!r}; one of: {', '.join(FORMATS)}")
-        render = functools.partial(figure_bytes, snapshot, fmt, provenance=record)
+        render = functools.partial(figure_bytes, snapshot, fmt, provenance=record, demo=demo, description=description)
         out.append(Download(labels[fmt], render if lazy else render(), f"{stem}.{fmt}", FORMATS[fmt]))
     return out
 
 
+def notes_description(notes: Any, filters: Any = None) -> str:
+    """The notes of an export in one paragraph (for image metadata): title, source, units, period, filters
+    in words, data as at, caveats."""
+    from briefing.provenance import filters_in_words
+    from charts.figures import format_as_at
+
+    parts = [notes.title, f"Source: {notes.source}" if notes.source else "",
+             f"Units: {notes.units}" if notes.units else "", f"Period: {notes.period}" if notes.period else "",
+             f"Filters: {notes.filters or (filters_in_words(filters) if filters is not None else 'none')}",
+             f"Data as at {format_as_at(notes.as_at)}" if notes.as_at is not None else "",
+             f"Caveats: {notes.caveats}" if notes.caveats else ""]
+    return ". ".join(" ".join(str(p).split()) for p in parts if p)
+
+
 def chart_files(fig: go.Figure, notes: Any, basename: str, *, filters: Any = None,
                 formats: tuple[str, ...] = ("png", "svg", "pdf")) -> list[Download]:
-    """PNG/SVG/PDF downloads of a figure for people (briefing.export_spec.ExportNotes), rendered only when
-    clicked, after disclosure control."""
+    """PNG/SVG/PDF downloads of a figure for people (`notes` a briefing.export_spec.ExportNotes), rendered only
+    when clicked, after disclosure control; from the demo (`notes.demo`) "Demo data — synthetic" is in the
+    picture itself; the provenance record and the notes in words are in the file's metadata."""
     return chart_downloads(fig, basename, notes.provenance, formats, lazy=True, filters=filters,
-                           sensitive=notes.sensitive)
+                           sensitive=notes.sensitive, demo=notes.demo, description=notes_description(notes, filters))

@@ -1,27 +1,26 @@
 """The Panel briefing pack: a PPTX (16:9) built without a browser, optionally the same as one PDF.
 
-Slides:
+The pack draws the dashboard's own view definitions (`views/`) as slides, so a section added to a view reaches
+the Panel without touching this module:
+
 1. Title: the plan, the force, the periods compared, the data-as-at month of every source, when it was
    produced (and the synthetic-data warning for a demo warehouse).
-2. Scorecard: every measure of the plan (`metrics.plan.scorecard`, the Overview's call) with its latest
-   value, change and 95% interval, and significance after Benjamini–Hochberg control.
-3. One slide per plan priority (1–7): the headline chart (`charts.figures.trend_chart` of the priority's
-   first loaded measure, expected band fitted before the current period, lockdowns shaded), the key
-   figures of every measure of the priority (count in the period, change against the baseline with its
-   interval, the latest month against expected), and, for street-level measures, the LSOAs with most
-   crimes in the period after disclosure control. Source and as-at date in the footer; caveats, methods
-   and sources in the notes. Every picture has alt text.
+2. The Overview's sections marked for the pack (the scorecard of every measure; the change of each measure).
+3. For each plan priority (1–7), its view's sections marked for the pack, one slide each: the first titled with
+   the priority ("2. Cracking down on anti-social behaviour"). A slide shows the section's first chart (PNG,
+   with alt text), its key figures and text, and its first table after disclosure control; source and as-at
+   date in the footer; caveats, methods and sources in the notes.
 4. About this pack: provenance (filters, load fingerprint, version, generated at), methods, disclosure rule.
 
-The measures, their filters and their statistics come from `metrics.plan` (the same calls as the views);
-charts from `charts.figures`; nothing is computed a second way here.
+Views read their numbers through `ctx.read(function, *args)`: here a plain call on the pack's connection,
+memoised for the pack (`views.model.memo_reader`), the same calls the dashboard makes.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,27 +32,27 @@ import duckdb
 import pandas as pd
 
 from briefing import __version__
-from briefing.disclosure import DisclosureRule, protect_frame
+from briefing.disclosure import DisclosureRule, protect_figure, protect_frame
 from briefing.images import figure_alt_text, figure_bytes
 from briefing.provenance import provenance_for, provenance_lines, write_sidecar
-from metrics.filters import Filters, add_months, month_start
+from metrics.filters import Filters
 
 PLAN_TITLE = "Police and Crime Plan 2016–2021"
 PACK_TITLE = "Police, Fire and Crime Panel briefing"
 SLIDE_WIDTH_EMU, SLIDE_HEIGHT_EMU = 12_192_000, 6_858_000   # 13.333 x 7.5 in, 16:9 (PowerPoint's widescreen)
-CHART_MONTHS = 36            # months shown on a headline chart (the comparison periods at least)
 PACK_CHART_WIDTH_PX, PACK_CHART_HEIGHT_PX, PACK_CHART_SCALE = 960, 540, 8 / 3   # 2560 x 1440 px, 8.2 in wide
-HOTSPOT_ROWS = 5             # LSOAs listed on a priority slide
-HOTSPOT_FAMILIES = ("crimes",)
+SIDE_TABLE_ROWS, SIDE_TABLE_COLUMNS = 6, 3   # a table beside a chart: its first rows and columns
+TABLE_ROWS = 16                               # a slide that is a table
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 PDF_MIME = "application/pdf"
 DEMO_WARNING = "Demo data — synthetic: the numbers in this pack are invented and must not be quoted as real."
 METHODS_TEXT = (
     "Change: rate per month in the current period against the baseline period; exact Poisson 95% interval of "
     "the rate ratio (conditional binomial method); significance after Benjamini–Hochberg control of false "
-    "discoveries across every measure of the scorecard (q < 0.05). Expected: seasonal ARIMA on log counts "
-    "(lowest AICc) fitted on the months before the current period, leaving out the COVID-19 restrictions and "
-    "other marked disruptions, with its 95% prediction interval; none with fewer than 24 months of history."
+    "discoveries across the rows of each table (q < 0.05; a single measure: q = p). Expected: seasonal ARIMA "
+    "on log counts (lowest AICc) fitted on the months before the current period, leaving out the COVID-19 "
+    "restrictions and other marked disruptions, with its 95% prediction interval (its basis is in each chart's "
+    "caption); none with fewer than 24 months of history."
 )
 
 
@@ -62,17 +61,20 @@ METHODS_TEXT = (
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class SlideContent:
-    """What one slide says. `figure`: the headline Plotly figure (None: text only)."""
+    """What one slide says. `figure`: the section's first Plotly figure (None: text and table only);
+    `section`/`view_id`: the view section it draws."""
 
     title: str
-    lines: list[tuple[str, str]] = field(default_factory=list)     # (style, text): 'head', 'body', 'small'
+    lines: list[tuple[str, str]] = field(default_factory=list)     # (style, text): 'head', 'body', 'small', 'warn'
     figure: Any = None
     alt_text: str = ""
     table: pd.DataFrame | None = None                              # already disclosure-controlled, as text
     table_title: str = ""
     footer: str = ""
     notes: str = ""
-    kind: str = "priority"                                          # 'title', 'scorecard', 'priority', 'about'
+    kind: str = "section"                                           # 'title', 'table', 'section', 'about'
+    section: str = ""
+    view_id: str = ""
 
 
 @dataclass
@@ -80,28 +82,7 @@ class PackContent:
     slides: list[SlideContent]
     provenance: dict[str, Any]
     comparison: Any
-    scorecard: pd.DataFrame
-
-
-def _fmt_count(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{float(value):,.0f}"
-
-
-def _fmt_pct(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if math.isinf(value):
-        return "no baseline"
-    return f"{value:+.1f}%"
-
-
-def _month_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    value = pd.Timestamp(value)
-    return f"{value:%b %Y}"
+    sections: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # view id -> (title, in the pack)
 
 
 def resolve_pack_comparison(
@@ -113,17 +94,10 @@ def resolve_pack_comparison(
     ((pre first, pre last), (post first, post last)) pair, within the months of street-level crime
     loaded for the force (any loaded family when there is none)."""
     from metrics.plan import Comparison, resolve_comparison
-    from metrics.series import data_range
 
     if isinstance(comparison, Comparison):
         return comparison
-    force = Filters(force_id=(filters or Filters()).force_id)
-    first, last = data_range(con, "crimes", force)
-    if first is None:
-        for family in ("incidents", "casualties", "fraud", "stop_search"):
-            first, last = data_range(con, family, force)
-            if first is not None:
-                break
+    first, last = _loaded_months(con, Filters(force_id=(filters or Filters()).force_id))
     if isinstance(comparison, (tuple, list)) and len(comparison) == 2:
         pre, post = comparison
         resolved = resolve_comparison(first, last, "custom", tuple(pre), tuple(post))
@@ -133,6 +107,18 @@ def resolve_pack_comparison(
         raise ValueError("the warehouse holds no crime, incident, casualty, fraud or stop-and-search months: "
                          "load data first (python -m etl load ... or python -m etl demo)")
     return resolved
+
+
+def _loaded_months(con: duckdb.DuckDBPyConnection, force: Filters):
+    """The force's street-level months, or another family's when it has none (as the dashboard's filter bar)."""
+    from metrics.series import data_range
+
+    first, last = data_range(con, "crimes", force)
+    for family in ("incidents", "casualties", "fraud", "stop_search"):
+        if first is not None:
+            break
+        first, last = data_range(con, family, force)
+    return first, last
 
 
 def _force_label(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> tuple[str | None, str]:
@@ -149,107 +135,152 @@ def _force_label(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> tup
     return force_id, (force_name_for(force_id) or "no force loaded")
 
 
-def _is_demo(con: duckdb.DuckDBPyConnection) -> bool:
-    rows = con.execute("select value from meta where key = 'dataset'").fetchall()
-    return bool(rows) and rows[0][0] == "demo"
+def plain_text(markdown: str) -> str:
+    """Markdown written for the screen as plain text: no **emphasis**, `code` marks or backslash escapes."""
+    text = re.sub(r"\\(.)", r"\1", markdown)
+    return text.replace("**", "").replace("`", "")
 
 
-def _measure_lines(row: pd.Series, comparison) -> list[tuple[str, str]]:
-    """Key figures of one scorecard row as text lines."""
-    from charts.figures import significance_mark
-    from metrics.plan import period_label
+# ---------------------------------------------------------------------------------------------
+# a view section as a slide
+# ---------------------------------------------------------------------------------------------
+def section_lines(section) -> list[tuple[str, str]]:
+    """The section's key figures, text and "not loaded" hints as slide lines."""
+    from views.model import Figures, LoadHint, Text
 
-    lines = [("head", str(row["label"]) + (" (proxy)" if bool(row["is_proxy"]) else ""))]
-    if not bool(row["available"]):
-        lines.append(("small", "Not loaded in this warehouse: the notes say which file supplies it and how to load it."))
-        return lines
-    unit_noun = str(row["unit"]).replace(" per month", "")
-    if pd.notna(row["post_count"]):
-        per_month = float(row["post_count"]) / float(row["post_months"])
-        lines.append(("body", f"{_fmt_count(row['post_count'])} {unit_noun} in {period_label(comparison.post)} "
-                              f"({per_month:,.1f} per month)"))
-        pre_per_month = float(row["pre_count"]) / float(row["pre_months"])
-        lines.append(("body", f"Change against {period_label(comparison.pre)} ({_fmt_count(row['pre_count'])}, "
-                              f"{pre_per_month:,.1f} per month): {_fmt_pct(row['pct_change'])} "
-                              f"(95% CI {_fmt_pct((row['ci_lower'] - 1) * 100)} to "
-                              f"{_fmt_pct((row['ci_upper'] - 1) * 100)}); "
-                              f"{significance_mark(row['q_value'], row['rate_ratio']).lstrip('–▲▼ ').strip()}"))
-    elif row.get("note"):
-        lines.append(("body", str(row["note"])))
-    latest = f"Latest month {_month_text(row['latest_month'])}: {_fmt_count(row['latest_value'])}"
-    if pd.notna(row.get("expected_latest")):
-        flag = {"above": "above the expected range", "below": "below the expected range",
-                "within": "within the expected range"}.get(row["expected_flag"], "not compared")
-        latest += (f" against {_fmt_count(row['expected_latest'])} expected "
-                   f"(95% range {_fmt_count(row['expected_lower'])}–{_fmt_count(row['expected_upper'])}): {flag}")
-    lines.append(("small", latest + (f". Expected: {row['expected_basis']}" if row.get("expected_basis") else "")))
+    lines: list[tuple[str, str]] = []
+    for block in section.blocks:
+        if isinstance(block, Figures):
+            lines += [("body", kpi.sentence()) for kpi in block.items]
+        elif isinstance(block, Text):
+            lines.append(("warn" if block.tone in ("warning", "error") else "small", plain_text(block.body)))
+        elif isinstance(block, LoadHint):
+            lines += [("body", f"{block.what}: not loaded. It needs {block.needs_file}."),
+                      ("small", f"Load it with: {block.command}")]
     return lines
 
 
-def _headline_measure(card: pd.DataFrame, priority_id: str):
-    """The priority's headline measure: its first loaded non-proxy measure, else its first loaded proxy."""
-    from metrics.plan import MEASURE_BY_ID, measures_for
+def slide_table(block, rule: DisclosureRule, *, side: bool) -> tuple[pd.DataFrame, str]:
+    """A view table as slide text after disclosure control (applied to the rows the slide shows, so secondary
+    suppression holds within them): beside a chart its first rows and columns, alone its first TABLE_ROWS rows.
+    Returns the text frame and the disclosure note."""
+    from views.model import display_frame
 
-    available = set(card.loc[card["available"].astype(bool), "measure_id"])
-    items = [m for m in measures_for(priority_id) if m.in_scorecard]
-    for item in items:
-        if item.id in available and not item.is_proxy:
-            return MEASURE_BY_ID[item.id]
-    for item in items:
-        if item.id in available:
-            return MEASURE_BY_ID[item.id]
-    return None
+    rows = block.data.head(SIDE_TABLE_ROWS if side else TABLE_ROWS)  # the rows shown are the table protected
+    result = protect_frame(rows, rule=rule, filters=block.filters, sensitive=block.notes.sensitive)
+    columns = [c for c in block.columns if c.name in block.slide_columns] if block.slide_columns else block.columns
+    columns = columns[:SIDE_TABLE_COLUMNS] if side else columns
+    return display_frame(result.frame, columns, block.formats), result.note
 
 
-def headline_figure(con: duckdb.DuckDBPyConnection, item, filters: Filters | None, comparison):
-    """The trend chart of a measure for the pack: the last CHART_MONTHS months (and at least both
-    comparison periods), its expected band fitted on the months before the current period, lockdowns."""
-    from charts.figures import trend_chart
-    from metrics import calendar
-    from metrics.plan import measure_expected, measure_series, period_label
+def section_slide(section, title: str, view_id: str, rule: DisclosureRule, footer_tail: str,
+                  lead: tuple[str, str] | None = None) -> SlideContent:
+    """One section of a view as a slide: its first chart (after disclosure control), its lines, its first table."""
+    from charts.formatting import as_at
+
+    charts_, tables = section.charts(), section.tables()
+    lines = ([lead] if lead else []) + section_lines(section)
+    notes_from = charts_[0].notes if charts_ else (tables[0].notes if tables else None)
+    figure, alt = None, ""
+    if charts_:
+        figure, _ = protect_figure(charts_[0].figure, rule=rule, filters=charts_[0].filters,
+                                   sensitive=charts_[0].notes.sensitive)
+        alt = figure_alt_text(figure)
+    table, table_title, disclosure = None, "", ""
+    if tables:
+        table, disclosure = slide_table(tables[0], rule, side=figure is not None)
+        table_title = tables[0].notes.title
+    footer = footer_tail
+    if notes_from is not None:
+        footer = f"Source: {notes_from.source}. Data as at {as_at(notes_from.as_at)}. " + footer_tail
+    notes = [f"Section: {section.title}.", METHODS_TEXT]
+    for item in [*charts_, *tables]:
+        notes.append(f"{item.notes.title} — source: {item.notes.source}. Caveats: {item.notes.caveats or 'none recorded'}"
+                     + (f" Filters: {item.notes.filters}." if item.notes.filters else ""))
+    notes += [plain_text(c.caption) for c in charts_ if c.caption]
+    if disclosure:
+        notes.append("Disclosure control: " + disclosure)
+    kind = "section" if figure is not None else ("table" if table is not None else "section")
+    return SlideContent(title, lines, figure=figure, alt_text=alt, table=table, table_title=table_title,
+                        footer=footer, notes="\n\n".join(notes), kind=kind, section=section.title, view_id=view_id)
+
+
+def view_slides(view, ctx, rule: DisclosureRule, footer_tail: str, sections: dict) -> list[SlideContent]:
+    """A view's sections as slides (those marked for the pack); records every section in `sections`."""
+    from metrics.registry import PRIORITY_BY_ID
+
+    prio = PRIORITY_BY_ID.get(view.priority_id or "")
+    slides: list[SlideContent] = []
+    sections[view.id] = []
+    for section in view.build(ctx):
+        sections[view.id].append((section.title, section.in_pack))
+        if not section.in_pack:
+            continue
+        if prio is None:
+            title, lead = section.title, None
+        elif not slides:
+            title, lead = f"{prio.number}. {prio.title}", ("head", section.title)
+        else:
+            title, lead = f"{prio.number}. {section.title}", None
+        slides.append(section_slide(section, title, view.id, rule, footer_tail, lead))
+    return slides
+
+
+# ---------------------------------------------------------------------------------------------
+# the pack's content
+# ---------------------------------------------------------------------------------------------
+def pack_context(con: duckdb.DuckDBPyConnection, comparison, filters: Filters, force_name: str, record: dict,
+                 is_demo: bool, db_label: str | None = None):
+    """The ViewContext the pack builds the views in: the pack's filters and comparison, plain memoised reads."""
+    from views.model import ViewContext, memo_reader
+
+    first, last = _loaded_months(con, Filters(force_id=filters.force_id))
+    return ViewContext(filters=filters, comparison=comparison, force_name=force_name, first_month=first,
+                       last_month=last, is_demo=is_demo, read=memo_reader(con), db=db_label or "PATH",
+                       provenance=record)
+
+
+def title_slide(con: duckdb.DuckDBPyConnection, comparison, filters: Filters, force_label: str, is_demo: bool,
+                generated_at: datetime, record: dict, footer_tail: str) -> SlideContent:
+    """The plan, the force, the periods, the data-as-at month of every loaded source."""
+    from charts.formatting import as_at
+    from metrics.plan import measure_available, period_label
+    from metrics.registry import MEASURES
     from metrics.series import data_range
 
-    first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
-    start = max(first, min(add_months(last, -(CHART_MONTHS - 1)), comparison.pre[0]))
-    full = measure_series(con, item, filters, first, last)
-    shown = full[pd.to_datetime(full["month"]) >= pd.Timestamp(start)]
-    model = measure_expected(con, item.id, filters, comparison)  # the views' stored baseline, same call
-    projected = model[~model["in_fit"].astype(bool)] if model.attrs.get("method") else model.iloc[0:0]
-    expected = projected.assign(month=pd.to_datetime(projected["month"]))[["month", "expected", "lower", "upper"]]
-    expected = expected if len(expected) else None
-    unit = str(item.unit)
-    fig = trend_chart(
-        shown, title=f"{item.label}, {period_label((month_start(start), last))}",
-        y_label=unit[0].upper() + unit[1:], source=item.source, as_at=last, expected=expected,
-        lockdowns=calendar.lockdowns(),
-        note=(f"Expected: {model.attrs['basis']}" if expected is not None else None),
-    )
-    return fig
+    lines = [("head", f"{PLAN_TITLE} — {force_label}"),
+             ("body", f"Current period {period_label(comparison.post)} compared with {period_label(comparison.pre)}")]
+    if comparison.notice:
+        lines.append(("small", comparison.notice))
+    if filters.districts:
+        lines.append(("body", "Districts: " + ", ".join(filters.districts)))
+    lines.append(("head", "Data as at"))
+    latest: dict[str, Any] = {}
+    for item in MEASURES:
+        if item.source not in latest and measure_available(con, item, filters):
+            latest[item.source] = data_range(con, item.family, Filters(force_id=filters.force_id))[1]
+    lines += [("body", f"{source}: {as_at(month)}") for source, month in latest.items()]
+    lines.append(("small", f"Produced {generated_at:%d %b %Y %H:%M} UTC by Crime Plan Monitor {__version__}"))
+    if is_demo:
+        lines.insert(0, ("warn", DEMO_WARNING))
+    return SlideContent(PACK_TITLE, lines, footer=footer_tail, kind="title",
+                        notes="Provenance: " + json.dumps(record, default=str, sort_keys=True))
 
 
-def hotspot_table(con: duckdb.DuckDBPyConnection, item, filters: Filters | None, comparison,
-                  rule: DisclosureRule, rows: int = HOTSPOT_ROWS) -> tuple[pd.DataFrame, str] | None:
-    """The LSOAs with most of the measure's crimes in the current period (`metrics.hotspots.top_lsoas`, the
-    views' call) with their rate per 1,000 residents, after disclosure control, as display text. None for
-    families without LSOAs."""
-    from metrics.hotspots import top_lsoas
-    from metrics.plan import measure_filters
-
-    if item.family not in HOTSPOT_FAMILIES or item.flag:
-        return None
-    scoped = measure_filters(item, filters)
-    frame = top_lsoas(con, comparison.post[0], comparison.post[1], scoped, limit=rows)
-    if frame.empty:
-        return None
-    result = protect_frame(frame, rule=rule, filters=scoped)
-    table = result.frame
-    text = pd.DataFrame({
-        "LSOA": table["lsoa_name"].fillna(table["lsoa_code"]).astype(str),
-        "Count": [v if isinstance(v, str) else _fmt_count(v) for v in table["count"]],
-        "Per 1,000 residents": [v if isinstance(v, str) else ("—" if pd.isna(v) else f"{v:,.1f}")
-                                for v in table["rate_per_1000"]],
-    })
-    return text, result.note
+def about_slide(comparison, filters: Filters, rule: DisclosureRule, record: dict, footer_tail: str) -> SlideContent:
+    """Provenance, methods, the disclosure rule, and the command that rebuilds the pack."""
+    lines = [("head", "Provenance: how to reproduce this pack")]
+    lines += [("small", f"{label}: {text}") for label, text in provenance_lines(record)]
+    lines += [("head", "Methods"), ("small", METHODS_TEXT), ("head", "Disclosure control"), ("small", rule.describe())]
+    command = (f"python -m briefing --db PATH --period {comparison.post[0]:%Y-%m}..{comparison.post[1]:%Y-%m}"
+               f" --compare {comparison.pre[0]:%Y-%m}..{comparison.pre[1]:%Y-%m}")
+    if filters.force_id:
+        command += f" --force {filters.force_id}"
+    for district in filters.districts:
+        command += f" --district '{district}'"
+    lines.append(("small", f"Rebuild: {command} --out pack.pptx (on a warehouse with the same data fingerprint)"))
+    return SlideContent("About this pack", lines, footer=footer_tail, kind="about",
+                        notes=json.dumps(record, indent=2, default=str, sort_keys=True))
 
 
 def pack_content(
@@ -262,15 +293,10 @@ def pack_content(
     priority_ids: Sequence[str] | None = None,
     db_label: str | None = None,
 ) -> PackContent:
-    """Everything the pack shows, computed once (for the PPTX and the PDF)."""
-    from charts.figures import format_as_at
-    from metrics.plan import (
-        MEASURE_BY_ID,
-        PRIORITIES,
-        measures_for,
-        period_label,
-        scorecard,
-    )
+    """Everything the pack shows, computed once (for the PPTX and the PDF): the title, the Overview's and each
+    plan priority's view sections marked for the pack, and the about slide."""
+    import views
+    from metrics.inventory import is_demo
 
     rule = rule or DisclosureRule()
     filters = filters or Filters()
@@ -278,116 +304,24 @@ def pack_content(
     force_id, force_label = _force_label(con, filters)
     if force_id and not filters.force_id:
         filters = Filters(force_id=force_id, districts=filters.districts, categories=filters.categories)
+    filters = Filters(force_id=filters.force_id, districts=filters.districts)  # the pack shows the plan's measures
     generated_at = (generated_at or datetime.now(timezone.utc)).replace(microsecond=0)
-    card = scorecard(con, filters, comparison)
-    demo = _is_demo(con)
+    demo = is_demo(con)
     record = provenance_for(
         con, filters, generated_at=generated_at, period=list(comparison.post), comparison=list(comparison.pre),
         comparison_label=comparison.label, title=PACK_TITLE, disclosure=rule.describe(),
         **({"database": db_label} if db_label else {}),
     )
-    footer_tail = f"Crime Plan Monitor {__version__} · data fingerprint {record['load_fingerprint']}"
-    if demo:
-        footer_tail = "DEMO DATA — SYNTHETIC · " + footer_tail
-
-    slides: list[SlideContent] = []
-    # ---- title
-    as_at = (card[card["available"].astype(bool)].groupby("source", sort=False)["as_at"].max())
-    title_lines = [
-        ("head", f"{PLAN_TITLE} — {force_label}"),
-        ("body", f"Current period {period_label(comparison.post)} compared with {period_label(comparison.pre)}"),
-    ]
-    if comparison.notice:
-        title_lines.append(("small", comparison.notice))
-    if filters.districts:
-        title_lines.append(("body", "Districts: " + ", ".join(filters.districts)))
-    title_lines.append(("head", "Data as at"))
-    for source, month in as_at.items():
-        title_lines.append(("body", f"{source}: {format_as_at(month)}"))
-    title_lines.append(("small", f"Produced {generated_at:%d %b %Y %H:%M} UTC by Crime Plan Monitor {__version__}"))
-    if demo:
-        title_lines.insert(0, ("warn", DEMO_WARNING))
-    slides.append(SlideContent(PACK_TITLE, title_lines, footer=footer_tail, kind="title",
-                               notes="Provenance: " + json.dumps(record, default=str, sort_keys=True)))
-
-    # ---- scorecard
-    rows = []
-    for _, row in card.iterrows():
-        if bool(row["available"]) and pd.notna(row["post_count"]):
-            change = f"{_fmt_pct(row['pct_change'])} ({_fmt_pct((row['ci_lower'] - 1) * 100)} to {_fmt_pct((row['ci_upper'] - 1) * 100)})"
-            from charts.figures import significance_mark
-
-            sig = significance_mark(row["q_value"], row["rate_ratio"])
-        else:
-            change, sig = "—", ("not loaded" if not bool(row["available"]) else "—")
-        rows.append({
-            "Priority": "" if pd.isna(row["priority_number"]) else str(int(row["priority_number"])),
-            "Measure": str(row["label"]),
-            period_label(comparison.post): _fmt_count(row["post_count"]) if bool(row["available"]) else "—",
-            period_label(comparison.pre): _fmt_count(row["pre_count"]) if bool(row["available"]) else "—",
-            "Change (95% CI)": change,
-            "Significance": sig,
-        })
-    slides.append(SlideContent(
-        "Scorecard: every measure of the plan", [("small", card.attrs.get("note", METHODS_TEXT))],
-        table=pd.DataFrame(rows), table_title="", kind="scorecard",
-        footer="Sources: " + "; ".join(sorted(set(card["source"].astype(str)))) + ". " + footer_tail,
-        notes=METHODS_TEXT + "\n\n" + "\n".join(f"{r['label']}: {r['caveats']}" for _, r in card.iterrows()),
-    ))
-
-    # ---- one slide per priority
-    wanted = [p for p in PRIORITIES if p.number is not None and (not priority_ids or p.id in priority_ids)]
-    for prio in wanted:
-        items = [m for m in measures_for(prio.id) if m.in_scorecard]
-        rows_here = card[card["measure_id"].isin([m.id for m in items])]
-        lines: list[tuple[str, str]] = []
-        for _, row in rows_here.iterrows():
-            lines.extend(_measure_lines(row, comparison))
-        headline = _headline_measure(card, prio.id)
-        figure, alt, table, table_title, note = None, "", None, "", ""
-        if headline is not None:
-            figure = headline_figure(con, headline, filters, comparison)
-            alt = figure_alt_text(figure)
-            hot = hotspot_table(con, headline, filters, comparison, rule)
-            if hot is not None:
-                table, note = hot
-                table_title = f"LSOAs with most: {headline.label}, {period_label(comparison.post)}"
-        sources = sorted({str(r["source"]) for _, r in rows_here.iterrows()})
-        as_at_texts = sorted({f"{format_as_at(r['as_at'])}" for _, r in rows_here.iterrows()
-                              if bool(r["available"]) and pd.notna(r["as_at"])})
-        footer = (f"Source: {'; '.join(sources)}. Data as at {', '.join(as_at_texts) or 'not loaded'}. "
-                  + footer_tail)
-        notes = [f"Priority {prio.number}: {prio.title}.", METHODS_TEXT]
-        for _, row in rows_here.iterrows():
-            item = MEASURE_BY_ID[row["measure_id"]]
-            notes.append(f"{item.label} — source: {item.source}. Caveats: {item.caveats or 'none recorded'}"
-                         + (f" Proxy for {MEASURE_BY_ID[item.proxy_for].label.lower()}." if item.proxy_for else "")
-                         + (f" {row['note']}" if isinstance(row["note"], str) and row["note"] else "")
-                         + ("" if bool(row["available"]) else
-                            f" Not loaded: needs {item.needs_file}. Load with: {item.load_command}"))
-        if table is not None:
-            notes.append("Disclosure control: " + (note or rule.describe()))
-        if headline is None:
-            lines.append(("small", "No measure of this priority is loaded, so there is no chart."))
-        slides.append(SlideContent(f"{prio.number}. {prio.title}", lines, figure=figure, alt_text=alt,
-                                   table=table, table_title=table_title, footer=footer, notes="\n\n".join(notes)))
-
-    # ---- about
-    about_lines = [("head", "Provenance: how to reproduce this pack")]
-    about_lines += [("small", f"{label}: {text}") for label, text in provenance_lines(record)]
-    about_lines += [("head", "Methods"), ("small", METHODS_TEXT), ("head", "Disclosure control"),
-                    ("small", rule.describe())]
-    command = "python -m briefing --db PATH"
-    command += f" --period {comparison.post[0]:%Y-%m}..{comparison.post[1]:%Y-%m}"
-    command += f" --compare {comparison.pre[0]:%Y-%m}..{comparison.pre[1]:%Y-%m}"
-    if filters.force_id:
-        command += f" --force {filters.force_id}"
-    for district in filters.districts:
-        command += f" --district '{district}'"
-    about_lines.append(("small", f"Rebuild: {command} --out pack.pptx (on a warehouse with the same data fingerprint)"))
-    slides.append(SlideContent("About this pack", about_lines, footer=footer_tail, kind="about",
-                               notes=json.dumps(record, indent=2, default=str, sort_keys=True)))
-    return PackContent(slides, record, comparison, card)
+    footer_tail = ("DEMO DATA — SYNTHETIC · " if demo else "") + (
+        f"Crime Plan Monitor {__version__} · data fingerprint {record['load_fingerprint']}")
+    ctx = pack_context(con, comparison, filters, force_label, record, demo, db_label)
+    slides = [title_slide(con, comparison, filters, force_label, demo, generated_at, record, footer_tail)]
+    sections: dict[str, list[tuple[str, bool]]] = {}
+    wanted = [v for v in views.PRIORITY_VIEWS if not priority_ids or v.priority_id in priority_ids]
+    for view in (views.VIEWS[0], *wanted):
+        slides += view_slides(view, ctx, rule, footer_tail, sections)
+    slides.append(about_slide(comparison, filters, rule, record, footer_tail))
+    return PackContent(slides, record, comparison, sections)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,14 +333,14 @@ STYLE_OFFSETS = {"head": 2, "body": 0, "small": -2, "warn": 0}
 def fit_font_size(lines: list[tuple[str, str]], width_in: float, height_in: float, size: int, min_size: int = 7) -> int:
     """The largest body font size (points, at most `size`) at which the lines, wrapped, fit the box
     (estimate: average character 0.5 em wide, line height 1.2 em, 8 pt before each heading)."""
-    import math as _math
+    import math
 
     for candidate in range(size, min_size - 1, -1):
         total_pt = 0.0
         for style, text in lines:
             points = candidate + STYLE_OFFSETS[style]
             chars_per_line = max(int((width_in - 0.2) * 72 / (points * 0.5)), 1)
-            wrapped = max(_math.ceil(len(text) / chars_per_line), 1)
+            wrapped = max(math.ceil(len(text) / chars_per_line), 1)
             total_pt += wrapped * points * 1.2 + (8 if style == "head" else 0)
         if total_pt / 72 <= height_in - 0.1:
             return candidate
@@ -425,91 +359,93 @@ def compact_provenance(record: dict[str, Any], limit: int = 255) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _pptx(content: PackContent) -> bytes:
-    from pptx import Presentation
+def _text_box(slide, left: float, top: float, width: float, height: float, lines, size: int = 12):
+    """A text box (inches) whose font shrinks until the lines fit."""
     from pptx.dml.color import RGBColor
-    from pptx.util import Emu, Inches, Pt
+    from pptx.util import Inches, Pt
 
-    dark, muted, warn = RGBColor(0x1A, 0x1A, 0x1A), RGBColor(0x55, 0x55, 0x55), RGBColor(0xB0, 0x3A, 0x00)
-    prs = Presentation()
-    prs.slide_width, prs.slide_height = Emu(SLIDE_WIDTH_EMU), Emu(SLIDE_HEIGHT_EMU)
-    blank = prs.slide_layouts[6]
+    colours = {"warn": RGBColor(0xB0, 0x3A, 0x00), "small": RGBColor(0x55, 0x55, 0x55)}
+    size = fit_font_size(lines, width, height, size)
+    box = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
+    frame = box.text_frame
+    frame.word_wrap = True
+    for index, (style, text) in enumerate(lines):
+        para = frame.paragraphs[0] if index == 0 else frame.add_paragraph()
+        run = para.add_run()
+        run.text = text
+        run.font.size = Pt(size + STYLE_OFFSETS[style])
+        run.font.bold = style in ("head", "warn")
+        run.font.color.rgb = colours.get(style, RGBColor(0x1A, 0x1A, 0x1A))
+        if style == "head" and index:
+            para.space_before = Pt(8)
+    return box
 
-    def text_box(slide, left, top, width, height, lines, size=12):
-        size = fit_font_size(lines, width, height, size)
-        box = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
-        frame = box.text_frame
-        frame.word_wrap = True
-        first = True
-        for style, text in lines:
-            para = frame.paragraphs[0] if first else frame.add_paragraph()
-            first = False
-            run = para.add_run()
-            run.text = text
-            run.font.size = Pt(size + STYLE_OFFSETS[style])
-            run.font.bold = style in ("head", "warn")
-            run.font.color.rgb = warn if style == "warn" else (muted if style == "small" else dark)
-            if style == "head" and para is not frame.paragraphs[0]:
-                para.space_before = Pt(8)
-        return box
 
-    def add_table(slide, frame: pd.DataFrame, left, top, width, height, size=10, widths=None):
-        shape = slide.shapes.add_table(len(frame) + 1, len(frame.columns), Inches(left), Inches(top),
-                                       Inches(width), Inches(height))
-        table = shape.table
-        if widths:
-            for column, share in zip(table.columns, widths):
-                column.width = Inches(width * share / sum(widths))
-        for row in table.rows:
-            row.height = Inches(height / (len(frame) + 1))
-        for c, name in enumerate(frame.columns):
-            table.cell(0, c).text = str(name)
-        for r, values in enumerate(frame.itertuples(index=False, name=None), start=1):
-            for c, value in enumerate(values):
-                table.cell(r, c).text = "" if value is None else str(value)
-        for r in range(len(frame) + 1):
-            for c in range(len(frame.columns)):
-                for para in table.cell(r, c).text_frame.paragraphs:
-                    for run in para.runs:
-                        run.font.size = Pt(size)
-                        run.font.bold = r == 0
-        return shape
+def _add_table(slide, frame: pd.DataFrame, left: float, top: float, width: float, height: float, size: int = 10):
+    """A table (inches), columns as wide as their longest text (within limits)."""
+    from pptx.util import Inches, Pt
 
-    for item in content.slides:
-        slide = prs.slides.add_slide(blank)
-        title_size = 30 if item.kind == "title" else 24
-        title_box = text_box(slide, 0.5, 0.3 if item.kind != "title" else 1.2, 12.3, 0.8, [("head", item.title)],
-                             size=title_size - 2)
-        title_box.name = "Title"
-        if item.kind == "title":
-            text_box(slide, 0.5, 2.3, 12.3, 4.3, item.lines, size=16)
-        elif item.kind == "about":
-            text_box(slide, 0.5, 1.1, 12.3, 5.6, item.lines, size=12)
-        elif item.kind == "scorecard":
-            text_box(slide, 0.5, 1.0, 12.3, 0.5, item.lines, size=11)
-            add_table(slide, item.table, 0.5, 1.5, 12.3, min(0.3 * (len(item.table) + 1), 5.3), size=10,
-                      widths=[0.9, 4.2, 1.3, 1.3, 2.6, 2.0])
-        else:
-            if item.figure is not None:
-                png = figure_bytes(item.figure, "png", width=PACK_CHART_WIDTH_PX, height=PACK_CHART_HEIGHT_PX,
-                                   scale=PACK_CHART_SCALE, provenance=content.provenance)
-                picture = slide.shapes.add_picture(BytesIO(png), Inches(0.4), Inches(1.15), width=Inches(8.2))
-                picture.name = "Headline chart"
-                c_nv_pr = picture._element.nvPicPr.cNvPr
-                c_nv_pr.set("descr", item.alt_text)
-                c_nv_pr.set("title", item.figure.layout.title.text or "Chart")
-            if item.figure is None:
-                text_box(slide, 0.5, 1.1, 12.3, 5.6, item.lines, size=14)
-            else:
-                text_box(slide, 8.8, 1.1, 4.2, 3.4 if item.table is not None else 5.6, item.lines, size=11)
-            if item.table is not None:
-                text_box(slide, 8.8, 4.55, 4.2, 0.3, [("small", item.table_title)], size=11)
-                add_table(slide, item.table, 8.8, 4.9, 4.2, 0.3 * (len(item.table) + 1), size=9,
-                          widths=[2.0, 0.9, 1.3])
-        footer = text_box(slide, 0.5, 6.95, 12.3, 0.45, [("small", item.footer)], size=10)
-        footer.name = "Footer"
-        slide.notes_slide.notes_text_frame.text = item.notes
+    shape = slide.shapes.add_table(len(frame) + 1, len(frame.columns), Inches(left), Inches(top), Inches(width),
+                                   Inches(height))
+    table = shape.table
+    widths = [min(max([len(str(c))] + [len(str(v)) for v in frame[c]]), 40) + 4 for c in frame.columns]
+    for column, share in zip(table.columns, widths):
+        column.width = Inches(width * share / sum(widths))
+    for row in table.rows:
+        row.height = Inches(height / (len(frame) + 1))
+    cells = [list(map(str, frame.columns))] + [["" if v is None else str(v) for v in row]
+                                                 for row in frame.itertuples(index=False, name=None)]
+    for r, values in enumerate(cells):
+        for c, value in enumerate(values):
+            cell = table.cell(r, c)
+            cell.text = value
+            for para in cell.text_frame.paragraphs:
+                for run in para.runs:
+                    run.font.size = Pt(size)
+                    run.font.bold = r == 0
+    return shape
 
+
+def _add_chart(slide, item: SlideContent, provenance: dict) -> None:
+    """The section's chart as a slide-sized PNG with its alt text."""
+    from pptx.util import Inches
+
+    png = figure_bytes(item.figure, "png", width=PACK_CHART_WIDTH_PX, height=PACK_CHART_HEIGHT_PX,
+                       scale=PACK_CHART_SCALE, provenance=provenance)
+    picture = slide.shapes.add_picture(BytesIO(png), Inches(0.4), Inches(1.15), width=Inches(8.2))
+    picture.name = "Chart"
+    c_nv_pr = picture._element.nvPicPr.cNvPr
+    c_nv_pr.set("descr", item.alt_text)
+    c_nv_pr.set("title", item.figure.layout.title.text or "Chart")
+
+
+def _draw_slide(slide, item: SlideContent, provenance: dict) -> None:
+    """Title, body (by kind), footer and speaker notes of one slide."""
+    top = 1.2 if item.kind == "title" else 0.3
+    _text_box(slide, 0.5, top, 12.3, 0.8, [("head", item.title)], size=28 if item.kind == "title" else 22).name = "Title"
+    if item.kind == "title":
+        _text_box(slide, 0.5, 2.3, 12.3, 4.3, item.lines, size=16)
+    elif item.kind == "about":
+        _text_box(slide, 0.5, 1.1, 12.3, 5.6, item.lines, size=12)
+    elif item.figure is None and item.table is not None:
+        lines_height = 0.4 + 0.25 * min(len(item.lines), 4) if item.lines else 0
+        if item.lines:
+            _text_box(slide, 0.5, 1.0, 12.3, lines_height, item.lines, size=11)
+        _add_table(slide, item.table, 0.5, 1.05 + lines_height, 12.3,
+                   min(0.3 * (len(item.table) + 1), 5.7 - lines_height), size=9)
+    elif item.figure is None:
+        _text_box(slide, 0.5, 1.1, 12.3, 5.6, item.lines, size=14)
+    else:
+        _add_chart(slide, item, provenance)
+        _text_box(slide, 8.8, 1.1, 4.2, 3.4 if item.table is not None else 5.6, item.lines, size=11)
+        if item.table is not None:
+            _text_box(slide, 8.8, 4.55, 4.2, 0.3, [("small", item.table_title)], size=11)
+            _add_table(slide, item.table, 8.8, 4.9, 4.2, min(0.3 * (len(item.table) + 1), 2.0), size=8)
+    _text_box(slide, 0.5, 6.95, 12.3, 0.45, [("small", item.footer)], size=10).name = "Footer"
+    slide.notes_slide.notes_text_frame.text = item.notes
+
+
+def _set_properties(prs, content: PackContent) -> None:
     props = prs.core_properties
     record = content.provenance
     props.title = f"{PACK_TITLE}: {content.comparison.label}"
@@ -523,6 +459,17 @@ def _pptx(content: PackContent) -> bytes:
     props.modified = props.created
     props.last_modified_by = props.author
     props.revision = 1
+
+
+def _pptx(content: PackContent) -> bytes:
+    from pptx import Presentation
+    from pptx.util import Emu
+
+    prs = Presentation()
+    prs.slide_width, prs.slide_height = Emu(SLIDE_WIDTH_EMU), Emu(SLIDE_HEIGHT_EMU)
+    for item in content.slides:
+        _draw_slide(prs.slides.add_slide(prs.slide_layouts[6]), item, content.provenance)
+    _set_properties(prs, content)
     out = BytesIO()
     prs.save(out)
     return out.getvalue()
@@ -578,10 +525,14 @@ def _page_figure(item: SlideContent):
     from charts.theme import TEMPLATE_NAME
 
     has_chart = item.figure is not None
+    lines = list(item.lines)
     if has_chart:
         fig = go.Figure(item.figure)
         caption = (fig.layout.meta or {}).get("caption") if isinstance(fig.layout.meta, dict) else None
-        fig.layout.annotations = [a for a in fig.layout.annotations if a.text != caption]
+        # the chart's caption moves beside it (the page's footer takes the chart's bottom margin)
+        fig.layout.annotations = [a for a in fig.layout.annotations if (a.text or "").replace("<br>", " ") != caption]
+        if caption:
+            lines.append(("small", caption))
         fig.update_layout(xaxis=dict(domain=[0.0, 0.6]), yaxis=dict(domain=[0.0, 0.9]),
                           legend=dict(x=0, y=0.92, yanchor="bottom", xanchor="left"))
     else:
@@ -592,8 +543,8 @@ def _page_figure(item: SlideContent):
                       margin=dict(l=60, r=40, t=110, b=120), showlegend=has_chart,
                       title=dict(text=f"<b>{_escape(item.title)}</b>", x=0.03, xanchor="left", y=0.97,
                                  yanchor="top", font=dict(size=26)))
-    if item.kind == "scorecard" and item.table is not None:
-        fig.add_trace(_page_table(item.table, [0.0, 1.0], [0.0, 0.9], font_size=13))
+    if item.kind == "table" and item.table is not None:
+        fig.add_trace(_page_table(item.table, [0.0, 1.0], [0.0, 0.78 if item.lines else 0.9], font_size=13))
         text_y, text_x, width_chars = 1.0, 0.0, 170
     elif has_chart:
         text_y, text_x, width_chars = 0.98, 0.64, 58
@@ -603,7 +554,7 @@ def _page_figure(item: SlideContent):
                                yref="paper", xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=13))
     else:
         text_y, text_x, width_chars = 0.98, 0.0, 140
-    fig.add_annotation(text=_text_html(item.lines, width_chars), x=text_x, y=text_y, xref="paper", yref="paper",
+    fig.add_annotation(text=_text_html(lines, width_chars), x=text_x, y=text_y, xref="paper", yref="paper",
                        xanchor="left", yanchor="top", align="left", showarrow=False,
                        font=dict(size=15 if has_chart else 17))
     fig.add_annotation(text="<br>".join(_escape(p) for p in _wrap(item.footer, 190)), x=0, y=0, yshift=-62,
@@ -636,49 +587,29 @@ def _pdf(content: PackContent) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------------
-def build_pack_bytes(
-    con: duckdb.DuckDBPyConnection,
-    comparison: Any = "latest12",
-    filters: Filters | None = None,
-    *,
-    pdf: bool = False,
-    rule: DisclosureRule | None = None,
-    priority_ids: Sequence[str] | None = None,
-    generated_at: datetime | None = None,
-) -> dict[str, bytes]:
-    """The pack in memory for a download button: {'pptx': bytes} (and 'pdf' when asked), plus
-    'provenance.json'. comparison: a metrics.plan.Comparison, a preset name, or (pre, post) month ranges."""
-    content = pack_content(con, comparison, filters, rule=rule, priority_ids=priority_ids, generated_at=generated_at)
-    out = {"pptx": _pptx(content),
-           "provenance.json": json.dumps(content.provenance, indent=2, default=str, sort_keys=True).encode()}
-    if pdf:
-        out["pdf"] = _pdf(content)
+def build_pack_bytes(con: duckdb.DuckDBPyConnection, comparison: Any = "latest12", filters: Filters | None = None,
+                     *, formats: Sequence[str] = ("pptx",), **options: Any) -> dict[str, bytes]:
+    """The pack in memory for a download button: {'pptx': bytes, 'pdf': bytes} for the `formats` asked, plus
+    'provenance.json'. comparison: a metrics.plan.Comparison, a preset name, or (pre, post) month ranges;
+    `options` as pack_content (rule, priority_ids, generated_at, db_label)."""
+    content = pack_content(con, comparison, filters, **options)
+    out = {"provenance.json": json.dumps(content.provenance, indent=2, default=str, sort_keys=True).encode()}
+    for fmt in formats:
+        out[fmt] = {"pptx": _pptx, "pdf": _pdf}[fmt](content)
     return out
 
 
-def build_pack(
-    con: duckdb.DuckDBPyConnection,
-    comparison: Any = "latest12",
-    filters: Filters | None = None,
-    out_path: str | Path = "pack.pptx",
-    pdf: bool = False,
-    *,
-    rule: DisclosureRule | None = None,
-    priority_ids: Sequence[str] | None = None,
-    generated_at: datetime | None = None,
-    db_label: str | None = None,
-) -> Path:
+def build_pack(con: duckdb.DuckDBPyConnection, comparison: Any = "latest12", filters: Filters | None = None,
+               out_path: str | Path = "pack.pptx", pdf: bool = False, **options: Any) -> Path:
     """Write the pack to `out_path` (PPTX), its JSON provenance sidecar beside it, and with pdf=True the
-    same pack as `out_path` with a .pdf suffix. Returns the PPTX path."""
+    same pack as `out_path` with a .pdf suffix. Returns the PPTX path. `options` as pack_content."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    content = pack_content(con, comparison, filters, rule=rule, priority_ids=priority_ids,
-                           generated_at=generated_at, db_label=db_label)
+    content = pack_content(con, comparison, filters, **options)
     out_path.write_bytes(_pptx(content))
     write_sidecar(out_path, content.provenance)
     if pdf:
-        pdf_path = out_path.with_suffix(".pdf")
-        pdf_path.write_bytes(_pdf(content))
+        out_path.with_suffix(".pdf").write_bytes(_pdf(content))
     return out_path
 
 
@@ -699,7 +630,7 @@ def pack_downloads(
     def make(kind: str) -> bytes:
         con = connect_read_only(db_path)
         try:
-            return build_pack_bytes(con, comparison, filters, pdf=kind == "pdf")[kind]
+            return build_pack_bytes(con, comparison, filters, formats=(kind,))[kind]
         finally:
             con.close()
 

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 
 from briefing import __version__
+from briefing.export_spec import DEMO_MARK
+from etl.sources.common import force_name_for
 from etl.warehouse import load_fingerprint
 
 
@@ -46,10 +48,45 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _names(values: Any) -> list[str]:
+    if not values:
+        return []
+    if isinstance(values, str):
+        return [values]
+    return [str(v) for v in values]
+
+
+def filters_in_words(filters: Any) -> str:
+    """The filters as a reader would say them: 'Essex Police; districts: Basildon, Harlow; crime types:
+    Burglary' ('All forces loaded; all districts; all crime types' for none). Accepts a
+    `metrics.filters.Filters`, the dict `filters_dict` makes of one, or None."""
+    raw = filters_dict(filters)
+    force_id = raw.get("force_id")
+    districts = _names(raw.get("districts"))
+    categories = _names(raw.get("categories"))
+    parts = [force_name_for(force_id) if force_id else "All forces loaded",
+             ("districts: " + ", ".join(districts)) if districts else "all districts",
+             ("crime types: " + ", ".join(categories)) if categories else "all crime types"]
+    other = {k: v for k, v in raw.items()
+             if k not in ("force_id", "districts", "categories") and v not in (None, "", [], {})}
+    parts += [f"{key.replace('_', ' ')}: {', '.join(_names(value)) if isinstance(value, list) else value}"
+              for key, value in other.items()]
+    return "; ".join(parts)
+
+
+def with_data_status(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with `data_status` set to "Demo data — synthetic" when its dataset is the demo."""
+    out = dict(record)
+    if out.get("dataset") == "demo":
+        out["data_status"] = DEMO_MARK
+    return out
+
+
 def dataset_label(con: duckdb.DuckDBPyConnection) -> str | None:
     """`meta.dataset` ('demo' for the synthetic warehouse), None when unset."""
-    rows = con.execute("select value from meta where key = 'dataset'").fetchall()
-    return rows[0][0] if rows else None
+    from metrics.inventory import dataset_label as read_dataset_label
+
+    return read_dataset_label(con)
 
 
 def provenance_for(
@@ -70,30 +107,45 @@ def provenance_for(
         "generated_at": (generated_at or datetime.now(timezone.utc)).replace(microsecond=0).isoformat(),
     }
     record.update({key: _jsonable(value) for key, value in extra.items()})
-    return record
+    return with_data_status(record)
+
+
+_LABELS = {
+    "producer": "Produced by",
+    "version": "Version",
+    "generated_at": "Generated at (UTC)",
+    "load_fingerprint": "Data fingerprint (files loaded)",
+    "dataset": "Dataset",
+    "data_status": "Data status",
+    "filters": "Filters",
+    "period": "Period",
+    "comparison": "Compared with",
+    "comparison_label": "Comparison",
+    "database": "Database",
+    "disclosure": "Disclosure control",
+    "title": "Title",
+}
+
+
+def _value_in_words(key: str, value: Any) -> str:
+    if key == "filters":
+        return filters_in_words(value)
+    if key in ("period", "comparison") and isinstance(value, list) and len(value) == 2:
+        return f"{str(value[0])[:7]} to {str(value[1])[:7]}"  # first-of-month ISO dates: 'YYYY-MM to YYYY-MM'
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str, sort_keys=True) if value else "none"
+    return "" if value is None else str(value)
 
 
 def provenance_lines(record: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(label, text) pairs for a provenance sheet or slide, in reading order."""
-    labels = {
-        "producer": "Produced by",
-        "version": "Version",
-        "generated_at": "Generated at (UTC)",
-        "load_fingerprint": "Data fingerprint (load_log)",
-        "dataset": "Dataset",
-        "filters": "Filters",
-        "period": "Period",
-        "comparison": "Compared with",
-        "database": "Database",
-        "disclosure": "Disclosure control",
-    }
+    """(label, text) pairs for a provenance sheet or slide, in reading order, labelled in words; the filters
+    are given in words and, for reproducing the export, as recorded (JSON) on the line after."""
     lines: list[tuple[str, str]] = []
     for key, value in record.items():
-        if isinstance(value, (dict, list)):
-            text = json.dumps(value, default=str, sort_keys=True) if value else "none (all)"
-        else:
-            text = "" if value is None else str(value)
-        lines.append((labels.get(key, key.replace("_", " ").capitalize()), text))
+        lines.append((_LABELS.get(key, key.replace("_", " ").capitalize()), _value_in_words(key, value)))
+        if key == "filters":
+            raw = json.dumps(value, default=str, sort_keys=True) if value else "none (all)"
+            lines.append(("Filters (as recorded)", raw))
     return lines
 
 
@@ -104,7 +156,9 @@ def sidecar_path(out_path: str | Path) -> Path:
 
 
 def write_sidecar(out_path: str | Path, record: Mapping[str, Any]) -> Path:
-    """Write the JSON sidecar of an export beside it; returns its path."""
+    """Write the JSON sidecar of an export beside it (with `data_status` "Demo data — synthetic" when the
+    record's dataset is the demo); returns its path."""
     path = sidecar_path(out_path)
+    record = with_data_status(record)
     path.write_text(json.dumps(record, indent=2, default=str, sort_keys=True) + "\n", encoding="utf-8")
     return path

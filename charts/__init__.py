@@ -1,6 +1,7 @@
-"""Plotly figures from metric frames: one style (Okabe–Ito), lockdown shading, captions. No Streamlit."""
+"""Plotly figures from metric frames: one style (Okabe–Ito), lockdown shading, captions; and how numbers read
+(`charts.formatting`, the one formatter). No Streamlit."""
 
-from charts import theme  # noqa: F401  (registers the Plotly template)
+from charts import formatting, theme  # noqa: F401  (theme registers the Plotly template)
 from charts.figures import (  # noqa: F401
     add_lockdowns,
     bar_chart,
@@ -12,6 +13,7 @@ from charts.figures import (  # noqa: F401
     format_as_at,
     format_pct_change,
     funnel_plot,
+    heatmap,
     point_density_map,
     significance_mark,
     sparkline,

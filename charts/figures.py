@@ -7,10 +7,11 @@ No Streamlit here: pages and the briefing pack call the same builders.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,6 +19,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from charts.formatting import as_at as format_as_at
+from charts.formatting import join_labels  # noqa: F401  (kept for callers of charts.figures)
+from charts.formatting import pct_change as format_pct_change  # noqa: F401  (charts.format_pct_change)
+from charts.formatting import significance as significance_mark  # noqa: F401
 from charts.theme import (
     EXPECTED_BAND_FILL,
     EXPECTED_COLOUR,
@@ -38,19 +43,6 @@ CAPTION_WRAP = 150  # characters per caption line
 # ---------------------------------------------------------------------------------------------
 # shared finishing: title, axis labels, caption
 # ---------------------------------------------------------------------------------------------
-def format_as_at(as_at: date | datetime | str | None) -> str:
-    """'March 2021' for a month, '12 Apr 2021' for a date, the text itself for a string, 'unknown' for None."""
-    if as_at is None or (isinstance(as_at, float) and math.isnan(as_at)):
-        return "unknown"
-    if isinstance(as_at, pd.Timestamp):
-        as_at = as_at.to_pydatetime()
-    if isinstance(as_at, datetime):
-        return f"{as_at:%d %b %Y}"
-    if isinstance(as_at, date):
-        return f"{as_at:%d %b %Y}" if as_at.day != 1 else f"{as_at:%B %Y}"
-    return str(as_at)
-
-
 def caption_text(source: str, as_at: date | datetime | str | None, note: str | None = None) -> str:
     """The caption line every chart carries."""
     text = f"Source: {source}. Data as at {format_as_at(as_at)}."
@@ -76,7 +68,7 @@ def _finish(
     bottom = 76 + 15 * len(lines)
     fig.update_layout(
         template=TEMPLATE_NAME,
-        title=dict(text=title),
+        title=dict(text=html.escape(title, quote=False)),  # Plotly reads tags (<a href>) in text: names are literal
         height=height + 15 * (len(lines) - 1),
         margin=dict(l=10, r=20, t=80, b=bottom),
     )
@@ -115,7 +107,8 @@ def _period_rows(periods: Any) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
     if isinstance(periods, pd.DataFrame):
         label_col = next((c for c in ("label", "name", "period") if c in periods.columns), None)
         for record in periods.to_dict("records"):
-            rows.append((str(record[label_col]) if label_col else "", pd.Timestamp(record["start"]), pd.Timestamp(record["end"])))
+            rows.append((str(record[label_col]) if label_col else "", pd.Timestamp(record["start"]),
+                         pd.Timestamp(record["end"])))
         return rows
     for item in periods:
         if isinstance(item, dict):
@@ -130,32 +123,53 @@ def _period_rows(periods: Any) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
     return rows
 
 
+# Lockdown labels are placed for the narrowest plot they must stay readable on (a phone: about 330 px of
+# plot width, 10 px text at about 6.2 px a character): labels that would touch there go on another row.
+LABEL_PLOT_WIDTH_PX = 330.0
+LABEL_CHAR_PX = 6.2
+LABEL_ROW_PX = 14
+
+
+def lockdown_label_rows(periods: list[tuple[str, pd.Timestamp, pd.Timestamp]], x_min: pd.Timestamp,
+                        x_max: pd.Timestamp, plot_width_px: float = LABEL_PLOT_WIDTH_PX) -> list[int]:
+    """The label row (0 = top) of each period so that no two labels overlap on a plot `plot_width_px` wide
+    spanning x_min..x_max (greedy: the first row where the label fits)."""
+    days = max((x_max - x_min).days, 1)
+    px_per_day = plot_width_px / days
+    rows: list[int] = []
+    row_free_from: list[float] = []  # px where each row is free again
+    for label, start, end in periods:
+        middle_px = ((start + (end - start) / 2) - x_min).days * px_per_day
+        half = (len(label) * LABEL_CHAR_PX + 8) / 2
+        row = next((i for i, free in enumerate(row_free_from) if middle_px - half > free), len(row_free_from))
+        if row == len(row_free_from):
+            row_free_from.append(middle_px + half)
+        else:
+            row_free_from[row] = middle_px + half
+        rows.append(row)
+    return rows
+
+
 def add_lockdowns(fig: go.Figure, lockdowns: Any, x_min: Any = None, x_max: Any = None) -> go.Figure:
     """Shade each lockdown period (only those overlapping x_min..x_max when given) with a grey band and a
-    short label at the top."""
+    short label at the top; labels that would touch on a narrow plot are put on rows below each other
+    (`fig.layout.meta['lockdown_label_rows']` says how many rows)."""
     lo = pd.Timestamp(x_min) if x_min is not None else None
     hi = pd.Timestamp(x_max) if x_max is not None else None
-    shown = 0
-    label_rows: list[pd.Timestamp] = []  # where each label row is free again
-    for label, start, end in _period_rows(lockdowns):
-        if lo is not None and end < lo - pd.Timedelta(days=31):
-            continue
-        if hi is not None and start > hi + pd.Timedelta(days=31):
-            continue
+    shown = [(label, start, end) for label, start, end in _period_rows(lockdowns)
+             if (lo is None or end >= lo - pd.Timedelta(days=31)) and (hi is None or start <= hi + pd.Timedelta(days=31))]
+    if not shown:
+        return fig
+    first = lo if lo is not None else min(start for _, start, _ in shown)
+    last = hi if hi is not None else max(end for _, _, end in shown)
+    rows = lockdown_label_rows(shown, first, last)
+    for (label, start, end), row in zip(shown, rows):
         fig.add_vrect(x0=start, x1=end, fillcolor=LOCKDOWN_FILL, line_width=0, layer="below")
-        middle = start + (end - start) / 2
-        # about 5.5 days of axis per character at a 5-year span: stagger labels that would touch
-        half_width = pd.Timedelta(days=max(len(label) * 3.2, 20) * ((hi - lo).days / 1800 if lo is not None and hi is not None else 1))
-        row = next((i for i, free in enumerate(label_rows) if middle - half_width > free), len(label_rows))
-        if row == len(label_rows):
-            label_rows.append(middle + half_width)
-        else:
-            label_rows[row] = middle + half_width
-        fig.add_annotation(x=middle, y=1.0, yref="paper", yanchor="top", yshift=-2 - 14 * row, text=label,
-                           showarrow=False, font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.7)")
-        shown += 1
-    if shown:
-        fig.layout.meta = {**(fig.layout.meta or {}), "lockdowns_shown": shown}
+        fig.add_annotation(x=start + (end - start) / 2, y=1.0, yref="paper", yanchor="top",
+                           yshift=-2 - LABEL_ROW_PX * row, text=label, showarrow=False,
+                           font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.7)")
+    fig.layout.meta = {**(fig.layout.meta or {}), "lockdowns_shown": len(shown),
+                       "lockdown_label_rows": max(rows) + 1}
     return fig
 
 
@@ -192,7 +206,7 @@ def trend_chart(
         fig.add_trace(go.Scatter(x=ex_x, y=ex[hi_col], mode="lines", line=dict(width=0), hoverinfo="skip",
                                  showlegend=False, name="upper"))
         fig.add_trace(go.Scatter(x=ex_x, y=ex[lo_col], mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=EXPECTED_BAND_FILL, name="Expected range (95%)", hoverinfo="skip"))
+                                 fillcolor=EXPECTED_BAND_FILL, name="95% range", hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=ex_x, y=ex[exp_col], mode="lines", name="Expected",
                                  line=dict(color=EXPECTED_COLOUR, dash="dash", width=2)))
     if group:
@@ -206,12 +220,25 @@ def trend_chart(
                                  line=dict(color=OBSERVED_COLOUR, width=2.5), marker=dict(size=6)))
     if lockdowns is not None:
         add_lockdowns(fig, lockdowns, xs_all.min(), xs_all.max())
+        _headroom_for_labels(fig, frame[y], expected[expected_columns[2]] if expected is not None and not expected.empty
+                             else None, height)
     fig.update_xaxes(range=[xs_all.min() - pd.Timedelta(days=12), xs_all.max() + pd.Timedelta(days=12)])
     if xs_all.nunique() <= 8:
         fig.update_xaxes(tickformat="%b %Y", dtick="M1")
     fig.update_yaxes(tickformat=",")
     return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
                    height=height)
+
+
+def _headroom_for_labels(fig: go.Figure, values: pd.Series, upper: pd.Series | None, height: int) -> None:
+    """Raise the top of a non-negative y axis so the lockdown label rows sit above the data."""
+    rows = (fig.layout.meta or {}).get("lockdown_label_rows", 0)
+    tops = [float(values.max())] + ([float(upper.max())] if upper is not None and len(upper) else [])
+    top = max((t for t in tops if not math.isnan(t)), default=0.0)
+    if not rows or top <= 0 or float(values.min()) < 0:
+        return
+    plot_px = max(height - 160, 120)  # the plot area inside the title, legend and caption margins
+    fig.update_yaxes(range=[0, top / (1 - (LABEL_ROW_PX * rows + 8) / plot_px)])
 
 
 def sparkline_values(frame: pd.DataFrame, y: str = "count", x: str = "month") -> list[float]:
@@ -303,16 +330,18 @@ def change_chart(
     pct = (data[ratio] - 1) * 100
     pct_lo = (data[lower] - 1) * 100
     pct_hi = (data[upper] - 1) * 100
-    sig = data[significant].astype(bool) if significant and significant in data.columns else pd.Series(False, index=data.index)
+    sig = (data[significant].astype(bool) if significant and significant in data.columns
+           else pd.Series(False, index=data.index))
     colours = [RISE_COLOUR if p > 0 else FALL_COLOUR for p in pct]
+    labels = [wrap_label(text) for text in data[label].astype(str)]
     fig = go.Figure(go.Scatter(
-        x=pct, y=data[label].astype(str), mode="markers",
+        x=pct, y=labels, mode="markers",
         marker=dict(size=11, color=[c if s else "white" for c, s in zip(colours, sig)],
                     line=dict(color=colours, width=2), symbol="circle"),
         error_x=dict(type="data", symmetric=False, array=pct_hi - pct, arrayminus=pct - pct_lo, color="#777",
                      thickness=1.5),
-        customdata=np.stack([pct_lo, pct_hi, sig.map({True: "yes", False: "no"})], axis=-1),
-        hovertemplate="%{y}: %{x:+.1f}% (95% CI %{customdata[0]:+.1f}% to %{customdata[1]:+.1f}%),"
+        customdata=np.stack([pct_lo, pct_hi, sig.map({True: "yes", False: "no"}), data[label].astype(str)], axis=-1),
+        hovertemplate="%{customdata[3]}: %{x:+.1f}% (95% CI %{customdata[0]:+.1f}% to %{customdata[1]:+.1f}%),"
                       " significant after BH: %{customdata[2]}<extra></extra>",
         showlegend=False,
     ))
@@ -320,10 +349,25 @@ def change_chart(
     fig.update_xaxes(ticksuffix="%", rangemode="normal")
     fig.update_yaxes(rangemode="normal")
     legend_note = "Filled: significant after Benjamini–Hochberg (q < 0.05); hollow: not significant."
-    return _finish(fig, title=title, source=source, as_at=as_at, x_label="Change in rate per month (%, 95% CI)",
+    row_px = 16 + 14 * max(text.count("<br>") + 1 for text in labels)  # every row as tall as the tallest label
+    return _finish(fig, title=title, source=source, as_at=as_at, x_label="Change in the monthly rate (%, 95% CI)",
                    y_label="", note=(legend_note + (" " + note if note else "")),
-                   height=max(320, 30 * len(data) + 170),
-                   caption_wrap=max(70, CAPTION_WRAP - int(data[label].astype(str).str.len().max())))
+                   height=max(320, row_px * len(labels) + 190),
+                   caption_wrap=max(70, CAPTION_WRAP - max(len(part) for text in labels for part in text.split("<br>"))))
+
+
+LABEL_WRAP = 26  # characters per line of an axis label (long labels would squeeze a phone-wide plot)
+LABEL_LINES = 2  # lines at most: rows stay apart; the whole label is in the hover text
+
+
+def wrap_label(text: str, width: int = LABEL_WRAP, lines: int = LABEL_LINES) -> str:
+    """A long category label on at most `lines` lines ('<br>' between them, '…' when cut) so it takes little
+    of the plot's width and does not run into its neighbours."""
+    parts = textwrap.wrap(text, width) or [text]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "…"
+    return "<br>".join(parts)
 
 
 def funnel_plot(
@@ -522,7 +566,8 @@ def point_density_map(
         return empty_figure(title, "No located records for this selection.", source, as_at)
     values = frame[value].astype(float)
     sizes = 4 + 18 * np.sqrt(values / values.max()) if values.max() > 0 else 6
-    hover = frame[hover_name].astype(str) if hover_name and hover_name in frame.columns else values.map(lambda v: f"{v:,.0f}")
+    hover = (frame[hover_name].astype(str) if hover_name and hover_name in frame.columns
+             else values.map(lambda v: f"{v:,.0f}"))
     fig = go.Figure(go.Scattergeo(
         lon=frame[longitude], lat=frame[latitude], mode="markers", text=hover,
         marker=dict(size=sizes, color=values, colorscale=SEQUENTIAL_SCALE, cmin=0, opacity=0.85,
@@ -554,34 +599,38 @@ def _weighted_range(coordinate: pd.Series, weights: pd.Series, low: float = 0.01
 
 
 # ---------------------------------------------------------------------------------------------
-# scorecard helpers (text, used by the Overview table and the briefing pack)
+# grids
 # ---------------------------------------------------------------------------------------------
-def format_pct_change(rate_ratio: float, lower: float, upper: float) -> tuple[str, str]:
-    """('+12.3%', '+5.1% to +20.0%') from a rate ratio and its interval; '—' when not defined."""
-    def pct(v: float) -> str:
-        if v is None or (isinstance(v, float) and (math.isnan(v))):
-            return "—"
-        if math.isinf(v):
-            return "no baseline"
-        return f"{(v - 1) * 100:+.1f}%"
-
-    if rate_ratio is None or (isinstance(rate_ratio, float) and math.isnan(rate_ratio)):
-        return "—", "—"
-    return pct(rate_ratio), f"{pct(lower)} to {pct(upper)}"
-
-
-def significance_mark(q_value: float | None, rate_ratio: float | None, alpha: float = 0.05) -> str:
-    """'▲ significant rise' / '▼ significant fall' when q < alpha (Benjamini–Hochberg), else 'not significant'."""
-    if q_value is None or rate_ratio is None or pd.isna(q_value) or pd.isna(rate_ratio):
-        return "not tested"
-    if q_value < alpha:
-        return "▲ significant rise" if rate_ratio > 1 else "▼ significant fall"
-    return "– not significant"
-
-
-def join_labels(items: Iterable[str], limit: int = 4) -> str:
-    """'a, b, c and 2 more' for captions."""
-    items = list(items)
-    if len(items) <= limit:
-        return ", ".join(items)
-    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+def heatmap(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    z: str,
+    title: str,
+    x_label: str,
+    y_label: str,
+    value_label: str,
+    source: str,
+    as_at: Any,
+    *,
+    x_order: Sequence | None = None,
+    y_order: Sequence | None = None,
+    note: str | None = None,
+) -> go.Figure:
+    """`z` summed over x × y on a sequential blue scale (readable for every colour-vision type); cells with
+    no rows are 0. `x_order` / `y_order` fix the order of the columns and rows (e.g. hours 0–23, Monday
+    first)."""
+    if frame is None or frame.empty:
+        return empty_figure(title, "No data for this selection.", source, as_at)
+    grid = frame.pivot_table(index=y, columns=x, values=z, aggfunc="sum", fill_value=0)
+    grid = grid.reindex(index=list(y_order) if y_order is not None else list(grid.index),
+                        columns=list(x_order) if x_order is not None else list(grid.columns), fill_value=0)
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=[str(c) for c in grid.columns], y=[str(i) for i in grid.index],
+        colorscale=SEQUENTIAL_SCALE, colorbar=dict(title=dict(text=value_label, side="right"), thickness=14),
+        hovertemplate=f"%{{y}}, %{{x}}: %{{z:,}} {value_label.lower()}<extra></extra>",
+    ))
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    fig.update_xaxes(showgrid=False, type="category")
+    return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
+                   height=380)

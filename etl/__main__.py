@@ -23,7 +23,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
         options["force"] = args.force
     if args.mapping:
         options["mapping"] = args.mapping
-    summary = load_sources(args.sources, args.db, wait=not args.no_wait, **options)
+    summary = load_sources(args.sources, args.db, wait=not args.no_wait, accept_rejects=args.accept_rejects,
+                           earliest_date=args.earliest_date, latest_date=args.latest_date, **options)
     print(
         f"Loaded {len(summary.files)} file(s) into {summary.db_path}: {summary.rows_read:,} rows read, "
         f"{summary.rows_loaded:,} loaded, {summary.rows_rejected:,} rejected."
@@ -54,7 +55,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = {"load", "status"}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser. For a core command (`load`, `status`) the other commands' modules are not imported:
+    they pull in pandas and numpy, a second of start-up that a load does not need."""
     parser = argparse.ArgumentParser(prog="python -m etl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -64,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--force", help="force for files that do not name one (STATS19: keep only this force; name or DfT code)")
     load.add_argument("--mapping", help="column mapping file (TOML) for a force incident extract")
     load.add_argument("--no-wait", action="store_true", help="fail at once if another load is running")
+    load.add_argument("--accept-rejects", action="store_true",
+                      help="load a file even when all its rows, or more than 5%% of them while it replaces data"
+                           " already loaded, are rejected (by default such a file fails the load; see docs/PLAUSIBILITY.md)")
+    load.add_argument("--earliest-date", metavar="YYYY-MM-DD",
+                      help="rows dated before this are rejected (default $CRIME_MONITOR_EARLIEST_DATE or 2000-01-01)")
+    load.add_argument("--latest-date", metavar="YYYY-MM-DD",
+                      help="rows dated after this are rejected (default $CRIME_MONITOR_LATEST_DATE or tomorrow)")
     load.add_argument("--no-baselines", action="store_true",
                       help="do not start fitting the expected-vs-observed baselines in the background")
     load.set_defaults(handler=_cmd_load)
@@ -72,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--db")
     status.set_defaults(handler=_cmd_status)
 
-    for module_name in EXTRA_COMMANDS:
+    for module_name in EXTRA_COMMANDS if command not in CORE_COMMANDS else []:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -84,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = build_parser(arguments[0] if arguments else None).parse_args(arguments)
     try:
         return int(args.handler(args) or 0)
     except LoadError as exc:

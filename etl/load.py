@@ -1,9 +1,13 @@
 """`python -m etl load`: expand sources (files, month folders, parents of month folders, zips), recognise
-each file's kind from its header, and load them all in one atomic write."""
+each file's kind from its header, and load them all in one atomic write.
+
+Options every loader sees: `force`, `mapping`, `accept_rejects` (let files with many or only rejected rows
+replace data, see etl.plausibility) and the date window (`earliest_date`, `latest_date`)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -16,10 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from etl.plausibility import date_window, install_window
 from etl.progress import Progress
 from etl.sources import source_modules
 from etl.sources.common import ScannedFile, describe_header_mismatch, scan_file
-from etl.warehouse import FileLoad, LoadError, Warehouse
+from etl.warehouse import FileLoad, LoadError, Warehouse, fault_point
 
 # zip safety: total uncompressed bytes and per-member compression ratio
 MAX_ZIP_UNCOMPRESSED_BYTES = int(os.environ.get("CRIME_MONITOR_MAX_ZIP_BYTES", str(64 * 1024**3)))
@@ -102,20 +107,33 @@ def _extract_zip(archive: Path, dest: Path) -> list[tuple[Path, str]]:
                     "refusing a likely zip bomb",
                     archive,
                 )
-        for info in members:
+        for number, info in enumerate(members):
             member = _safe_member_name(info.filename, display_archive)
-            target = dest / member.parts[-2] / member.parts[-1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with bundle.open(info) as source, open(target, "wb") as out:
-                while block := source.read(1 << 20):
-                    total += len(block)
-                    if total > MAX_ZIP_UNCOMPRESSED_BYTES:
-                        raise LoadError(
-                            f"uncompressed contents exceed the limit of {MAX_ZIP_UNCOMPRESSED_BYTES} bytes "
-                            "(set CRIME_MONITOR_MAX_ZIP_BYTES to raise it); refusing a likely zip bomb",
-                            archive,
-                        )
-                    out.write(block)
+            # one folder per member: two members for the same month (a/2018-12/x.csv, b/2018-12/x.csv) must
+            # both reach the loader, which refuses the pair, rather than one overwriting the other here
+            target = dest / f"member{number}" / member.parts[-2] / member.parts[-1]
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(info) as source, open(target, "wb") as out:
+                    while block := source.read(1 << 20):
+                        total += len(block)
+                        if total > MAX_ZIP_UNCOMPRESSED_BYTES:
+                            raise LoadError(
+                                f"uncompressed contents exceed the limit of {MAX_ZIP_UNCOMPRESSED_BYTES} bytes "
+                                "(set CRIME_MONITOR_MAX_ZIP_BYTES to raise it); refusing a likely zip bomb",
+                                archive,
+                            )
+                        out.write(block)
+            except OSError as exc:
+                if exc.errno not in {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}:
+                    raise
+                raise LoadError(
+                    f"the temporary folder {dest.parent} ran out of room while unpacking member {info.filename!r}"
+                    f" ({exc.strerror}); free some space there or set TMPDIR to a folder with more room",
+                    archive,
+                ) from exc
+            except zipfile.BadZipFile as exc:
+                raise LoadError(f"member {info.filename!r} cannot be read ({exc})", archive) from exc
             extracted.append((target, f"{archive}!{info.filename}"))
     return extracted
 
@@ -211,10 +229,17 @@ def load_sources(
     *,
     wait: bool = True,
     progress: bool | None = None,
+    accept_rejects: bool = False,
+    earliest_date: str | None = None,
+    latest_date: str | None = None,
     **options,
 ) -> LoadSummary:
-    """Load every source in one atomic write; raises LoadError (database unchanged) on a bad file."""
+    """Load every source in one atomic write; raises LoadError (database unchanged) on a bad file.
+
+    accept_rejects: load files even when many (or all) of their rows are rejected (etl.plausibility);
+    earliest_date, latest_date: the plausible date window (YYYY-MM-DD; default 2000-01-01 to tomorrow)."""
     warehouse = Warehouse(db)
+    window = date_window(earliest_date, latest_date)
     show = sys.stderr.isatty() if progress is None else progress
     with expand_sources(sources) as files:
         with Progress(len(files), "checking", enabled=show) as bar:
@@ -222,8 +247,12 @@ def load_sources(
         modules = {m.__name__: m for m in source_modules()}
         with warehouse.write(wait=wait) as session:
             session.progress = show
+            session.accept_rejects = accept_rejects
+            session.window = window
+            install_window(session.con, window)
             for module_name, module_files in groups.items():
                 modules[module_name].load(session, module_files, **options)
+                fault_point(f"loaded {module_name}")
             for key, value in options.get("meta", {}).items():
                 session.set_meta(key, value)
             files_logged = list(session.files)

@@ -71,6 +71,16 @@ COLLISION_SEVERITY: dict[int, str] = {1: 'Fatal', 2: 'Serious', 3: 'Slight'}
 # DfT code list `casualty_severity`
 CASUALTY_SEVERITY: dict[int, str] = {1: 'Fatal', 2: 'Serious', 3: 'Slight'}
 
+# Vehicle codes DfT retired (their years in the label); the same labels in `casualty_type` and `vehicle_type`
+HISTORIC_VEHICLE_CODES: dict[int, str] = {103: 'Motorcycle - Scooter (1979-1998)',
+ 104: 'Motorcycle (1979-1998)',
+ 105: 'Motorcycle - Combination (1979-1998)',
+ 106: 'Motorcycle over 125cc (1999-2004)',
+ 108: 'Taxi (excluding private hire cars) (1979-2004)',
+ 109: 'Car (including private hire cars) (1979-2004)',
+ 110: 'Minibus/Motor caravan (1979-1998)',
+ 113: 'Goods over 3.5 tonnes (1979-1998)'}
+
 # DfT code list `casualty_type`
 CASUALTY_TYPE: dict[int, str] = {-1: 'Data missing or out of range',
  0: 'Pedestrian',
@@ -95,14 +105,7 @@ CASUALTY_TYPE: dict[int, str] = {-1: 'Data missing or out of range',
  97: 'Motorcycle - unknown cc rider or passenger',
  98: 'Goods vehicle (unknown weight) occupant',
  99: 'Unknown vehicle type (self rep only)',
- 103: 'Motorcycle - Scooter (1979-1998)',
- 104: 'Motorcycle (1979-1998)',
- 105: 'Motorcycle - Combination (1979-1998)',
- 106: 'Motorcycle over 125cc (1999-2004)',
- 108: 'Taxi (excluding private hire cars) (1979-2004)',
- 109: 'Car (including private hire cars) (1979-2004)',
- 110: 'Minibus/Motor caravan (1979-1998)',
- 113: 'Goods over 3.5 tonnes (1979-1998)'}
+ **HISTORIC_VEHICLE_CODES}
 
 # DfT code list `vehicle_type`
 VEHICLE_TYPE: dict[int, str] = {-1: 'Data missing or out of range',
@@ -127,14 +130,7 @@ VEHICLE_TYPE: dict[int, str] = {-1: 'Data missing or out of range',
  97: 'Motorcycle - unknown cc',
  98: 'Goods vehicle - unknown weight',
  99: 'Unknown vehicle type (self rep only)',
- 103: 'Motorcycle - Scooter (1979-1998)',
- 104: 'Motorcycle (1979-1998)',
- 105: 'Motorcycle - Combination (1979-1998)',
- 106: 'Motorcycle over 125cc (1999-2004)',
- 108: 'Taxi (excluding private hire cars) (1979-2004)',
- 109: 'Car (including private hire cars) (1979-2004)',
- 110: 'Minibus/Motor caravan (1979-1998)',
- 113: 'Goods over 3.5 tonnes (1979-1998)'}
+ **HISTORIC_VEHICLE_CODES}
 
 # DfT code list `road_type`
 ROAD_TYPE: dict[int, str] = {-1: 'Data missing or out of range',

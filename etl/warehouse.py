@@ -14,18 +14,25 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shutil
+import signal
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+
+if TYPE_CHECKING:
+    from etl.plausibility import DateWindow
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "warehouse.duckdb"
 SCHEMA_VERSION = 1
 MAX_REJECT_LINE_CHARS = 2000
+REJECTS_PER_STATEMENT = 1000
 
 
 class LoadError(Exception):
@@ -57,6 +64,19 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
 # Schema. Every table exists in every warehouse (empty until its source is loaded), so metrics and
 # pages can always query it. Columns are snake_case; types are cast once, at staging.
 # ---------------------------------------------------------------------------------------------
+# the columns data.police.uk street-level crime and outcomes rows share (etl/sql/stg_police_uk_located.sql)
+_POLICE_UK_LOCATED_COLUMNS = """
+        crime_id VARCHAR,
+        month DATE,
+        reported_by VARCHAR,
+        falls_within VARCHAR,
+        longitude DOUBLE,
+        latitude DOUBLE,
+        location VARCHAR,
+        lsoa_code VARCHAR,
+        lsoa_name VARCHAR,
+        district VARCHAR,
+"""
 SCHEMA: dict[str, str] = {
     "meta": """
         key VARCHAR PRIMARY KEY,
@@ -82,33 +102,13 @@ SCHEMA: dict[str, str] = {
         raw_line VARCHAR
     """,
     # data.police.uk street-level crime and ASB (one row per published row)
-    "crimes": """
-        crime_id VARCHAR,
-        month DATE,
-        reported_by VARCHAR,
-        falls_within VARCHAR,
-        longitude DOUBLE,
-        latitude DOUBLE,
-        location VARCHAR,
-        lsoa_code VARCHAR,
-        lsoa_name VARCHAR,
-        district VARCHAR,
+    "crimes": _POLICE_UK_LOCATED_COLUMNS + """
         crime_type VARCHAR,
         last_outcome_category VARCHAR,
         context VARCHAR,
         force_id VARCHAR
     """,
-    "outcomes": """
-        crime_id VARCHAR,
-        month DATE,
-        reported_by VARCHAR,
-        falls_within VARCHAR,
-        longitude DOUBLE,
-        latitude DOUBLE,
-        location VARCHAR,
-        lsoa_code VARCHAR,
-        lsoa_name VARCHAR,
-        district VARCHAR,
+    "outcomes": _POLICE_UK_LOCATED_COLUMNS + """
         outcome_type VARCHAR,
         force_id VARCHAR
     """,
@@ -315,6 +315,10 @@ class FileLoad:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    # rows of earlier loads in the whole units this file replaces (a force-month, the casualties of a
+    # collision); 0 for files replaced row by row. etl.plausibility.check_replacement reads it.
+    rows_replaced: int = 0
+    replaces: str | None = None  # what those rows are, for messages ("crimes of essex 2018-12")
 
     def check_balance(self) -> None:
         if self.rows_read != self.rows_loaded + self.rows_rejected:
@@ -327,13 +331,21 @@ class FileLoad:
 
 @dataclass
 class WriteSession:
-    """An open write: a connection on the temporary copy, plus bookkeeping for load_log and rejects."""
+    """An open write: a connection on the temporary copy, plus bookkeeping for load_log and rejects.
+
+    accept_rejects: let files with many (or only) rejected rows replace data (`--accept-rejects`);
+    window: the plausible date window rows are checked against (etl.plausibility.DateWindow), set by the load.
+    """
 
     con: duckdb.DuckDBPyConnection
     load_id: str
     target: Path
     files: list[FileLoad] = field(default_factory=list)
     progress: bool = False
+    accept_rejects: bool = False
+    window: DateWindow | None = None
+    first_rejects: dict[str, tuple[int | None, str]] = field(default_factory=dict)
+    claimed_units: dict[tuple, str] = field(default_factory=dict)
 
     def add_rejects(self, path: str, rows: Iterable[tuple[int | None, str, str | None]]) -> int:
         """Record rejected rows: (line_number, reason, raw_line). Returns how many."""
@@ -341,15 +353,55 @@ class WriteSession:
             (self.load_id, str(path), line, reason, None if raw is None else raw[:MAX_REJECT_LINE_CHARS])
             for line, reason, raw in rows
         ]
+        # multi-row VALUES statements: executemany costs a round trip per row (a whole bad file has thousands)
+        for start in range(0, len(batch), REJECTS_PER_STATEMENT):
+            chunk = batch[start : start + REJECTS_PER_STATEMENT]
+            self.con.execute("INSERT INTO rejects VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                             [value for row in chunk for value in row])
         if batch:
-            self.con.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?, ?)", batch)
+            self.first_rejects.setdefault(str(path), (batch[0][2], batch[0][3]))
         return len(batch)
+
+    def date_window(self) -> DateWindow:
+        """The load's plausible date window (etl.plausibility.DateWindow; the default one unless set)."""
+        from etl.plausibility import date_window
+
+        if self.window is None:
+            self.window = date_window()
+        return self.window
+
+    def window_table(self) -> str:
+        """The temp table holding the load's date window (created on first use); see etl.plausibility."""
+        from etl.plausibility import WINDOW_TABLE, install_window
+
+        window = self.date_window()
+        exists = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [WINDOW_TABLE]
+        ).fetchall()[0][0]
+        return WINDOW_TABLE if exists else install_window(self.con, window)
+
+    def claim_unit(self, unit: tuple, display: str, description: str) -> None:
+        """Refuse a unit of replacement (a force-month of one kind, say) that two files of this load both
+        supply: loading both would collapse one into the other or add them up."""
+        other = self.claimed_units.setdefault(unit, display)
+        if other != display:
+            raise LoadError(
+                f"the same {description} is in two files of this load; the other is {other}. Load one of them.",
+                display,
+            )
+
+    def _check_replacement(self, entry: FileLoad) -> None:
+        from etl.plausibility import check_replacement
+
+        check_replacement(entry, self.first_rejects.get(entry.path), self.accept_rejects)
 
     def log_file(self, entry: FileLoad) -> None:
         """Record one loaded file. A file that supersedes an earlier load of the same kind and
         force-month (or, without a month, the same path) replaces that load's log and rejects,
-        so load_log describes what the tables hold now."""
+        so load_log describes what the tables hold now. A file that would replace data with nothing or with
+        far fewer rows than it read fails here (etl.plausibility.check_replacement)."""
         entry.check_balance()
+        self._check_replacement(entry)
         self.files.append(entry)
         if entry.month is not None:
             superseded = "kind = ? AND force_id IS NOT DISTINCT FROM ? AND month = ?"
@@ -388,6 +440,7 @@ class WriteSession:
             return
         for entry in entries:
             entry.check_balance()
+            self._check_replacement(entry)
         loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
         self.con.execute("DROP TABLE IF EXISTS log_files_batch")
         self.con.execute(
@@ -395,24 +448,13 @@ class WriteSession:
                month DATE, sha256 VARCHAR, rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
                loaded_at TIMESTAMP)"""
         )
-        import pyarrow as pa
-
-        fields = ["path", "kind", "force_id", "month", "sha256", "rows_read", "rows_loaded", "rows_rejected"]
-        batch = pa.table(
-            {
-                "load_id": pa.array([self.load_id] * len(entries), pa.string()),
-                **{name: [getattr(e, name) for e in entries] for name in fields},
-                "loaded_at": pa.array([loaded_at] * len(entries), pa.timestamp("us")),
-            }
+        # one multi-row VALUES statement with bound parameters (pyarrow would cost half a second to import)
+        rows = [(self.load_id, e.path, e.kind, e.force_id, e.month, e.sha256, e.rows_read, e.rows_loaded,
+                 e.rows_rejected, loaded_at) for e in entries]
+        self.con.execute(
+            "INSERT INTO log_files_batch VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
+            [value for row in rows for value in row],
         )
-        self.con.register("log_files_arrow", batch)
-        try:
-            self.con.execute(
-                "INSERT INTO log_files_batch SELECT load_id, path, kind, force_id, month, sha256, rows_read,"
-                " rows_loaded, rows_rejected, loaded_at FROM log_files_arrow"
-            )
-        finally:
-            self.con.unregister("log_files_arrow")
         superseded = """
             SELECT old.load_id, old.path FROM load_log AS old JOIN log_files_batch AS new
               ON old.kind = new.kind
@@ -433,19 +475,52 @@ class WriteSession:
         `staged` is a table or view with exactly `table`'s columns. Keys are trusted identifiers
         chosen by the loaders (never user input). Returns rows inserted.
         """
-        key_list = ", ".join(keys)
-        self.con.execute(
-            f"""
-            DELETE FROM {table}
-            WHERE ({key_list}) IN (SELECT DISTINCT {key_list} FROM {staged})
-            """
-        )
+        return self.replace_keyed(table, staged, keys)[0]
+
+    def replace_keyed(self, table: str, staged: str, keys: list[str], display: str | None = None) -> tuple[int, int]:
+        """`replace_rows` that also returns the rows it replaced: (rows inserted, existing rows deleted).
+
+        With `display` (the file the staged rows come from), a key that an earlier file of this load
+        already supplied is refused with a LoadError naming both files, instead of one file silently
+        replacing the other's rows."""
+        if display is not None:
+            self.claim_keys(table, staged, keys, display)
+        # NULL is a key value too (counts rows without a subcategory): IS NOT DISTINCT FROM, not IN
+        match = " AND ".join(f"s.{key} IS NOT DISTINCT FROM {table}.{key}" for key in keys)
+        deleted = self.con.execute(
+            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM {staged} AS s WHERE {match})"
+        ).fetchall()
         columns = [row[0] for row in self.con.execute(f"DESCRIBE {table}").fetchall()]
         column_list = ", ".join(columns)
         inserted = self.con.execute(
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staged}"
         ).fetchall()
-        return int(inserted[0][0]) if inserted else 0
+        return (int(inserted[0][0]) if inserted else 0), (int(deleted[0][0]) if deleted else 0)
+
+    def claim_keys(self, table: str, staged: str, keys: list[str], display: str) -> None:
+        """Record the keys `display` supplies to `table` in this load; LoadError if another file did.
+        `table` names the claim (a trusted identifier: the table, or e.g. `lsoa_census` for its columns)."""
+        claimed = f"claimed_keys_{table}"
+        key_list = ", ".join(keys)
+        self.con.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {claimed} AS SELECT {key_list}, ''::VARCHAR AS claimed_by"
+            f" FROM {staged} LIMIT 0"
+        )
+        match = " AND ".join(f"c.{key} IS NOT DISTINCT FROM s.{key}" for key in keys)
+        clash = self.con.execute(
+            f"SELECT c.claimed_by, {', '.join('s.' + key for key in keys)} FROM {staged} AS s"
+            f" JOIN {claimed} AS c ON {match} WHERE c.claimed_by <> ? LIMIT 1",
+            [display],
+        ).fetchall()
+        if clash:
+            other, *values = clash[0]
+            shown = ", ".join(f"{key} {value}" for key, value in zip(keys, values))
+            raise LoadError(
+                f"rows with the same {', '.join(keys)} ({shown}) are also in {other}; two files for the same"
+                f" {table} rows in one load would replace one with the other. Load one of them",
+                display,
+            )
+        self.con.execute(f"INSERT INTO {claimed} SELECT DISTINCT {key_list}, ? FROM {staged}", [display])
 
     def set_meta(self, key: str, value: str | None) -> None:
         if value is None:
@@ -489,11 +564,14 @@ class Warehouse:
                 fcntl.flock(lock_handle.fileno(), flags)
             except BlockingIOError as exc:
                 raise LoadError("another load is writing to this database; try again when it ends", self.path) from exc
+            fault_point("locked")
             self._remove_stale_temporaries()
             temp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
             try:
-                if self.path.exists() and not fresh:
-                    shutil.copyfile(self.path, temp)
+                live = self.path.stat() if self.path.exists() else None
+                if live is not None and not fresh:
+                    _copy_private(self.path, temp)
+                fault_point("copied")
                 config = {"memory_limit": memory_limit, "preserve_insertion_order": True}
                 if threads:
                     config["threads"] = threads
@@ -504,13 +582,21 @@ class Warehouse:
                     con.execute("BEGIN TRANSACTION")
                     session = WriteSession(con=con, load_id=uuid.uuid4().hex, target=self.path)
                     yield session
+                    fault_point("loaded")
                     con.execute("COMMIT")
+                    fault_point("committed")
                     con.execute("CHECKPOINT")
+                    fault_point("checkpointed")
                 finally:
                     con.close()
+                if live is not None:
+                    _take_ownership_of(live, temp)
                 _fsync(temp)
+                fault_point("synced")
                 os.replace(temp, self.path)
+                fault_point("swapped")
                 _fsync_dir(self.path.parent)
+                fault_point("done")
             except BaseException as exc:
                 with contextlib.suppress(FileNotFoundError):
                     temp.unlink()
@@ -528,16 +614,67 @@ class Warehouse:
             lock_handle.close()
 
     def _remove_stale_temporaries(self) -> None:
-        """Temporary copies left by killed loads (we hold the lock, so none is in use)."""
-        for stale in self.path.parent.glob(f"{self.path.name}.*.tmp*"):
+        """Temporary copies left by killed loads (we hold the lock, so none is in use). Matched by exact
+        name (`<db>.<pid>.<8 hex>.tmp[.wal]`), never by a glob pattern built from the database name."""
+        pattern = re.compile(re.escape(self.path.name) + r"\.\d+\.[0-9a-f]{8}\.tmp(?:\.wal)?")
+        with os.scandir(self.path.parent) as entries:
+            stale = [entry.path for entry in entries if pattern.fullmatch(entry.name)]
+        for path in stale:
             with contextlib.suppress(OSError):
-                stale.unlink()
+                os.unlink(path)
 
     def ensure(self) -> None:
         """Create an empty warehouse if none exists."""
         if not self.path.exists():
             with self.write():
                 pass
+
+
+FAULT_ENV = "CRIME_MONITOR_KILL_AT"
+FAULT_TRACE_ENV = "CRIME_MONITOR_FAULT_TRACE"
+_fault_steps = 0
+
+
+def fault_point(name: str) -> None:
+    """A numbered point of a load where the fault tests may kill the process (deterministically).
+
+    With `$CRIME_MONITOR_FAULT_TRACE` set, each point reached appends "<step> <name>" to that file; with
+    `$CRIME_MONITOR_KILL_AT=<step>` the process SIGKILLs itself on reaching that step. Unset (always, outside
+    tests) a point costs one dictionary lookup."""
+    global _fault_steps
+    kill_at, trace = os.environ.get(FAULT_ENV), os.environ.get(FAULT_TRACE_ENV)
+    if not kill_at and not trace:
+        return
+    _fault_steps += 1
+    if trace:
+        with open(trace, "a") as handle:
+            handle.write(f"{_fault_steps} {name}\n")
+    if kill_at and int(kill_at) == _fault_steps:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _copy_private(source: Path, dest: Path) -> None:
+    """Copy the live file to a new file that only its owner can read until the live mode is applied."""
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out, 16 * 1024**2)
+
+
+def _take_ownership_of(live: os.stat_result, temp: Path) -> None:
+    """Give the new file the live file's mode and owner before it replaces it (a 600 warehouse stays 600).
+
+    The owner can be kept only by root or the owner; otherwise the group is tried, and failing that the
+    new file keeps the loading user as owner (the mode is always kept)."""
+    os.chmod(temp, live.st_mode & 0o7777)
+    info = temp.stat()
+    if (info.st_uid, info.st_gid) == (live.st_uid, live.st_gid):
+        return
+    try:
+        os.chown(temp, live.st_uid, live.st_gid)
+    except PermissionError:
+        with contextlib.suppress(PermissionError):
+            os.chown(temp, -1, live.st_gid)
+    os.chmod(temp, live.st_mode & 0o7777)  # chown may clear set-id bits
 
 
 def _is_write_failure(exc: BaseException) -> bool:

@@ -1,4 +1,5 @@
-"""Command line: `python -m metrics series|compare|expected [...]` (and `weekly` where metrics.weekly exists).
+"""Command line: `python -m metrics series|compare|expected [...]`, and the commands of EXTRA_COMMANDS (weekly,
+warm, rates, weekly-calibration, interval-calibration).
 
 Examples:
   python -m metrics compare --db essex.duckdb --pre 2018-10:2018-12 --post 2019-01:2019-02
@@ -20,7 +21,8 @@ import pandas as pd
 from metrics.filters import Filters
 
 # modules that add their own sub-command with register(subparsers)
-EXTRA_COMMANDS = ["metrics.weekly", "metrics.baselines", "metrics.backtest", "metrics.plan"]
+EXTRA_COMMANDS = ["metrics.weekly", "metrics.baselines", "metrics.backtest", "metrics.plan", "metrics.rates",
+                  "metrics.weekly_calibration", "metrics.interval_calibration"]
 
 
 def parse_month(text: str) -> date:
@@ -122,14 +124,20 @@ def _cmd_series(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from metrics.compare import period_change
+    from metrics.compare import change_by
+    from metrics.series import family_spec
 
     if args.pre is None or args.post is None:
         raise SystemExit("compare needs --pre YYYY-MM:YYYY-MM and --post YYYY-MM:YYYY-MM")
+    by = _by(args)
+    if by is None:
+        category = family_spec(args.source).category_column
+        by = [category] if category else []
     con = _connect(args)
     try:
-        frame = period_change(con, args.source, _by(args), args.pre, args.post, _filters(args), args.alpha,
-                              value=args.value, dataset=args.dataset)
+        # the same call as the views and the pack: BH across the force's own districts / categories only
+        frame = change_by(con, args.source, by, (args.pre, args.post), _filters(args), args.alpha,
+                          value=args.value, dataset=args.dataset)
     finally:
         con.close()
     emit(frame, args.format)

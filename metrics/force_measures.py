@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from metrics.registry import PLAN_PRIORITY_IDS
+
 MAPPING_PATH = Path(__file__).resolve().parent / "measure_priorities.toml"
-PRIORITY_IDS = ("local-policing", "asb", "domestic-abuse", "serious-violence", "gangs", "children", "roads")
+PRIORITY_IDS = PLAN_PRIORITY_IDS  # the plan's priorities (metrics.registry)
 LOWER_IS_BETTER_UNITS = ("seconds", "second", "secs", "s", "minutes", "minute", "mins", "hours", "hour")
 
 

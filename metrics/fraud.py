@@ -3,6 +3,7 @@
 Frames:
 - `fraud_monthly`: month, reports, reported_loss_gbp (all types summed per month; loss in GBP, months with
   no published loss count as 0 in the sum and `loss_months` says how many months carried a figure).
+- `fraud_totals`: one row over an inclusive month range: reports, reported_loss_gbp, loss_months.
 - `fraud_by_type`: fraud_type, reports, reported_loss_gbp, share_of_reports_pct over an inclusive month range.
 - `covid_rise`: per type plus "All fraud": reports and losses in the 12 months March 2020 - February 2021
   ("during") against the 12 months March 2019 - February 2020 ("before"), with % changes.
@@ -50,6 +51,17 @@ def fraud_monthly(con, filters: Filters, start: date | None = None, end: date | 
         """,
         [*params, start, start, end, end],
     ).df()
+
+
+def fraud_totals(con, filters: Filters, start: date, end: date) -> pd.DataFrame:
+    """One row: reports and reported loss (GBP) summed over the inclusive months start..end, and how many
+    monthly rows carried a loss figure (`loss_months`; 0 means no loss was published)."""
+    monthly = fraud_monthly(con, filters, start, end)
+    return pd.DataFrame([{
+        "reports": int(monthly["reports"].sum()),
+        "reported_loss_gbp": float(monthly["reported_loss_gbp"].sum()),
+        "loss_months": int(monthly["loss_months"].sum()),
+    }])
 
 
 def fraud_by_type(con, filters: Filters, start: date, end: date) -> pd.DataFrame:

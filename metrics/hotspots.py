@@ -15,6 +15,16 @@ import pandas as pd
 from metrics.filters import Filters, month_start
 
 
+def _query_attrs(frame: pd.DataFrame, start: date, end: date, filters: Filters | None) -> pd.DataFrame:
+    """Record what the frame counts in its attrs ("lsoa_query": period, force, districts, categories; empty
+    categories = every crime type), so disclosure control knows it whatever filters a caller passes on."""
+    base = filters or Filters()
+    frame.attrs["lsoa_query"] = {"start": month_start(start).isoformat(), "end": month_start(end).isoformat(),
+                                 "force_id": base.force_id, "districts": list(base.districts),
+                                 "categories": list(base.categories)}  # plain JSON values (Arrow keeps attrs)
+    return frame
+
+
 def _crime_filter(filters: Filters | None, start: date, end: date) -> tuple[str, list]:
     where, params = (filters or Filters()).where(
         force_column="crimes.force_id", district_column="crimes.district", category_column="crimes.crime_type"
@@ -49,7 +59,7 @@ def top_lsoas(
     frame = con.execute(sql, [*params, int(limit)]).df()
     frame["count"] = frame["count"].astype("int64")
     frame["rate_per_1000"] = frame["rate_per_1000"].astype("float64")
-    return frame
+    return _query_attrs(frame, start, end, filters)
 
 
 def lsoa_counts(con: duckdb.DuckDBPyConnection, start: date, end: date, filters: Filters | None = None) -> pd.DataFrame:
@@ -86,7 +96,7 @@ def lsoa_counts(con: duckdb.DuckDBPyConnection, start: date, end: date, filters:
     frame = con.execute(sql, [*universe_params, *params]).df()
     frame["count"] = frame["count"].astype("int64")
     frame["rate_per_1000"] = frame["rate_per_1000"].astype("float64")
-    return frame
+    return _query_attrs(frame, start, end, filters)
 
 
 def point_density(
@@ -112,7 +122,7 @@ def point_density(
     cell = float(cell_degrees)
     frame = con.execute(sql, [cell, cell, *params, cell, cell]).df()
     frame["count"] = frame["count"].astype("int64")
-    return frame
+    return _query_attrs(frame, start, end, filters)
 
 
 def boundaries(con: duckdb.DuckDBPyConnection, lsoa_codes: Sequence[str]) -> dict | None:

@@ -19,6 +19,7 @@ Frames:
 - `flag_series(con, flag, ...)`: month (or week_start), count of incidents with the flag
   (`child_victim` or `hate_crime` or `domestic_abuse`), all_incidents, share_pct.
 - `flag_by_crime_type`: crime_type, incidents with the flag, over the period.
+- `flag_totals(con, flag, ...)`: one row over the period: flagged incidents, all_incidents, share_pct.
 """
 
 from __future__ import annotations
@@ -210,3 +211,31 @@ def flag_by_crime_type(con, flag: str, filters: Filters, start: date | None = No
         """,
         params,
     ).df()
+
+
+def flag_totals(con, flag: str, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """One row over the period: incidents with `flag` (`count`), all incidents, and the flagged share (%)."""
+    if flag not in FLAGS:
+        raise ValueError(f"flag must be one of {', '.join(FLAGS)}, not {flag!r}")
+    where, params = _where(filters, start, end)
+    return con.execute(
+        f"""
+        with
+
+        chosen as (
+            select {flag} as flagged from incidents where {where}
+        ),
+
+        final as (
+            select
+                count(*) filter (where flagged) as count,
+                count(*)                        as all_incidents,
+                round(100.0 * count(*) filter (where flagged) / nullif(count(*), 0), 1) as share_pct
+            from chosen
+        )
+
+        select * from final
+        """,
+        params,
+    ).df()
+

@@ -98,10 +98,15 @@ def warehouse_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {key: value for key, value in con.execute("select key, value from meta order by key").fetchall()}
 
 
+def dataset_label(con: duckdb.DuckDBPyConnection) -> str | None:
+    """`meta.dataset` ('demo' for the synthetic warehouse), None when unset: the one place it is read."""
+    rows = con.execute("select value from meta where key = 'dataset'").fetchall()
+    return rows[0][0] if rows else None
+
+
 def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the warehouse is the synthetic demo (meta.dataset = 'demo')."""
-    rows = con.execute("select value from meta where key = 'dataset'").fetchall()
-    return bool(rows) and rows[0][0] == "demo"
+    return dataset_label(con) == "demo"
 
 
 # table -> (first-month column, last-month column): for sources whose files are not one month each
@@ -202,6 +207,6 @@ def source_caveats() -> pd.DataFrame:
 
 
 __all__ = [
-    "MONTH_COLUMNS", "SOURCES", "SourceInfo", "is_demo", "table_months", "reject_samples", "reject_summary", "source_caveats", "source_inventory",
+    "MONTH_COLUMNS", "SOURCES", "SourceInfo", "dataset_label", "is_demo", "table_months", "reject_samples", "reject_summary", "source_caveats", "source_inventory",
     "table_rows", "warehouse_meta",
 ]

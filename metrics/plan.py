@@ -1,8 +1,9 @@
-"""The Police and Crime Plan's priorities and measures, as data, and the Overview scorecard.
+"""The plan's statistics over its measures: comparison periods, the Overview scorecard, each measure's
+monthly series and change, the COVID-19 impact series, the force ranking and flagged-incident outcomes.
 
-Pages, the scorecard and the briefing pack all read the measure definitions from here: which family and
-categories make a measure, its unit, its source, caveats, whether it is a public proxy, and which file
-(and `python -m etl load` command) would supply it when it is not loaded.
+The priorities and measures themselves (which family and categories make a measure, its unit, source,
+caveats, proxy status, the file and `python -m etl load` command that supply it) are data in
+`metrics.registry`, re-exported here (`plan.MEASURES`, `plan.measure(...)`).
 
 `scorecard(con, filters, comparison)` -> one row per measure (see SCORECARD_COLUMNS): latest month's
 value, change between the comparison periods with its exact Poisson 95% interval (metrics.compare),
@@ -24,247 +25,21 @@ import numpy as np
 import pandas as pd
 
 from metrics.filters import Filters, add_months, month_start, months_between
-
-POLICE_UK_CRIME_TYPES: tuple[str, ...] = (
-    "Bicycle theft", "Burglary", "Criminal damage and arson", "Drugs", "Other crime", "Other theft",
-    "Possession of weapons", "Public order", "Robbery", "Shoplifting", "Theft from the person", "Vehicle crime",
-    "Violence and sexual offences",
+from metrics.registry import (  # noqa: F401  (the registry, re-exported: plan.MEASURES, plan.measure, ...)
+    ASB,
+    DISTRICT_FAMILIES,
+    MEASURE_BY_ID,
+    MEASURES,
+    POLICE_UK_CRIME_TYPES,
+    PRIORITIES,
+    PRIORITY_BY_ID,
+    Measure,
+    Priority,
+    measure,
+    measure_filters,
+    measures_for,
+    priority,
 )
-ASB = "Anti-social behaviour"
-
-
-# ---------------------------------------------------------------------------------------------
-# priorities and measures
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Priority:
-    """A plan priority (number 1–7) or one of the extra views (number None)."""
-
-    id: str
-    number: int | None
-    title: str
-    page: str  # the page file that shows it
-    short_title: str = ""  # for narrow table columns
-
-    @property
-    def label(self) -> str:
-        """'1 · Local policing' (or the short title alone for the extra views)."""
-        short = self.short_title or self.title
-        return f"{self.number} · {short}" if self.number else short
-
-
-@dataclass(frozen=True)
-class Measure:
-    """One measure of the plan.
-
-    family: a metrics.series family; categories: Filters.categories within it (empty = all);
-    flag: a boolean column of the family (e.g. incidents.domestic_abuse) that must be true.
-    is_proxy / proxy_for: a public stand-in for a measure whose real source is not public.
-    needs_file / load_command: what supplies the measure when its family is not loaded.
-    """
-
-    id: str
-    priority_id: str
-    label: str
-    family: str
-    unit: str
-    source: str
-    categories: tuple[str, ...] = ()
-    flag: str | None = None
-    caveats: str = ""
-    is_proxy: bool = False
-    proxy_for: str | None = None
-    needs_file: str = ""
-    load_command: str = ""
-    in_scorecard: bool = True
-
-
-PRIORITIES: tuple[Priority, ...] = (
-    Priority("local-policing", 1, "More local, visible and accessible policing", "pages/local_policing.py", "Local policing"),
-    Priority("asb", 2, "Cracking down on anti-social behaviour", "pages/asb.py", "Anti-social behaviour"),
-    Priority("domestic-abuse", 3, "Breaking the cycle of domestic abuse", "pages/domestic_abuse.py", "Domestic abuse"),
-    Priority("serious-violence", 4, "Reversing the trend in serious violence", "pages/serious_violence.py", "Serious violence"),
-    Priority("gangs", 5, "Tackling gangs and organised crime", "pages/gangs.py", "Gangs and organised crime"),
-    Priority("children", 6, "Protecting children and vulnerable people", "pages/children.py", "Children and vulnerable people"),
-    Priority("roads", 7, "Improving safety on our roads", "pages/roads.py", "Roads"),
-    Priority("fraud", None, "Fraud", "pages/fraud.py", "Fraud"),
-)
-
-POLICE_UK_STREET_FILE = (
-    "data.police.uk street-level CSVs for the force (the download zip, or its month folders "
-    "`YYYY-MM/YYYY-MM-<force>-street.csv`) from https://data.police.uk/data/"
-)
-POLICE_UK_LOAD = "python -m etl load path/to/police-uk-download.zip"
-EXTRACT_FILE = (
-    "the force's incident-level crime extract (CSV with incident_ref, recorded_at, offence_code and the "
-    "domestic_abuse, hate_crime and child_victim flags; a TOML mapping file when its column names differ — "
-    "see docs/CONVENTIONS.md, 'Force incident extract')"
-)
-EXTRACT_LOAD = "python -m etl load path/to/force-extract.csv --mapping path/to/extract-mapping.toml"
-STATS19_FILE = (
-    "DfT STATS19 road-safety open data: the collision and casualty CSVs for the years wanted "
-    "(dft-road-casualty-statistics-collision-YYYY.csv, dft-road-casualty-statistics-casualty-YYYY.csv)"
-)
-STATS19_LOAD = (
-    "python -m etl load dft-road-casualty-statistics-collision-2020.csv "
-    "dft-road-casualty-statistics-casualty-2020.csv --force Essex"
-)
-STOP_SEARCH_FILE = (
-    "data.police.uk stop-and-search CSVs (`YYYY-MM/YYYY-MM-<force>-stop-and-search.csv` in the download zip; "
-    "tick 'Include stop and search data' when downloading)"
-)
-FRAUD_FILE = (
-    "Action Fraud (NFIB) reports by force area as a tidy CSV with the header "
-    "`month,force,fraud_type,reports,reported_loss_gbp`"
-)
-FRAUD_LOAD = "python -m etl load path/to/action-fraud-by-force.csv"
-
-STREET_SOURCE = "data.police.uk street-level crime"
-STREET_CAVEATS = (
-    "Crimes are counted in the month recorded; locations are anonymised snap points; months can be revised "
-    "when re-published; about 1% of rows fall in LSOAs outside the force."
-)
-
-MEASURES: tuple[Measure, ...] = (
-    Measure(
-        "all_crime", "local-policing", "All recorded crime (excluding ASB)", "crimes", "crimes per month",
-        STREET_SOURCE, categories=POLICE_UK_CRIME_TYPES, caveats=STREET_CAVEATS,
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "asb_incidents", "asb", "Anti-social behaviour incidents", "crimes", "incidents per month",
-        STREET_SOURCE, categories=(ASB,),
-        caveats="ASB incidents reported to the police (not crimes); " + STREET_CAVEATS,
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "domestic_abuse_crimes", "domestic-abuse", "Domestic abuse crimes", "incidents", "crimes per month",
-        "force crime extract (domestic abuse flag)", flag="domestic_abuse",
-        caveats="Counts crimes flagged as domestic abuse in the force's records system.",
-        needs_file=EXTRACT_FILE, load_command=EXTRACT_LOAD,
-    ),
-    Measure(
-        "violence_sexual_proxy", "domestic-abuse", "Violence and sexual offences (proxy for domestic abuse)",
-        "crimes", "crimes per month", STREET_SOURCE, categories=("Violence and sexual offences",),
-        caveats=(
-            "Proxy: public data carry no domestic-abuse flag. Most recorded domestic abuse is violence against "
-            "the person, but this category also holds every non-domestic violent and sexual offence, so it "
-            "cannot show domestic abuse on its own."
-        ),
-        is_proxy=True, proxy_for="domestic_abuse_crimes",
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "serious_violence", "serious-violence", "Serious violence (violence and sexual offences, robbery, weapons)",
-        "crimes", "crimes per month", STREET_SOURCE,
-        categories=("Violence and sexual offences", "Robbery", "Possession of weapons"),
-        caveats="police.uk categories: violence and sexual offences (including common assault), robbery and "
-                "possession of weapons. " + STREET_CAVEATS,
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "robbery", "serious-violence", "Robbery", "crimes", "crimes per month", STREET_SOURCE,
-        categories=("Robbery",), caveats=STREET_CAVEATS,
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "drug_offences", "gangs", "Drug offences", "crimes", "crimes per month", STREET_SOURCE,
-        categories=("Drugs",),
-        caveats="Drug offences are mostly found by proactive policing: a rise can mean more enforcement. "
-                + STREET_CAVEATS,
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "weapon_possession", "gangs", "Possession of weapons", "crimes", "crimes per month", STREET_SOURCE,
-        categories=("Possession of weapons",), caveats=STREET_CAVEATS,
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "stop_searches", "gangs", "Stops and searches", "stop_search", "searches per month",
-        "data.police.uk stop and search",
-        caveats="Searches recorded by the force; locations are approximate and some have none.",
-        needs_file=STOP_SEARCH_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "child_victim_crimes", "children", "Crimes with a child victim", "incidents", "crimes per month",
-        "force crime extract (child victim flag)", flag="child_victim",
-        caveats="Counts crimes flagged as having a victim under 18. No public source carries this flag.",
-        needs_file=EXTRACT_FILE, load_command=EXTRACT_LOAD,
-    ),
-    Measure(
-        "hate_crimes", "children", "Hate crimes", "incidents", "crimes per month",
-        "force crime extract (hate crime flag)", flag="hate_crime",
-        caveats="Counts crimes flagged as hate crimes in the force's records system.",
-        needs_file=EXTRACT_FILE, load_command=EXTRACT_LOAD,
-    ),
-    Measure(
-        "public_order_proxy", "children", "Public order offences (proxy for hate crime)", "crimes",
-        "crimes per month", STREET_SOURCE, categories=("Public order",),
-        caveats=(
-            "Proxy: public data carry no hate-crime flag. Racially or religiously aggravated public order "
-            "offences are in this category, but most public order offences are not hate crimes."
-        ),
-        is_proxy=True, proxy_for="hate_crimes",
-        needs_file=POLICE_UK_STREET_FILE, load_command=POLICE_UK_LOAD,
-    ),
-    Measure(
-        "ksi_casualties", "roads", "Killed or seriously injured (KSI) casualties", "casualties",
-        "casualties per month", "DfT STATS19 road casualties", categories=("Fatal", "Serious"),
-        caveats="Severity as recorded by the police at the scene; STATS19 is published a year in arrears "
-                "(provisional figures earlier).",
-        needs_file=STATS19_FILE, load_command=STATS19_LOAD,
-    ),
-    Measure(
-        "road_casualties", "roads", "All road casualties", "casualties", "casualties per month",
-        "DfT STATS19 road casualties", caveats="Injury collisions reported to the police only.",
-        needs_file=STATS19_FILE, load_command=STATS19_LOAD,
-    ),
-    Measure(
-        "fraud_reports", "fraud", "Fraud reports (Action Fraud)", "fraud", "reports per month",
-        "Action Fraud (NFIB) reports by force area",
-        caveats="Reports to Action Fraud by residents of the force area, not crimes recorded by the force; "
-                "losses are as reported by victims.",
-        needs_file=FRAUD_FILE, load_command=FRAUD_LOAD,
-    ),
-)
-
-PRIORITY_BY_ID: dict[str, Priority] = {p.id: p for p in PRIORITIES}
-MEASURE_BY_ID: dict[str, Measure] = {m.id: m for m in MEASURES}
-# families whose district column holds police.uk district names (the shared district filter applies)
-DISTRICT_FAMILIES = frozenset({"crimes", "outcomes", "incidents"})
-
-
-def priority(priority_id: str) -> Priority:
-    """The priority `priority_id`; ValueError listing the ids otherwise."""
-    try:
-        return PRIORITY_BY_ID[priority_id]
-    except KeyError:
-        raise ValueError(f"unknown priority {priority_id!r}; one of: {', '.join(PRIORITY_BY_ID)}") from None
-
-
-def measure(measure_id: str) -> Measure:
-    """The measure `measure_id`; ValueError listing the ids otherwise."""
-    try:
-        return MEASURE_BY_ID[measure_id]
-    except KeyError:
-        raise ValueError(f"unknown measure {measure_id!r}; one of: {', '.join(MEASURE_BY_ID)}") from None
-
-
-def measures_for(priority_id: str) -> list[Measure]:
-    """The measures of one priority, in plan order."""
-    priority(priority_id)
-    return [m for m in MEASURES if m.priority_id == priority_id]
-
-
-def measure_filters(item: Measure, filters: Filters | None) -> Filters:
-    """The filters a measure is computed under: the shared force (and districts, where the family has
-    police.uk districts), and the measure's own categories (the user's crime-type choice does not apply)."""
-    base = filters or Filters()
-    return Filters(
-        force_id=base.force_id,
-        districts=base.districts if item.family in DISTRICT_FAMILIES else (),
-        categories=item.categories,
-    )
 
 
 def measure_available(con: duckdb.DuckDBPyConnection, item: Measure, filters: Filters | None = None) -> bool:
@@ -299,6 +74,13 @@ class Comparison:
     def label(self) -> str:
         return f"{period_label(self.post)} vs {period_label(self.pre)}"
 
+    @property
+    def seasonality_warning(self) -> str | None:
+        """A warning when the two periods cover different calendar months (metrics.compare.seasonality_warning)."""
+        from metrics.compare import seasonality_warning
+
+        return seasonality_warning(self.pre, self.post)
+
 
 def period_label(period: tuple[date, date]) -> str:
     """'Apr 2019–Mar 2020' (or 'Apr 2019' for one month)."""
@@ -317,6 +99,28 @@ def _equal_halves(first: date, last: date) -> tuple[tuple[date, date], tuple[dat
     return pre, post, n
 
 
+def _short_data_fallback(first: date, last: date, preset: str, fallback_note: str) -> Comparison:
+    """When the preset's periods are not loaded: the latest months against the same months a year earlier
+    (up to 12) whenever 13 or more months are loaded; otherwise the two longest adjacent equal periods, which
+    cover different calendar months and so carry a seasonality warning in the notice."""
+    available = months_between(first, last)
+    if available >= 13:
+        n = min(12, available - 12)
+        post = (add_months(last, -(n - 1)), last)
+        pre = (add_months(post[0], -12), add_months(post[1], -12))
+        unit = "month" if n == 1 else f"{n} months"
+        return Comparison(preset, pre, post,
+                          notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the same "
+                                 f"{unit} a year earlier ({period_label(pre)}) instead.")
+    from metrics.compare import seasonality_warning
+
+    pre, post, n = _equal_halves(first, last)
+    unit = "month" if n == 1 else f"{n} months"
+    return Comparison(preset, pre, post,
+                      notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the "
+                             f"{unit} before ({period_label(pre)}) instead. {seasonality_warning(pre, post) or ''}".strip())
+
+
 def resolve_comparison(
     first: date | None,
     last: date | None,
@@ -329,7 +133,9 @@ def resolve_comparison(
     latest12: the 12 months to `last` against the 12 before (metrics.calendar.latest_12_vs_previous_12).
     covid: March 2019–February 2020 against March 2020–February 2021 (metrics.calendar.pre_covid_vs_covid_year).
     custom: custom_pre and custom_post, clipped to what is loaded.
-    Falls back to the longest two equal periods ending at `last`, with a notice, when the data are too short.
+    When the data are too short it falls back, with a notice, to the latest months against the same months a
+    year earlier when 13 or more months are loaded, else to the two longest equal periods ending at `last`
+    (different calendar months: the notice and `Comparison.seasonality_warning` say so).
     """
     from metrics import calendar
 
@@ -349,7 +155,7 @@ def resolve_comparison(
         pre = (month_start(custom_pre[0]), month_start(custom_pre[1]))
         post = (month_start(custom_post[0]), month_start(custom_post[1]))
         if pre[0] <= pre[1] and post[0] <= post[1] and covered(pre) and covered(post):
-            return Comparison("custom", pre, post)
+            return Comparison("custom", pre, post)  # its seasonality_warning says if the months differ
         fallback_note = (f"The custom periods ({period_label(post)} vs {period_label(pre)}) are not both within the "
                          f"loaded months {period_label((first, last))}")
     elif preset == "covid":
@@ -364,11 +170,7 @@ def resolve_comparison(
             return Comparison("latest12", pre, post)
         fallback_note = (f"The 12-months-vs-previous-12 comparison needs 24 months from {pre[0]:%b %Y}, "
                          f"but the data loaded cover {period_label((first, last))}")
-    pre, post, n = _equal_halves(first, last)
-    unit = "month" if n == 1 else f"{n} months"
-    return Comparison(preset, pre, post,
-                      notice=f"{fallback_note}: comparing the latest {unit} ({period_label(post)}) with the "
-                             f"{unit} before ({period_label(pre)}) instead.")
+    return _short_data_fallback(first, last, preset, fallback_note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +179,7 @@ def resolve_comparison(
 SCORECARD_COLUMNS = [
     "priority_number", "priority_title", "measure_id", "label", "unit", "is_proxy", "available",
     "latest_month", "latest_value", "pre_count", "post_count", "pre_months", "post_months", "pct_change",
+    "pre_days", "post_days",
     "rate_ratio", "ci_lower", "ci_upper", "p_value", "q_value", "significant", "expected_latest",
     "expected_lower", "expected_upper", "expected_flag", "expected_method", "sparkline", "as_at", "source",
     "caveats", "needs_file", "load_command", "note", "fit_from", "fit_until", "fit_excluded", "expected_note",
@@ -408,6 +211,42 @@ def measure_series(
         return out.sort_values("month").reset_index(drop=True)
     frame = monthly_series(con, item.family, None, scoped, start, end)
     return frame[["month", "count"]].reset_index(drop=True)
+
+
+def measure_change(
+    con: duckdb.DuckDBPyConnection,
+    measure_id: str,
+    filters: Filters | None,
+    comparison: Comparison,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Whether a measure improved: one row with its counts in comparison.pre and comparison.post, the change
+    in its rate per month, the exact Poisson 95% interval of the rate ratio and the p-value (a single
+    comparison, so q_value = p_value) — the statistics the scorecard computes for the same measure. Empty
+    (attrs["note"] says why) when the measure's source does not cover both periods. Columns: measure_id
+    and metrics.compare's RESULT_COLUMNS."""
+    from metrics.compare import period_change_from_counts
+    from metrics.series import data_range
+
+    item = measure(measure_id)
+    first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
+    if first is None or not (first <= comparison.pre[0] and comparison.post[1] <= last):
+        covered = "nothing" if first is None else period_label((first, last))
+        empty = period_change_from_counts(pd.DataFrame(
+            {"measure_id": [], "pre_count": [], "post_count": [], "pre_months": [], "post_months": []}))
+        empty.attrs["note"] = f"{item.source} covers {covered}: not both periods of {comparison.label}."
+        return empty
+    series = measure_series(con, item, filters, comparison.pre[0], comparison.post[1])
+    months = pd.to_datetime(series["month"]).dt.date
+    row = {"measure_id": item.id}
+    for name, (start, end) in (("pre", comparison.pre), ("post", comparison.post)):
+        row[f"{name}_count"] = int(series.loc[(months >= start) & (months <= end), "count"].sum())
+        row[f"{name}_months"] = months_between(start, end)
+        row[f"{name}_days"] = (add_months(end, 1) - month_start(start)).days  # exposure in days, as the scorecard
+    frame = period_change_from_counts(pd.DataFrame([row]), alpha)
+    frame.attrs["note"] = (f"{item.label}: rate per month {comparison.label}; exact Poisson 95% interval; "
+                           "a single comparison (q = p).")
+    return frame
 
 
 EXPECTED_COLUMNS = ["expected_latest", "expected_lower", "expected_upper", "expected_flag", "expected_method",
@@ -503,6 +342,25 @@ def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
     return out
 
 
+def _add_period_change(frame: pd.DataFrame, alpha: float) -> pd.Series:
+    """Fill the scorecard's change columns (rate ratio per day, exact interval, p, BH q across every tested
+    measure, significant) in place; returns the mask of tested rows."""
+    from metrics.compare import benjamini_hochberg, period_change_from_counts
+
+    tested = frame["pre_count"].notna() & frame["post_count"].notna()
+    if tested.any():
+        columns = ["measure_id", "pre_count", "post_count", "pre_months", "post_months", "pre_days", "post_days"]
+        stats_frame = period_change_from_counts(
+            frame.loc[tested, columns].astype({"pre_count": "int64", "post_count": "int64"}), alpha)
+        stats_frame.index = frame.index[tested]
+        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
+            frame[column] = frame[column].astype("float64")
+            frame.loc[tested, column] = stats_frame[column].to_numpy()
+    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
+    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    return tested
+
+
 def scorecard(
     con: duckdb.DuckDBPyConnection,
     filters: Filters | None,
@@ -512,11 +370,12 @@ def scorecard(
     with_expected: bool = True,
     include_disrupted: bool = False,
 ) -> pd.DataFrame:
-    """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per month in comparison.post
-    against comparison.pre, exact Poisson 95% interval; q_value = Benjamini–Hochberg across every tested
-    row; significant = q_value < alpha. Unavailable measures carry needs_file and load_command instead.
-    Expected: the latest month against its baseline (EXPECTED_COLUMNS); with_expected=False leaves them empty."""
-    from metrics.compare import benjamini_hochberg, period_change_from_counts
+    """One row per scorecard measure (SCORECARD_COLUMNS). Change = rate per day in comparison.post
+    against comparison.pre (exposure in days), exact Poisson 95% interval with a consistent p-value;
+    q_value = Benjamini–Hochberg across every tested row; significant = q_value < alpha. Unavailable measures
+    carry needs_file and load_command instead. Expected: the latest month against its baseline
+    (EXPECTED_COLUMNS); with_expected=False leaves them empty (fill them with expected_flag + add_expected)."""
+    from metrics.compare import days_in_period
     from metrics.series import data_range
 
     rows: list[dict] = []
@@ -550,6 +409,8 @@ def scorecard(
                 post_count=int(series.loc[post_mask, "count"].sum()),
                 pre_months=months_between(*comparison.pre),
                 post_months=months_between(*comparison.post),
+                pre_days=days_in_period(*comparison.pre),
+                post_days=days_in_period(*comparison.post),
             )
         else:
             row["note"] = (f"{item.source} covers {period_label((first, last))}: not both comparison periods.")
@@ -563,24 +424,16 @@ def scorecard(
     for column in SCORECARD_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan if column not in ("sparkline",) else [[] for _ in range(len(frame))]
-    tested = frame["pre_count"].notna() & frame["post_count"].notna()
-    if tested.any():
-        stats_frame = period_change_from_counts(
-            frame.loc[tested, ["measure_id", "pre_count", "post_count", "pre_months", "post_months"]].astype(
-                {"pre_count": "int64", "post_count": "int64"}), alpha)
-        stats_frame.index = frame.index[tested]
-        for column in ("pct_change", "rate_ratio", "ci_lower", "ci_upper", "p_value"):
-            frame[column] = frame[column].astype("float64")
-            frame.loc[tested, column] = stats_frame[column].to_numpy()
-    frame["q_value"] = benjamini_hochberg(frame["p_value"].astype("float64").to_numpy())
-    frame["significant"] = frame["q_value"].astype("float64") < alpha
+    tested = _add_period_change(frame, alpha)
     frame["priority_number"] = frame["priority_number"].astype("Int64")
     frame = frame[SCORECARD_COLUMNS]
     frame.attrs = {
         "comparison": comparison.label,
         "tested": int(tested.sum()),
-        "note": (f"Change: rate per month {comparison.label}; exact Poisson 95% intervals; significance after "
-                 f"Benjamini–Hochberg control across the {int(tested.sum())} tested measures (q < {alpha})."),
+        "seasonality_warning": comparison.seasonality_warning,
+        "note": (f"Change: rate per day {comparison.label}; exact Poisson 95% intervals; significance after "
+                 f"Benjamini–Hochberg control across the {int(tested.sum())} tested measures (q < {alpha})."
+                 + (f" {comparison.seasonality_warning}" if comparison.seasonality_warning else "")),
     }
     return frame
 
@@ -601,7 +454,7 @@ def impact_keys(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> list
     chosen = base.categories or tuple(crime_types(con, "crimes", Filters(force_id=base.force_id)))
     keys = [(f"crime_type:{name}", name) for name in chosen]
     for item in MEASURES:
-        if item.family != "crimes" and not item.is_proxy and measure_available(con, item, base):
+        if item.family != "crimes" and item.in_scorecard and not item.is_proxy and measure_available(con, item, base):
             keys.append((f"measure:{item.id}", item.label))
     return keys
 
@@ -767,7 +620,7 @@ def incident_outcomes(
 
 __all__ = [
     "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_series", "expected_summary",
-    "measure_expected", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
+    "measure_change", "measure_expected", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
     "measure", "measure_available", "measure_filters", "measure_series", "measures_for", "period_label",
     "priority", "resolve_comparison", "scorecard", "incident_outcomes",
 ]

@@ -16,8 +16,11 @@ Frames:
 - `collisions_by_speed_limit`: speed_limit (mph; None = not recorded), collisions, ksi_collisions, casualties.
 - `collisions_by_hour_day`: day_of_week, day_number (1 = Monday), hour (0-23), collisions, ksi_collisions.
 - `road_period_change`: measure, previous_12_months, current_12_months, change, pct_change, rate_ratio,
-  ci_lower, ci_upper (exact 95% Poisson interval on the rate ratio), p_value, months_with_data_previous,
-  months_with_data_current.
+  ci_lower, ci_upper (95% interval on the rate ratio per day: exact Poisson for collisions, quasi-Poisson for
+  casualties, whose counts are clustered by collision), p_value, q_value, significant,
+  months_with_data_previous, months_with_data_current, dispersion, days_previous, days_current.
+
+KSI_SEVERITY_CAVEAT: the change in severity reporting (CRASH) to show beside every KSI trend.
 """
 
 from __future__ import annotations
@@ -264,60 +267,119 @@ def collisions_by_hour_day(con, filters: Filters, start: date | None = None, end
     ).df()
 
 
-def road_period_change(con, force_id: str | None, end_month: date, alpha: float = 0.05) -> pd.DataFrame:
-    """The 12 months to `end_month` (inclusive) against the 12 months before: collisions, KSI collisions,
-    casualties, KSI casualties, fatal casualties and KSI casualties per road-user type, with the exact
-    Poisson rate ratio and its (1 - alpha) interval. `months_with_data_*` count months holding any
-    collision (12 when the period is fully loaded)."""
-    from metrics.compare import benjamini_hochberg, poisson_rate_ratio
+KSI_SEVERITY_CAVEAT = (
+    "Severity reporting changed: since 2016 many forces record injuries in CRASH (or another injury-based "
+    "system), which classifies severity from the injuries the officer records rather than the officer's own "
+    "judgement, and records more casualties as seriously injured than the older systems did. A rise in KSI "
+    "across a force's switch can be a recording change, not more danger on the roads; the DfT publishes "
+    "severity-adjusted KSI series (Reported road casualties Great Britain) for trends across the change."
+)
+CLUSTERING_NOTE = (
+    "Casualty intervals allow for clustering: casualties come in collisions, so their counts vary more than a "
+    "Poisson count (quasi-Poisson, dispersion = E[c²]/E[c] for c casualties per collision)."
+)
+ROAD_MEASURES = ["Collisions", "KSI collisions", "Casualties", "KSI casualties", "Fatal casualties"] + [
+    f"KSI casualties: {user}" for user in ROAD_USER_TYPES
+]
 
-    current_start = add_months(end_month, -11)
-    previous_start = add_months(end_month, -23)
-    previous_end = add_months(end_month, -12)
+
+def _road_counts(con, force_id: str | None, previous_start: date, current_start: date, end_month: date) -> pd.DataFrame:
+    """[measure, period ('previous' | 'current'), n, sum_squares]: each measure's count per period and the sum
+    over collisions of (that measure's casualties in the collision)² — the dispersion's numerator."""
     where, params = _collision_filter(Filters(force_id=force_id), previous_start, end_month)
-    counts = con.execute(
+    return con.execute(
         f"""
         with
 
         chosen_collisions as (
-            select collision_index, severity, month,
+            select collision_index, severity,
                    case when month >= ? then 'current' else 'previous' end as period
             from collisions where {where}
         ),
 
         chosen_casualties as (
-            select chosen_collisions.period, casualties.severity, casualties.road_user_type
+            select chosen_collisions.period, chosen_collisions.collision_index, casualties.severity,
+                   casualties.road_user_type
             from casualties
             inner join chosen_collisions using (collision_index)
         ),
 
-        collision_measures as (
-            select 'Collisions' as measure, period, count(*) as n from chosen_collisions group by all
+        measure_rows as (
+            select 'Collisions' as measure, period, collision_index from chosen_collisions
             union all
-            select 'KSI collisions', period, count(*) from chosen_collisions
-            where severity in ('Fatal', 'Serious') group by all
+            select 'KSI collisions', period, collision_index from chosen_collisions
+            where severity in ('Fatal', 'Serious')
+            union all
+            select 'Casualties', period, collision_index from chosen_casualties
+            union all
+            select 'KSI casualties', period, collision_index from chosen_casualties
+            where severity in ('Fatal', 'Serious')
+            union all
+            select 'Fatal casualties', period, collision_index from chosen_casualties where severity = 'Fatal'
+            union all
+            select 'KSI casualties: ' || road_user_type, period, collision_index from chosen_casualties
+            where severity in ('Fatal', 'Serious')
         ),
 
-        casualty_measures as (
-            select 'Casualties' as measure, period, count(*) as n from chosen_casualties group by all
-            union all
-            select 'KSI casualties', period, count(*) from chosen_casualties
-            where severity in ('Fatal', 'Serious') group by all
-            union all
-            select 'Fatal casualties', period, count(*) from chosen_casualties where severity = 'Fatal' group by all
-            union all
-            select 'KSI casualties: ' || road_user_type, period, count(*) from chosen_casualties
-            where severity in ('Fatal', 'Serious') group by all
+        per_collision as (
+            select measure, period, collision_index, count(*) as in_collision from measure_rows group by all
         ),
 
         final as (
-            select * from collision_measures union all select * from casualty_measures
+            select measure, period, sum(in_collision) as n, sum(in_collision * in_collision) as sum_squares
+            from per_collision
+            group by all
         )
 
         select * from final
         """,
         [current_start, *params],
     ).df()
+
+
+def casualties_per_collision_dispersion(con, filters: Filters, start: date | None = None,
+                                        end: date | None = None) -> float:
+    """E[c²]/E[c] for c = casualties per collision (the collision file's number_of_casualties): how much more a
+    casualty count varies than a Poisson count (1.0 when every collision has one casualty; NaN without data).
+    Poisson intervals on casualty counts are √ of this too narrow."""
+    where, params = _collision_filter(filters, start, end)
+    total, squares = con.execute(
+        f"""
+        with
+        chosen_collisions as (
+            select number_of_casualties from collisions where {where} and number_of_casualties > 0
+        ),
+        final as (
+            select sum(number_of_casualties) as casualties,
+                   sum(number_of_casualties * number_of_casualties) as sum_squares
+            from chosen_collisions
+        )
+        select * from final
+        """,
+        params,
+    ).fetchall()[0]
+    return float(squares) / float(total) if total else float("nan")
+
+
+def casualty_dispersion(n: float, sum_squares: float) -> float:
+    """Variance-to-mean ratio of a count made of clusters: E[c²]/E[c] = Σc² / Σc over collisions (c = the
+    measure's casualties in each collision with any); 1 for collisions themselves or without data."""
+    return max(1.0, float(sum_squares) / float(n)) if n else 1.0
+
+
+def road_period_change(con, force_id: str | None, end_month: date, alpha: float = 0.05) -> pd.DataFrame:
+    """The 12 months to `end_month` (inclusive) against the 12 months before: collisions, KSI collisions,
+    casualties, KSI casualties, fatal casualties and KSI casualties per road-user type, with the rate ratio
+    (per day) and its (1 - alpha) interval: exact Poisson for collisions, quasi-Poisson for casualties (the
+    dispersion E[c²]/E[c] of casualties per collision, both periods pooled; `dispersion` column).
+    `months_with_data_*` count months holding any collision (12 when the period is fully loaded)."""
+    from metrics.compare import benjamini_hochberg, days_in_period, poisson_rate_ratio
+
+    current_start = add_months(end_month, -11)
+    previous_start = add_months(end_month, -23)
+    previous_end = add_months(end_month, -12)
+    counts = _road_counts(con, force_id, previous_start, current_start, end_month)
+    where, params = _collision_filter(Filters(force_id=force_id), previous_start, end_month)
     coverage = con.execute(
         f"""
         select count(distinct month) filter (where month < ?), count(distinct month) filter (where month >= ?)
@@ -325,27 +387,23 @@ def road_period_change(con, force_id: str | None, end_month: date, alpha: float 
         """,
         [current_start, current_start, *params],
     ).fetchall()[0]
-    measures = ["Collisions", "KSI collisions", "Casualties", "KSI casualties", "Fatal casualties"] + [
-        f"KSI casualties: {user}" for user in ROAD_USER_TYPES
-    ]
+    days_previous, days_current = days_in_period(previous_start, previous_end), days_in_period(current_start, end_month)
+    lookup = {(m, p): (int(n), int(sq)) for m, p, n, sq in zip(counts["measure"], counts["period"], counts["n"],
+                                                               counts["sum_squares"])} if len(counts) else {}
     rows = []
-    lookup = {(m, p): int(n) for m, p, n in zip(counts["measure"], counts["period"], counts["n"])} if len(counts) else {}
-    for measure in measures:
-        previous = lookup.get((measure, "previous"), 0)
-        current = lookup.get((measure, "current"), 0)
-        ratio = poisson_rate_ratio(current, 12.0, previous, 12.0, alpha)
+    for measure in ROAD_MEASURES:
+        previous, previous_sq = lookup.get((measure, "previous"), (0, 0))
+        current, current_sq = lookup.get((measure, "current"), (0, 0))
+        dispersion = casualty_dispersion(previous + current, previous_sq + current_sq)
+        ratio = poisson_rate_ratio(current, days_current, previous, days_previous, alpha, dispersion)
         rows.append({
-            "measure": measure,
-            "previous_12_months": previous,
-            "current_12_months": current,
+            "measure": measure, "previous_12_months": previous, "current_12_months": current,
             "change": current - previous,
-            "pct_change": 100.0 * (current - previous) / previous if previous else float("nan"),
-            "rate_ratio": ratio.rate_ratio,
-            "ci_lower": ratio.ci_lower,
-            "ci_upper": ratio.ci_upper,
-            "p_value": ratio.p_value,
-            "months_with_data_previous": int(coverage[0]),
-            "months_with_data_current": int(coverage[1]),
+            "pct_change": 100.0 * (ratio.rate_ratio - 1) if previous else float("nan"),
+            "rate_ratio": ratio.rate_ratio, "ci_lower": ratio.ci_lower, "ci_upper": ratio.ci_upper,
+            "p_value": ratio.p_value, "months_with_data_previous": int(coverage[0]),
+            "months_with_data_current": int(coverage[1]), "dispersion": dispersion,
+            "days_previous": days_previous, "days_current": days_current,
         })
     frame = pd.DataFrame(rows)
     # Benjamini–Hochberg across every row of this comparison (the rows overlap: KSI is part of casualties)
@@ -353,4 +411,6 @@ def road_period_change(con, force_id: str | None, end_month: date, alpha: float 
     frame["significant"] = frame["q_value"] < alpha
     frame.attrs["current_period"] = (current_start, end_month)
     frame.attrs["previous_period"] = (previous_start, previous_end)
+    frame.attrs["note"] = CLUSTERING_NOTE
+    frame.attrs["ksi_caveat"] = KSI_SEVERITY_CAVEAT
     return frame

@@ -3,6 +3,7 @@ when it is missing the tests FAIL (they never skip), as CI requires."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -59,6 +60,27 @@ def demo_db(tmp_path_factory) -> Path:
     db = root / "demo.duckdb"
     build_demo(db, seed=1, archive_dir=root / "archive")
     return db
+
+
+@contextlib.contextmanager
+def app_reads(db: Path):
+    """The dashboard (AppTest, in this process) reads `db`: $CRIME_MONITOR_DB set and Streamlit's caches cleared,
+    both restored afterwards."""
+    import streamlit
+
+    old = os.environ.get("CRIME_MONITOR_DB")
+    os.environ["CRIME_MONITOR_DB"] = str(db)
+    streamlit.cache_resource.clear()
+    streamlit.cache_data.clear()
+    try:
+        yield db
+    finally:
+        streamlit.cache_resource.clear()
+        streamlit.cache_data.clear()
+        if old is None:
+            os.environ.pop("CRIME_MONITOR_DB", None)
+        else:
+            os.environ["CRIME_MONITOR_DB"] = old
 
 
 def run_cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:

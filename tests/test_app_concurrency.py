@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, app_reads
 from tests.test_faults import _write_shifted_copies
 
 pytestmark = pytest.mark.slow
@@ -25,22 +25,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def app_db(essex_db: Path, tmp_path: Path):
     """A private copy of the Essex warehouse that the app reads ($CRIME_MONITOR_DB)."""
-    import streamlit as stl
-
     db = tmp_path / "live" / "warehouse.duckdb"
     db.parent.mkdir()
     shutil.copyfile(essex_db, db)
-    old = os.environ.get("CRIME_MONITOR_DB")
-    os.environ["CRIME_MONITOR_DB"] = str(db)
-    stl.cache_resource.clear()
-    stl.cache_data.clear()
-    yield db
-    stl.cache_resource.clear()
-    stl.cache_data.clear()
-    if old is None:
-        os.environ.pop("CRIME_MONITOR_DB", None)
-    else:
-        os.environ["CRIME_MONITOR_DB"] = old
+    with app_reads(db):
+        yield db
 
 
 def _context(at):
@@ -120,7 +109,8 @@ def test_running_server_has_xsrf_protection_on(tmp_path, essex_db):
 def test_app_accepts_no_uploads():
     """No page takes a file upload (loads run from the command line), so no request can write a file.
     If one is ever added, it must set server.maxUploadSize and keep the file in a temporary folder."""
-    sources = [PROJECT_ROOT / "app.py", PROJECT_ROOT / "ui.py", *sorted((PROJECT_ROOT / "pages").glob("*.py"))]
+    sources = [PROJECT_ROOT / "app.py", *sorted((PROJECT_ROOT / "ui").glob("*.py")),
+               *sorted((PROJECT_ROOT / "views").glob("*.py")), *sorted((PROJECT_ROOT / "pages").glob("*.py"))]
     uploaders = []
     for path in sources:
         for node in ast.walk(ast.parse(path.read_text())):

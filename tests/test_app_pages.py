@@ -1,55 +1,148 @@
-"""AppTest: every page of the dashboard runs on the real Essex data and on the demo warehouse without an
-exception, and the key numbers it shows match values computed independently (the raw data.police.uk CSV
-files, plain SQL, scipy). Also: the demo banner, URL state (valid and invalid link parameters) and the
-short-range fall-backs."""
+"""AppTest: every view of the dashboard runs through app.py on the real Essex data and on the demo warehouse, with
+no exception and no empty ("None"/"nan") cell, and what the shell promises holds: navigation from the one list
+of views, the demo banner, filters kept in the URL with a notice for every invalid value (quoted literally, never
+rendered as markdown), the comparison notice only where the comparison applies, the crime-type filter claimed only
+where it applies, change chips that say what they are, and no export file built on a page run. Key numbers are
+checked against the raw data.police.uk files, plain SQL and scipy."""
 
 from __future__ import annotations
 
 import csv
+import json
+import re
 from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 from scipy import stats
 from streamlit.testing.v1 import AppTest
 
 import ui
+import views
 from tests.conftest import PROJECT_ROOT
 
 ASB = "Anti-social behaviour"
-VIEWS = ui.available_views()
-# the pages this module's author owns: their tables must show no empty (None/nan) cells
-SHELL_PAGES = {"pages/overview.py", "pages/local_policing.py", "pages/covid.py", "pages/data.py"}
-# keep the demo runs fast: a comparison whose baseline is short, so no expected model is fitted (under 24 months)
-DEMO_FAST = {"compare": "custom", "pre": "2017-01..2017-06", "post": "2017-07..2017-12"}
+VIEW_IDS = [v.id for v in views.VIEWS]
+BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "null"}
+# keep the demo runs fast: a short baseline, so no expected model is fitted (under 24 months of history)
+DEMO_FAST = {"compare": "Custom periods", "pre": ["Jan 2017", "Jun 2017"], "post": ["Jul 2017", "Dec 2017"]}
+# link values that try to become a live link and an image in the app's notices (issue 15.6)
+LINK_ATTACK = {"force": "[Session expired - sign in again](https://evil.example/login)",
+               "district": "![x](https://evil.example/pixel.png)"}
 
 
-def run_page(db: Path, page: str, params: dict | None = None, monkeypatch=None, timeout: float = 240) -> AppTest:
-    """Run app.py for `page` (a path like 'pages/overview.py') as a fresh session with URL `params`."""
+def run_view(db: Path, view_id: str, params: dict | None = None, monkeypatch=None, timeout: float = 300) -> AppTest:
+    """Run app.py for a view as a fresh session whose URL holds `params`."""
     monkeypatch.setenv("CRIME_MONITOR_DB", str(db))
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=timeout)
     for key, value in (params or {}).items():
         at.query_params[key] = value
-    at.switch_page(page)
+    at.switch_page(f"pages/{view_id}.py")
     at.run()
     return at
 
 
-def _assert_clean(at: AppTest, page: str) -> None:
-    assert [e.value for e in at.exception] == [], f"{page}: exception {[e.value for e in at.exception]}"
-    assert len(at.title) >= 1, f"{page}: no title"
-    if page in SHELL_PAGES:
-        for frame in (d.value for d in at.dataframe):
-            for column in frame.columns:
-                values = frame[column]
-                if values.map(lambda v: isinstance(v, (list, tuple))).any():
-                    continue
-                assert not values.isna().any(), f"{page}: empty cells in column {column!r}"
-                assert not values.astype(str).isin(["None", "nan", "NaN", "NaT"]).any(), f"{page}: {column!r}"
+def texts(at: AppTest) -> list[str]:
+    """Every markdown body the page drew (notices, captions, text, headings, metric labels)."""
+    parts = [e.value for kind in (at.info, at.warning, at.error, at.success, at.markdown, at.caption, at.title,
+                                  at.subheader) for e in kind]
+    return [str(p) for p in parts] + [m.label for m in at.metric]
 
 
+def plain(markdown: str) -> str:
+    """Markdown source as it reads on screen (backslash escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def frames(at: AppTest) -> list:
+    """Every table on the page (static tables and grids) as a frame of text cells."""
+    return [t.value for t in at.table] + [d.value for d in at.dataframe]
+
+
+def shown_cells(at: AppTest) -> list[str]:
+    cells = []
+    for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
+        for column in frame.columns:
+            cells += [str(v) for v in frame[column].tolist()]
+    return cells
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def assert_clean(at: AppTest, view_id: str) -> None:
+    assert [e.value for e in at.exception] == [], f"{view_id}: {[e.value for e in at.exception]}"
+    assert at.title and at.title[0].value, view_id
+    bad = [c for c in shown_cells(at) if c.strip() in BAD_CELLS]
+    assert bad == [], (view_id, bad[:5])
+
+
+@pytest.fixture(scope="module")
+def essex_runs(essex_db, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    try:
+        return {v: run_view(essex_db, v, LINK_ATTACK, mp) for v in VIEW_IDS}
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="module")
+def demo_runs(demo_db):
+    mp = pytest.MonkeyPatch()
+    try:
+        return {v: run_view(demo_db, v, {"crime_type": "Burglary"} if v == "covid" else DEMO_FAST, mp) for v in VIEW_IDS}
+    finally:
+        mp.undo()
+
+
+# ---------------------------------------------------------------------------------------------------
+# every view, both warehouses
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("view_id", VIEW_IDS)
+def test_every_view_runs_on_essex_data(essex_runs, view_id):
+    at = essex_runs[view_id]
+    assert_clean(at, view_id)
+    assert not any("Demo data — synthetic" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("view_id", VIEW_IDS)
+def test_every_view_runs_on_demo_data(demo_runs, view_id):
+    at = demo_runs[view_id]
+    assert_clean(at, view_id)
+    assert any("Demo data — synthetic" in w.value for w in at.warning), "no demo banner"
+
+
+def test_navigation_comes_from_one_list_of_views():
+    from metrics.registry import PLAN_PRIORITY_IDS
+
+    assert [v.id for v in ui.available_views()] == VIEW_IDS and len(VIEW_IDS) == 12
+    assert [v.priority_id for v in views.PRIORITY_VIEWS] == list(PLAN_PRIORITY_IDS)  # the plan's order
+    for view in views.VIEWS:
+        assert (PROJECT_ROOT / view.page).is_file() and view.url_path == view.id
+
+
+# ---------------------------------------------------------------------------------------------------
+# link values are quoted literally (never markdown) on every view
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("view_id", VIEW_IDS)
+def test_link_values_are_never_rendered_as_markdown(essex_runs, view_id):
+    at = essex_runs[view_id]
+    notices = [i.value for i in at.info]
+    force = next(n for n in notices if "which is not loaded" in n)
+    assert "“`[Session expired - sign in again](https://evil.example/login)`”" in force  # a code span: literal
+    district = next(n for n in notices if "Ignored district" in n)
+    assert "“`![x](https://evil.example/pixel.png)`”" in district
+    for body in texts(at):  # outside code spans: nowhere a link, an image or a URL to the outside
+        outside_code = re.sub(r"(`+).*?\1", "", body)
+        assert not re.search(r"(?<!\\)\]\(", outside_code) and "evil.example" not in outside_code, (view_id, body)
+    assert "force" not in at.query_params and "district" not in at.query_params  # dropped from the URL
+
+
+# ---------------------------------------------------------------------------------------------------
+# key numbers against independent computations
+# ---------------------------------------------------------------------------------------------------
 def _raw_street_counts(essex_dir: Path) -> dict[tuple[str, str], int]:
     """(YYYY-MM, crime type) -> rows, read straight from the data.police.uk CSV files."""
     counts: dict[tuple[str, str], int] = {}
@@ -61,158 +154,194 @@ def _raw_street_counts(essex_dir: Path) -> dict[tuple[str, str], int]:
     return counts
 
 
-def _scorecard(at: AppTest) -> pd.DataFrame:
-    frames = [d.value for d in at.dataframe if "Measure" in d.value.columns and "Latest month" in d.value.columns]
+def _scorecard(at: AppTest):
+    frames = [t.value for t in at.table if "Measure" in t.value.columns and "Latest month" in t.value.columns]
     assert frames, "no scorecard table"
     return frames[-1].set_index("Measure")
 
 
-# ---------------------------------------------------------------------------------------------------
-# every page, both warehouses
-# ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("view", VIEWS, ids=[v.url_path for v in VIEWS])
-def test_every_page_runs_on_essex_data(essex_db, monkeypatch, view):
-    at = run_page(essex_db, view.path, monkeypatch=monkeypatch)
-    _assert_clean(at, view.path)
-    assert not any("Demo data — synthetic" in w.value for w in at.warning)
-
-
-@pytest.mark.parametrize("view", VIEWS, ids=[v.url_path for v in VIEWS])
-def test_every_page_runs_on_demo_data(demo_db, monkeypatch, view):
-    params = {"crime_type": "Burglary"} if view.path == "pages/covid.py" else DEMO_FAST
-    at = run_page(demo_db, view.path, params, monkeypatch=monkeypatch)
-    _assert_clean(at, view.path)
-    assert any("Demo data — synthetic" in w.value for w in at.warning), "no demo banner"
-
-
-def test_all_twelve_views_exist():
-    assert [v.path for v in VIEWS] == [v.path for v in ui.VIEWS]
-
-
-# ---------------------------------------------------------------------------------------------------
-# key numbers against independent computations
-# ---------------------------------------------------------------------------------------------------
-def test_overview_numbers_match_the_raw_files(essex_db, essex_dir, monkeypatch):
+def test_overview_numbers_match_the_raw_files(essex_runs, essex_dir):
     raw = _raw_street_counts(essex_dir)
-    at = run_page(essex_db, "pages/overview.py", monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/overview.py")
-    card = _scorecard(at)
-
-    asb_feb = raw[("2019-02", ASB)]
-    assert card.loc["Anti-social behaviour incidents", "Latest month"] == f"{asb_feb:,}"
+    card = _scorecard(essex_runs["overview"])
+    assert card.loc["Anti-social behaviour incidents", "Latest month"] == f"{raw[('2019-02', ASB)]:,}"
     assert card.loc["Anti-social behaviour incidents", "As at"] == "Feb 2019"
-
     # only 5 months loaded: the default comparison falls back to Jan–Feb 2019 against Nov–Dec 2018
-    assert any("comparing the latest 2 months" in i.value for i in at.info)
+    assert any("comparing the latest 2 months" in i.value for i in essex_runs["overview"].info)
 
     def crimes(months: list[str]) -> int:
         return sum(n for (month, kind), n in raw.items() if month in months and kind != ASB)
 
     post, pre = crimes(["2019-01", "2019-02"]), crimes(["2018-11", "2018-12"])
-    # exact conditional (Clopper–Pearson) interval of the rate ratio, equal exposures
-    pi_lo = stats.beta.ppf(0.025, post, pre + 1)
-    pi_hi = stats.beta.ppf(0.975, post + 1, pre)
+    pi_lo, pi_hi = stats.beta.ppf(0.025, post, pre + 1), stats.beta.ppf(0.975, post + 1, pre)
     row = card.loc["All recorded crime (excluding ASB)"]
-    assert row["Change"] == f"{(post / pre - 1) * 100:+.1f}%"
+    assert row["Current period"] == f"{post:,}"
+    assert row["Change in monthly rate"] == f"{(post / pre - 1) * 100:+.1f}%"
     assert row["95% interval"] == f"{(pi_lo / (1 - pi_lo) - 1) * 100:+.1f}% to {(pi_hi / (1 - pi_hi) - 1) * 100:+.1f}%"
 
 
-def test_local_policing_numbers_match_sql(essex_db, essex_dir, monkeypatch):
-    raw = _raw_street_counts(essex_dir)
-    at = run_page(essex_db, "pages/local_policing.py", monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/local_policing.py")
-    post = sum(n for (month, kind), n in raw.items() if month in ("2019-01", "2019-02") and kind != ASB)
-    assert at.metric[0].value == f"{post:,}"
-
+def test_local_policing_numbers_match_sql(essex_db, monkeypatch):
+    at = run_view(essex_db, "local_policing", monkeypatch=monkeypatch)
+    assert_clean(at, "local_policing")
     con = duckdb.connect(str(essex_db), read_only=True)
     try:
-        basildon = con.execute(
-            """
-            select count(*) from crimes
-            where crime_type <> ? and month between ? and ?
+        (post,), = con.execute("select count(*) from crimes where crime_type <> ? and month between ? and ?",
+                               [ASB, date(2019, 1, 1), date(2019, 2, 1)]).fetchall()
+        (basildon, residents), = con.execute("""
+            select count(*), (select sum(usual_residents) from lsoa where force_id = 'essex' and district = 'Basildon')
+            from crimes where crime_type <> ? and month between ? and ?
               and lsoa_code in (select lsoa_code from lsoa where force_id = 'essex' and district = 'Basildon')
-            """,
-            [ASB, date(2019, 1, 1), date(2019, 2, 1)],
-        ).fetchall()[0][0]
-        residents = con.execute(
-            "select sum(usual_residents) from lsoa where force_id = 'essex' and district = 'Basildon'"
-        ).fetchall()[0][0]
+        """, [ASB, date(2019, 1, 1), date(2019, 2, 1)]).fetchall()
     finally:
         con.close()
-    districts = next(d.value for d in at.dataframe if "district" in d.value.columns and "residents" in d.value.columns)
-    row = districts.set_index("district").loc["Basildon"]
-    assert int(row["count"]) == basildon
-    assert row["rate_per_1000"] == pytest.approx(basildon / residents * 1000)
+    assert at.metric[0].value == f"{post:,}"
+    districts = next(f for f in frames(at) if "Residents (2011 Census)" in f.columns and "District" in f.columns)
+    row = districts.set_index("District").loc["Basildon"]
+    assert row["Crimes"] == f"{basildon:,}" and row["Residents (2011 Census)"] == f"{residents:,}"
+    assert row["Crimes per 1,000 residents (period)"] == f"{basildon / residents * 1000:,.1f}"
     assert len(districts) == 14
 
 
-def test_demo_overview_latest_asb_matches_sql(demo_db, monkeypatch):
-    at = run_page(demo_db, "pages/overview.py", DEMO_FAST, monkeypatch=monkeypatch)
+def test_demo_overview_latest_asb_matches_sql(demo_runs, demo_db):
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        last, count = con.execute(
-            """
+        (last, count), = con.execute("""
             with last_month as (select max(month) as month from crimes where force_id = 'essex')
             select last_month.month, count(*) from crimes, last_month
-            where crimes.month = last_month.month and crime_type = ? and force_id = 'essex'
-            group by last_month.month
-            """,
-            [ASB],
-        ).fetchall()[0]
+            where crimes.month = last_month.month and crime_type = ? and force_id = 'essex' group by 1""",
+                                    [ASB]).fetchall()
     finally:
         con.close()
-    card = _scorecard(at)
+    card = _scorecard(demo_runs["overview"])
     assert card.loc["Anti-social behaviour incidents", "Latest month"] == f"{count:,}"
     assert card.loc["Anti-social behaviour incidents", "As at"] == f"{last:%b %Y}"
 
 
-def test_data_view_rows_match_sql(essex_db, essex_dir, monkeypatch):
-    raw_rows = sum(_raw_street_counts(essex_dir).values())
-    at = run_page(essex_db, "pages/data.py", monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/data.py")
-    tables = next(d.value for d in at.dataframe if list(d.value.columns) == ["table", "rows"]).set_index("table")
-    assert int(tables.loc["crimes", "rows"]) == raw_rows == 84_233
-    sources = next(d.value for d in at.dataframe if "Source" in d.value.columns and "Gaps" in d.value.columns)
+def test_data_view_rows_match_sql(essex_runs, essex_dir):
+    at = essex_runs["data"]
+    tables = next(f for f in frames(at) if list(f.columns) == ["Table", "Rows"]).set_index("Table")
+    assert tables.loc["crimes", "Rows"] == f"{sum(_raw_street_counts(essex_dir).values()):,}" == "84,233"
+    sources = next(f for f in frames(at) if "Source" in f.columns and "Gaps" in f.columns)
     street = sources[sources["Source"] == "data.police.uk street-level crime and ASB"].iloc[0]
     assert (street["First month"], street["Last month"], street["Gaps"]) == ("Oct 2018", "Feb 2019", "none")
+    caveats = next(t.value for t in at.table if "Caveats" in t.value.columns)  # a static table: never cut off
+    assert caveats["Caveats"].str.len().max() > 100
 
 
 # ---------------------------------------------------------------------------------------------------
-# URL state and fall-backs
+# URL state, notices, fall-backs
 # ---------------------------------------------------------------------------------------------------
-def test_url_state_applies_and_is_written_back(essex_db, monkeypatch):
-    at = run_page(essex_db, "pages/local_policing.py", {"district": ["Harlow", "Basildon"], "measure": "asb"},
+def test_url_state_applies(essex_db, monkeypatch):
+    at = run_view(essex_db, "local_policing", {"district": ["Harlow", "Basildon"], "measure": "Anti-social behaviour"},
                   monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/local_policing.py")
-    assert at.caption[0].value.startswith("Essex Police: Harlow, Basildon")
+    assert_clean(at, "local_policing")
+    assert plain(at.caption[0].value).startswith("Essex Police: Harlow and Basildon")
     assert at.query_params["district"] == ["Harlow", "Basildon"]
-    districts = next(d.value for d in at.dataframe if "district" in d.value.columns and "residents" in d.value.columns)
-    assert sorted(districts["district"]) == ["Basildon", "Harlow"]
-    assert at.metric[0].label.startswith("Anti-social behaviour")
+    districts = next(f for f in frames(at) if "Residents (2011 Census)" in f.columns and "District" in f.columns)
+    assert sorted(districts["District"]) == ["Basildon", "Harlow"]
+    assert plain(at.metric[0].label).startswith("Anti-social behaviour")
 
 
 def test_invalid_url_parameters_fall_back_with_a_notice(essex_db, monkeypatch):
-    at = run_page(essex_db, "pages/overview.py",
-                  {"force": "atlantis", "district": "Nowhere", "compare": "bogus", "crime_type": "Piracy"},
-                  monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/overview.py")
+    at = run_view(essex_db, "overview", {"force": "atlantis", "district": "Nowhere", "compare": "bogus",
+                                         "crime_type": "Piracy", "measure": "x"}, monkeypatch=monkeypatch)
+    assert_clean(at, "overview")
     notices = " ".join(i.value for i in at.info)
-    assert "“atlantis”" in notices and "“Nowhere”" in notices and "“bogus”" in notices and "“Piracy”" in notices
+    assert "“`atlantis`”" in notices and "“`Nowhere`”" in notices and "“`bogus`”" in notices and "“`Piracy`”" in notices
     assert at.caption[0].value.startswith("Essex Police ·")
-    assert "force" not in at.query_params and "district" not in at.query_params
+    assert "force" not in at.query_params and "district" not in at.query_params and "compare" not in at.query_params
+    lp = run_view(essex_db, "local_policing", {"measure": "bogus"}, monkeypatch=monkeypatch)
+    assert any("“`bogus`” is not a valid Measure (link parameter `measure`)" in i.value for i in lp.info)
+    assert plain(lp.metric[0].label).startswith("All crime (excluding ASB)")
 
 
 def test_custom_periods_from_the_url(essex_db, monkeypatch):
-    at = run_page(essex_db, "pages/overview.py", {"compare": "custom", "pre": "2018-10..2018-11", "post": "2019-01..2019-02"},
-                  monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/overview.py")
-    assert "Jan 2019–Feb 2019 vs Oct 2018–Nov 2018" in at.caption[0].value
-    assert at.query_params["pre"] == "2018-10..2018-11"
+    at = run_view(essex_db, "overview", {"compare": "Custom periods", "pre": ["Oct 2018", "Oct 2018"],
+                                         "post": ["Jan 2019", "Feb 2019"]}, monkeypatch=monkeypatch)
+    assert_clean(at, "overview")
+    assert "Jan 2019–Feb 2019 vs Oct 2018" in at.caption[0].value
+    assert at.query_params["pre"] == ["Oct 2018", "Oct 2018"]  # kept: not the default
+    # a link at the defaults keeps a clean URL (Streamlit drops a bound parameter equal to its default)
+    default = run_view(essex_db, "overview", {"compare": "Custom periods", "pre": ["Oct 2018", "Nov 2018"]},
+                       monkeypatch=monkeypatch)
+    assert "Nov 2018" in default.caption[0].value and "pre" not in default.query_params
 
 
-def test_covid_presets_fall_back_on_short_data(essex_db, monkeypatch):
-    at = run_page(essex_db, "pages/covid.py", {"compare": "covid"}, monkeypatch=monkeypatch)
-    _assert_clean(at, "pages/covid.py")
-    text = " ".join(i.value for i in at.info)
-    assert "pre-COVID vs COVID-year comparison needs" in text
-    assert "there is no COVID-19 period to show" in text
+def test_comparison_notice_only_where_the_comparison_applies(essex_runs):
+    fallback = "comparing the latest 2 months"
+    for view in views.VIEWS:
+        shown = any(fallback in i.value for i in essex_runs[view.id].info)
+        assert shown == view.uses_comparison, view.id
+    assert not views.view("weekly").uses_comparison and not views.view("covid").uses_comparison
+    assert any("there is no COVID-19 period to show" in i.value for i in essex_runs["covid"].info)
+
+
+# ---------------------------------------------------------------------------------------------------
+# what a new user tripped over (issue 16)
+# ---------------------------------------------------------------------------------------------------
+def test_change_chips_say_what_they_are(demo_runs):
+    """The change of a monthly rate between two periods is not growth 'per month'."""
+    deltas = [(v, m.label, m.proto.delta) for v, at in demo_runs.items() for m in at.metric if m.proto.delta]
+    assert deltas, "no change chips"
+    for view_id, label, delta in deltas:
+        assert "per month" not in delta, (view_id, label, delta)
+    rates = [d for _, _, d in deltas if "monthly rate" in d]
+    assert rates and all(re.fullmatch(r"[+-]\d+\.\d% monthly rate vs \w{3} \d{4}–\w{3} \d{4}", d) for d in rates)
+
+
+def test_crime_type_filter_claims_only_where_it_applies(essex_db, monkeypatch):
+    violence = run_view(essex_db, "serious_violence", {"crime_type": "Burglary"}, monkeypatch=monkeypatch)
+    assert "Burglary" not in violence.caption[0].value  # the header names the area and periods only
+    assert any("crime-type filter (Burglary) does not apply here" in c.value for c in violence.caption)
+    titles = [spec["layout"]["title"]["text"] for spec in chart_specs(violence)]
+    assert titles and not any("Burglary" in t for t in titles)
+    local = run_view(essex_db, "local_policing", {"crime_type": "Burglary"}, monkeypatch=monkeypatch)
+    assert "crime types: Burglary" in local.caption[0].value
+    titles = [spec["layout"]["title"]["text"] for spec in chart_specs(local)]
+    assert titles[0] == "Burglary per month — Essex Police"
+    assert plain(local.metric[0].label) == "Burglary, Jan 2019–Feb 2019"
+    assert not any("Selected crime types" in t for t in texts(local) + titles)
+
+
+def test_serious_violence_is_qualified_in_titles_and_figures(essex_runs):
+    at = essex_runs["serious_violence"]
+    assert plain(at.metric[0].label).startswith("Violence and sexual offences, robbery and weapons")
+    assert plain(at.subheader[0].value).startswith("Serious violence (violence and sexual offences incl. common assault")
+    assert chart_specs(at)[0]["layout"]["title"]["text"].startswith("Serious violence (violence and sexual offences")
+
+
+@pytest.mark.parametrize("view_id", ["domestic_abuse", "children", "fraud"])
+def test_flagged_measures_and_fraud_show_whether_they_improved(demo_runs, view_id):
+    labels = [plain(m.label) for m in demo_runs[view_id].metric]
+    assert "95% interval of the change" in labels and "Significance" in labels, labels
+
+
+# ---------------------------------------------------------------------------------------------------
+# exports are built only when clicked (issue 14.3)
+# ---------------------------------------------------------------------------------------------------
+def test_no_export_is_built_on_a_page_run(demo_db, monkeypatch):
+    import streamlit
+    from streamlit.delta_generator import DeltaGenerator
+
+    import briefing.images
+    import briefing.pack
+    import briefing.tables
+
+    built: list[str] = []
+    for module, name in ((briefing.tables, "csv_bytes"), (briefing.tables, "xlsx_bytes"),
+                         (briefing.images, "figure_bytes"), (briefing.pack, "build_pack_bytes"),
+                         (briefing.pack, "_pptx"), (briefing.pack, "_pdf")):
+        monkeypatch.setattr(module, name, lambda *a, _name=name, **k: built.append(_name) or b"")
+    deferred: list[bool] = []
+    original = DeltaGenerator.download_button
+
+    def recording(self, label, data, *args, **kwargs):
+        deferred.append(callable(data))
+        return original(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    monkeypatch.setattr(streamlit, "download_button", lambda *a, **k: recording(streamlit._main, *a, **k))
+    for view_id in ("overview", "roads", "weekly"):
+        at = run_view(demo_db, view_id, DEMO_FAST, monkeypatch)
+        assert not at.exception, view_id
+    assert built == []
+    assert len(deferred) > 20 and all(deferred)  # every button's file is a callable, made on click

@@ -8,37 +8,23 @@ Every key number shown is checked against plain SQL written here, independently 
 
 from __future__ import annotations
 
-import contextlib
-import os
+import re
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, app_reads
 
 PAGES = ("asb", "domestic_abuse", "serious_violence", "gangs", "children", "roads", "fraud", "weekly")
 BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "null"}
 
 
-@contextlib.contextmanager
-def _warehouse(db: Path):
-    old = os.environ.get("CRIME_MONITOR_DB")
-    os.environ["CRIME_MONITOR_DB"] = str(db)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("CRIME_MONITOR_DB", None)
-        else:
-            os.environ["CRIME_MONITOR_DB"] = old
-
-
 def _run(db: Path, page: str, params: dict[str, str] | None = None):
     from streamlit.testing.v1 import AppTest
 
-    with _warehouse(db):
+    with app_reads(db):
         at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=180)
         for key, value in (params or {}).items():
             at.query_params[key] = value
@@ -48,8 +34,13 @@ def _run(db: Path, page: str, params: dict[str, str] | None = None):
     return at
 
 
+def _plain(markdown: str) -> str:
+    """Markdown source as it reads on screen (backslash escapes removed)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def _metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return {_plain(m.label): m.value for m in at.metric}
 
 
 def _texts(at) -> str:
@@ -107,6 +98,12 @@ def test_all_priority_views_are_listed_in_the_shell():
     assert set(PAGES) <= listed
 
 
+def _table_with(at, column: str):
+    """The first table (grid or static) that has `column`."""
+    return next(frame for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]
+                if column in frame.columns)
+
+
 # ---------------------------------------------------------------------------------------------
 # Essex: real street data only
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +121,7 @@ def test_asb_total_matches_sql_on_essex(essex_runs, essex_db):
         where crime_type = 'Anti-social behaviour' and force_id = 'essex' and district = 'Basildon'
           and month between ? and ?
     """, [date(2019, 1, 1), date(2019, 2, 1)])[0]
-    table = next(d.value for d in at.dataframe if "District" in d.value.columns)
+    table = _table_with(at, "Current (incidents)")
     row = table[table["District"] == "Basildon"].iloc[0]
     assert row["Current (incidents)"] == f"{basildon:,}"
     assert "Load the data.police.uk months from March 2019 to February 2021" in _texts(at)
@@ -136,14 +133,15 @@ def test_serious_violence_total_matches_sql_on_essex(essex_runs, essex_db):
         where force_id = 'essex' and month between ? and ?
           and crime_type in ('Violence and sexual offences', 'Robbery', 'Possession of weapons')
     """, [date(2019, 1, 1), date(2019, 2, 1)])[0]
-    assert _metrics(essex_runs["serious_violence"])["Serious violence, Jan 2019–Feb 2019"] == f"{expected:,}"
+    label = "Violence and sexual offences, robbery and weapons, Jan 2019–Feb 2019"  # qualified, not "Serious violence"
+    assert _metrics(essex_runs["serious_violence"])[label] == f"{expected:,}"
 
 
 def test_gangs_drugs_count_matches_sql_on_essex(essex_runs, essex_db):
     at = essex_runs["gangs"]
     (drugs,) = _sql(essex_db, "select count(*) from crimes where force_id = 'essex' and crime_type = 'Drugs' "
                               "and month between ? and ?", [date(2019, 1, 1), date(2019, 2, 1)])[0]
-    assert _metrics(at)["Drugs, Jan 2019–Feb 2019"] == f"{drugs:,}"
+    assert _metrics(at)["Drug offences, Jan 2019–Feb 2019"] == f"{drugs:,}"
     assert "Stops and searches — not loaded" in _texts(at)
 
 
@@ -167,13 +165,13 @@ def test_not_loaded_notices_give_the_exact_command_on_essex(essex_runs, essex_db
                                          ("children", "Public order offences (proxy for hate crime)")])
 def test_public_proxies_are_labelled_on_essex(essex_runs, essex_db, page, proxy):
     at = essex_runs[page]
-    assert proxy in [s.value for s in at.subheader]
+    assert proxy in [_plain(s.value) for s in at.subheader]
     # the proxy's district table holds the real count for a district
     category = "Violence and sexual offences" if page == "domestic_abuse" else "Public order"
     (count,) = _sql(essex_db, "select count(*) from crimes where force_id = 'essex' and crime_type = ? "
                               "and district = 'Chelmsford' and month between ? and ?",
                     [category, date(2019, 1, 1), date(2019, 2, 1)])[0]
-    table = next(d.value for d in at.dataframe if "District" in d.value.columns)
+    table = _table_with(at, "Current (crimes)")
     assert table.loc[table["District"] == "Chelmsford", "Current (crimes)"].iloc[0] == f"{count:,}"
 
 
@@ -199,14 +197,15 @@ def test_roads_ksi_for_12_months_matches_sql_on_demo(demo_runs, demo_db):
     (collisions,) = _sql(demo_db, "select count(*) from collisions where force_id = 'essex' and month between ? and ?",
                          YEAR_2021)[0]
     shown = _metrics(at)
-    assert shown["KSI casualties, Jan 2021–Dec 2021"] == f"{ksi:,}"
-    assert shown["Fatal casualties, Jan 2021–Dec 2021"] == f"{fatal:,}"
-    assert shown["Casualties, Jan 2021–Dec 2021"] == f"{casualties:,}"
-    assert shown["Collisions, Jan 2021–Dec 2021"] == f"{collisions:,}"
+    assert shown["KSI casualties"] == f"{ksi:,}"  # the 12 months are named in the section's title
+    assert shown["Fatal casualties"] == f"{fatal:,}"
+    assert shown["Casualties"] == f"{casualties:,}"
+    assert shown["Collisions"] == f"{collisions:,}"
+    assert _plain(at.subheader[0].value) == "12 months to December 2021 against the 12 months before"
     # speeding detections (force measure mapped to roads): the latest value shown
     (value, unit), = _sql(demo_db, "select value, unit from measures where measure = 'Speeding detections' "
                                    "and force_id = 'essex' order by period_end desc limit 1")
-    table = next(d.value for d in at.dataframe if "Measure" in d.value.columns and "Meets target" in d.value.columns)
+    table = _table_with(at, "Meets target")
     assert table.loc[table["Measure"] == "Speeding detections", "Value"].iloc[0] == f"{value:,.1f} {unit}"
 
 
@@ -235,8 +234,8 @@ def test_domestic_abuse_measures_match_sql_on_demo(demo_runs, demo_db):
         where a.domestic_abuse and b.domestic_abuse and a.force_id = 'essex' and a.month between ? and ?
     """, YEAR_2021)[0]
     shown = _metrics(at)
-    assert shown["Domestic-abuse crimes"] == f"{incidents:,}"
-    assert shown["Victims"] == f"{victims:,}"
+    assert shown["Domestic abuse crimes, Jan 2021–Dec 2021"] == f"{incidents:,}"
+    assert shown["Victims, Jan 2021–Dec 2021"] == f"{victims:,}"
     assert shown["Repeat victims within 12 months"] == f"{repeats:,}"
     assert "not loaded" not in _texts(at).split("Force measures")[0]
     # outcomes table (metrics.plan.incident_outcomes): every outcome's count, and missing outcomes named
@@ -244,7 +243,7 @@ def test_domestic_abuse_measures_match_sql_on_demo(demo_runs, demo_db):
         select coalesce(nullif(trim(outcome), ''), 'No outcome recorded'), count(*) from incidents
         where domestic_abuse and force_id = 'essex' and month between ? and ? group by 1
     """, YEAR_2021))
-    table = next(d.value for d in at.dataframe if "Outcome" in d.value.columns)
+    table = _table_with(at, "Outcome")
     assert dict(zip(table["Outcome"], table["Crimes"])) == {k: f"{v:,}" for k, v in outcomes.items()}
     assert "No outcome recorded" in outcomes
 
@@ -257,7 +256,7 @@ def test_gangs_stop_search_matches_sql_on_demo(demo_runs, demo_db):
     shown = _metrics(demo_runs["gangs"])
     assert shown["Searches, Jan 2021–Dec 2021"] == f"{searches:,}"
     assert shown["Arrests"] == f"{arrests:,}"
-    assert shown["Arrest rate"] == f"{arrests / searches * 100:.1f} %"
+    assert shown["Arrest rate"] == f"{arrests / searches * 100:.1f}%"
 
 
 def test_children_flags_match_sql_on_demo(demo_runs, demo_db):
@@ -271,9 +270,9 @@ def test_children_flags_match_sql_on_demo(demo_runs, demo_db):
 
 
 def test_weekly_figures_match_sql_and_keep_the_week_in_the_url(demo_db):
-    at = _run(demo_db, "weekly", {"week": "2021-12-13"})
-    assert _metrics(at)["Week"] == "13 Dec–19 Dec 2021"
-    assert at.query_params["week"] in ("2021-12-13", ["2021-12-13"])
+    at = _run(demo_db, "weekly", {"week": "Mon 13 Dec – Sun 19 Dec 2021"})
+    assert at.main.selectbox[0].value == date(2021, 12, 13)
+    assert at.query_params["week"] in ("Mon 13 Dec – Sun 19 Dec 2021", ["Mon 13 Dec – Sun 19 Dec 2021"])
     (ksi_collisions,) = _sql(demo_db, """
         select count(*) from collisions
         where force_id = 'essex' and severity in ('Fatal', 'Serious') and collision_date between ? and ?
@@ -283,24 +282,26 @@ def test_weekly_figures_match_sql_and_keep_the_week_in_the_url(demo_db):
     assert row["This week"] == f"{ksi_collisions:,}"
     # a week that is not offered falls back to the latest complete week, with a notice
     fallback = _run(demo_db, "weekly", {"week": "1999-01-04"})
-    assert _metrics(fallback)["Week"] == "20 Dec–26 Dec 2021"
-    assert any("1999-01-04" in i.value for i in fallback.info)
+    assert fallback.main.selectbox[0].value == date(2021, 12, 20)
+    assert any("1999" in i.value and "not a valid" in i.value for i in fallback.info)
 
 
-def test_weekly_flags_are_highlighted_on_demo(demo_runs):
+def test_weekly_rows_in_priority_order_flags_and_the_missing_asb(demo_runs):
     at = demo_runs["weekly"]
     table = at.table[0].value
-    flagged = table[table["Flag"] == "▲ above threshold"]
-    assert _metrics(at)["Measures flagged"].startswith(f"{len(flagged)} of ")
-    assert bool(at.error and "Above the expected range" in at.error[0].value) == (len(flagged) > 0)
+    assert [int(p) for p in table["Priority"]] == sorted(int(p) for p in table["Priority"])
+    flagged = table[table["Unusual rise"] == "▲"]
+    title = _plain(at.subheader[0].value)
+    assert title.startswith(f"{len(flagged)} of {len(table)} measures" if len(flagged) else "No measure")
+    assert any("Anti-social behaviour: ASB has no dated source" in c.value for c in at.caption)
+    # "week" is said once for the chosen week (the selector), not repeated in figures beside it
+    assert list(_metrics(at)) == [] and len(at.main.selectbox) == 1
 
 
 def test_local_policing_shows_its_force_measures_on_demo(demo_db):
     """999/101 answer times and officer numbers belong to priority 1 (metrics/measure_priorities.toml)."""
     at = _run(demo_db, "local_policing")
-    shown = [frame for frame in (d.value for d in at.dataframe) if "Measure" in frame.columns]
-    assert shown, "no force-measures table on the local policing view"
-    table = shown[0].set_index("Measure")
+    table = _table_with(at, "Meets target").set_index("Measure")
     (officers, unit), = _sql(
         demo_db,
         "SELECT value, unit FROM measures WHERE measure = 'Police officers' "

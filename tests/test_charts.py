@@ -96,3 +96,77 @@ def test_significance_mark_uses_q_value():
     assert charts.significance_mark(0.01, 0.8) == "▼ significant fall"
     assert charts.significance_mark(0.2, 0.8) == "– not significant"
     assert charts.significance_mark(None, 0.8) == "not tested"
+
+
+# --- lockdown labels: readable on a phone-wide plot ----------------------------------------------------
+LIBERATION_SANS = "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"  # Chromium's Arial here
+
+
+def _label_boxes(fig, plot_width_px: float) -> list[tuple[int, float, float]]:
+    """(row offset, left px, right px) of each lockdown label, measured with the real font at 10 px."""
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(LIBERATION_SANS, 10)
+    x_lo, x_hi = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+    per_day = plot_width_px / (x_hi - x_lo).days
+    boxes = []
+    for note in fig.layout.annotations:
+        if note.yref != "paper" or note.y != 1.0 or note.yshift is None:
+            continue
+        centre = (pd.Timestamp(note.x) - x_lo).days * per_day
+        width = font.getlength(note.text) + 4  # the label's white background pads it
+        boxes.append((note.yshift, centre - width / 2, centre + width / 2))
+    return boxes
+
+
+@pytest.mark.parametrize("first, months", [("2018-01-01", 48), ("2019-03-01", 34), ("2020-01-01", 24)])
+def test_lockdown_labels_do_not_collide_on_a_phone_wide_plot(first, months):
+    frame = pd.DataFrame({"month": _months(first, months), "count": [100 + i % 7 for i in range(months)]})
+    fig = charts.trend_chart(frame, "t", "Crimes per month", "s", date(2021, 12, 1), lockdowns=calendar.lockdowns())
+    boxes = _label_boxes(fig, plot_width_px=330)
+    assert len(boxes) == 3
+    for i, (row_a, left_a, right_a) in enumerate(boxes):
+        for row_b, left_b, right_b in boxes[i + 1:]:
+            if row_a == row_b:
+                assert right_a <= left_b or right_b <= left_a, (first, boxes)
+    # the axis leaves room above the data for the label rows
+    rows = len({row for row, _, _ in boxes})
+    assert fig.layout.yaxis.range[1] > frame["count"].max() * (1 + 0.05 * rows)
+
+
+def test_heatmap_fills_missing_cells_with_zero_in_the_given_order():
+    frame = pd.DataFrame({"hour": [0, 0, 23], "day": ["Monday", "Monday", "Sunday"], "collisions": [2, 3, 4]})
+    fig = charts.heatmap(frame, "hour", "day", "collisions", "t", "Hour", "Day", "Collisions", "s", date(2021, 1, 1),
+                         x_order=list(range(24)), y_order=["Monday", "Tuesday", "Sunday"])
+    grid = fig.data[0].z
+    assert list(fig.data[0].y) == ["Monday", "Tuesday", "Sunday"] and list(fig.data[0].x)[:2] == ["0", "1"]
+    assert grid[0][0] == 5 and grid[2][23] == 4 and sum(map(sum, grid)) == 9
+    assert any("Source: s." in a.text for a in fig.layout.annotations)
+
+
+def test_change_chart_wraps_long_labels_so_the_plot_keeps_its_width():
+    frame = pd.DataFrame({"label": ["Serious violence (violence and sexual offences incl. common assault, robbery, "
+                                    "weapons)", "Robbery"], "rate_ratio": [1.1, 0.9], "ci_lower": [1.0, 0.8],
+                          "ci_upper": [1.2, 1.0], "significant": [True, False]})
+    fig = charts.change_chart(frame, "label", "t", "s", date(2021, 1, 1))
+    assert all(len(part) <= 26 for text in fig.data[0].y for part in text.split("<br>"))
+    assert "Robbery" in fig.data[0].y
+
+
+# --- the one formatter -----------------------------------------------------------------------------
+def test_formatting_reads_the_same_everywhere():
+    from charts import formatting as fmt
+
+    assert fmt.number(12345.6) == "12,346" and fmt.number(12.345, 1) == "12.3" and fmt.number(None) == "—"
+    assert fmt.number(float("nan")) == "—" and fmt.number(pd.NA) == "—" and fmt.number("<5") == "<5"
+    assert fmt.number(4, sign=True) == "+4" and fmt.number(2.5, 1, unit="%") == "2.5 %"
+    assert fmt.percent(12.345) == "12.3%" and fmt.percent(-3, 0, sign=True) == "-3%"
+    assert fmt.share(0.1234) == "12.3%" and fmt.share(None) == "—"
+    assert fmt.pounds_millions(1_234_567) == "£1.2m"
+    assert fmt.q_value(0.0004) == "<0.001" and fmt.q_value(0.04567) == "0.046"
+    assert fmt.as_at(date(2021, 3, 1)) == "March 2021" and fmt.as_at(date(2021, 4, 12)) == "12 Apr 2021"
+    assert fmt.month(date(2021, 3, 1)) == "Mar 2021"
+    assert fmt.sparkline_text([1, 2, 3, 4]) == "▁▃▆█"  # levels floor((v - 1) / 3 * 8): 0, 2, 5, 7
+    assert fmt.sparkline_text([]) == "—"
+    assert fmt.join_labels(["a"]) == "a" and fmt.join_labels(["a", "b", "c"]) == "a, b and c"
+    assert fmt.join_labels(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"

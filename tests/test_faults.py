@@ -1,15 +1,18 @@
-"""Faults during a load: SIGKILL at random points, a full disk, two loads at once.
+"""Faults during a load: SIGKILL at every instrumented step, a full disk, two loads at once; and the swap
+keeping the warehouse's mode and owner.
 
-Each leaves the live database byte-identical to the one before (sha256 of the file and a hash of every
-table), readable, and free of stale temporary files once the next load has run.
+Each fault leaves the live database byte-identical to the one before (sha256 of the file and a hash of every
+table) or, once the new file is swapped in, the complete new warehouse; readable, and free of stale temporary
+files once the next load has run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
+import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -26,9 +29,9 @@ pytestmark = pytest.mark.slow
 # real Essex months, and the extra years they are copied into (Month column and folder rewritten)
 ESSEX_MONTHS = ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]
 SHIFTED_YEARS = [2015, 2016, 2017]
-KILL_POINTS = 8
-KILL_SEED = 20260901
-KILL_LOOP_SECONDS = 60
+# the steps of a load of one police.uk folder, in order (etl.warehouse.fault_point and its callers)
+LOAD_STEPS = ["locked", "copied", "police_uk batch street", "loaded etl.sources.police_uk", "loaded", "committed",
+              "checkpointed", "synced", "swapped", "done"]
 
 
 def _raw_row_count(path: Path) -> int:
@@ -99,59 +102,59 @@ def test_baseline_holds_the_real_rows(sizeable):
     assert tables["crimes"][0] == sizeable["essex_rows"] == 84_233  # the README's count of the 5 files
 
 
-def test_sigkill_at_random_points_leaves_previous_database(sizeable, tmp_path):
-    """Kill `python -m etl load` with SIGKILL after seeded random delays spread over a full load's
-    duration; after every kill the live file is byte-identical to the one before and readable. The next
-    load removes the temporary copies the killed ones left, and a final uninterrupted load is complete."""
+def test_sigkill_at_every_step_leaves_old_or_complete_new_database(sizeable, tmp_path):
+    """SIGKILL the load at each of its instrumented steps in turn (`CRIME_MONITOR_KILL_AT=k`: the process
+    kills itself on reaching step k, so no timing is involved). Every kill lands; until the swap the live
+    file is byte-identical to the one before, from the swap on it is the complete new warehouse; the next
+    load removes the temporary copies the killed ones left, and an uninterrupted load is complete."""
     db = _fresh_copy(sizeable, tmp_path / "db")
     before = db_state(db)
     assert before == sizeable["base_state"]
-    cmd = _load_cmd(db, sizeable["shifted"], sizeable["essex_dir"])
-
-    # how long an uninterrupted load takes here, on a scratch copy
+    sources = [sizeable["shifted"]]
     scratch = _fresh_copy(sizeable, tmp_path / "scratch")
-    started = time.monotonic()
-    subprocess.run(_load_cmd(scratch, sizeable["shifted"], sizeable["essex_dir"]), cwd=PROJECT_ROOT,
-                   check=True, capture_output=True, timeout=120)
-    full_seconds = time.monotonic() - started
+    trace = tmp_path / "steps.txt"
+    subprocess.run(_load_cmd(scratch, *sources), cwd=PROJECT_ROOT, check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "CRIME_MONITOR_FAULT_TRACE": str(trace)})
+    steps = [line.split(" ", 1) for line in trace.read_text().splitlines()]
+    assert [name for _, name in steps] == LOAD_STEPS
 
-    rng = random.Random(KILL_SEED)
-    delays = sorted(rng.uniform(0.25, 0.95) * full_seconds for _ in range(KILL_POINTS))
-    killed_mid_write = kills = committed_before_kill = 0
-    deadline = time.monotonic() + KILL_LOOP_SECONDS
-    for delay in delays:
-        if time.monotonic() + delay + 2 > deadline:  # a slow, shared machine: stop within the time bound
-            break
-        kills += 1
-        process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        finished_first = process.poll() is not None
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-        if finished_first:  # rare: this run was faster than the delay; the new database is complete
-            assert process.returncode == 0
+    landed = 0
+    for number, name in steps:
+        result = subprocess.run(_load_cmd(db, *sources), cwd=PROJECT_ROOT, capture_output=True, timeout=120,
+                                env={**os.environ, "CRIME_MONITOR_KILL_AT": number})
+        assert result.returncode == -signal.SIGKILL, f"the kill at step {number} ({name}) did not land"
+        landed += 1
+        if LOAD_STEPS.index(name) < LOAD_STEPS.index("swapped"):
+            assert db_state(db) == before, f"the live database changed by a load killed at {name}"
+            assert bool(_stale(db)) == (name != "locked"), name  # the copy exists from step 'copied' on
+        else:
+            assert _stale(db) == [] and _same_except_log(db, scratch), f"partial database after a kill at {name}"
             db.write_bytes(sizeable["base"].read_bytes())
-            continue
-        assert process.returncode == -signal.SIGKILL
-        killed_mid_write += bool(_stale(db))
-        if db_state(db) != before:
-            # the kill landed after os.replace (the load had committed; the process had not yet exited):
-            # then the live file must be the COMPLETE new warehouse, never anything in between
-            assert _stale(db) == [], "a swapped-in database with a temporary copy still beside it"
-            assert _same_except_log(db, scratch), f"partial database after a load killed at {delay:.2f} s"
-            committed_before_kill += 1
-            db.write_bytes(sizeable["base"].read_bytes())
-    assert committed_before_kill < kills, "every kill landed after the swap: the test exercised nothing"
-    assert kills >= 4, f"only {kills} kills fitted in {KILL_LOOP_SECONDS} s (a full load took {full_seconds:.1f} s)"
-    # at least some kills landed inside the write (a temporary copy was left behind)
-    assert killed_mid_write >= 2, f"only {killed_mid_write} of {kills} kills hit the write phase"
+    assert landed == len(LOAD_STEPS)
 
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(_load_cmd(db, *sources), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert _stale(db) == []
     _, tables = db_state(db)
     assert tables["crimes"][0] == sizeable["essex_rows"] + sizeable["shifted_rows"]
     assert _same_except_log(db, scratch)
+
+
+def test_swap_keeps_the_warehouse_mode_and_owner(sizeable, tmp_path):
+    """A warehouse kept at mode 600 (and, when the test runs as root, owned by another user) keeps its
+    mode and owner across a load, although the load replaced the file (a new inode)."""
+    db = _fresh_copy(sizeable, tmp_path / "db")
+    os.chmod(db, 0o600)
+    owner = (4321, 4322) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(db, *owner)
+    inode = db.stat().st_ino
+    result = subprocess.run(_load_cmd(db, sizeable["essex_dir"] / "2019-01"), cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    info = db.stat()
+    assert info.st_ino != inode
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert (info.st_uid, info.st_gid) == owner
 
 
 def _same_except_log(a: Path, b: Path) -> bool:

@@ -55,8 +55,12 @@ def test_force_column_and_missing_force(tmp_path):
     con = duckdb.connect(str(db), read_only=True)
     assert dict(con.execute("SELECT force_id, value FROM measures").fetchall()) == {"essex": 3755.0, "kent": 3900.0}
     nameless = write(tmp_path / "n.csv", HEADER, ["Police officers,2023-03-31,2023-03-31,3755,officers,"])
-    summary = load_sources([nameless], tmp_path / "x.duckdb", progress=False)
-    assert summary.rows_rejected == 1
+    # its only row is rejected: the load fails (nothing would be loaded) unless the rejects are accepted
+    with pytest.raises(LoadError, match=r"n\.csv: all 1 rows of this file were rejected \(first: line 2: the file has no"
+                                        r" force column \(or it is empty\) and no --force was given\)"):
+        load_sources([nameless], tmp_path / "x.duckdb", progress=False)
+    summary = load_sources([nameless], tmp_path / "x.duckdb", progress=False, accept_rejects=True)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (1, 0, 1)
 
 
 def test_measures_per_priority(tmp_path):

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from etl.load import load_sources
+from etl.warehouse import LoadError
 
 HEADER = "month,force,fraud_type,reports,reported_loss_gbp"
 
@@ -50,8 +51,10 @@ def test_empty_force_uses_force_option(tmp_path):
     db = tmp_path / "w.duckdb"
     summary = load_sources([path], db, progress=False, force="Essex")
     assert summary.rows_loaded == 1
-    summary = load_sources([path], tmp_path / "x.duckdb", progress=False)
-    assert summary.rows_rejected == 1
+    with pytest.raises(LoadError, match="all 1 rows of this file were rejected .first: line 2: force is empty and no --force"):
+        load_sources([path], tmp_path / "x.duckdb", progress=False)
+    summary = load_sources([path], tmp_path / "x.duckdb", progress=False, accept_rejects=True)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (1, 0, 1)
 
 
 @pytest.fixture()

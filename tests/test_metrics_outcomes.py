@@ -23,24 +23,97 @@ from metrics.outcomes import (
 
 START, END = date(2018, 10, 1), date(2019, 2, 1)
 MONTHS = ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]
-BY_HAND = {
-    "Investigation complete; no suspect identified": "no suspect identified",
-    "Unable to prosecute suspect": "unable to prosecute",
-    "Offender given a caution": "out-of-court",
+# Every outcome category data.police.uk publishes (its API's outcome-categories list; the street files'
+# "Last outcome category" and the outcomes files' "Outcome type" use these names), typed out with its group.
+# A court result implies a charge or summons; cautions, warnings, penalty notices and local resolutions are
+# out-of-court disposals.
+DATA_POLICE_UK_OUTCOMES = {
+    "Awaiting court outcome": "charged/summonsed",
+    "Court result unavailable": "charged/summonsed",
+    "Court case unable to proceed": "charged/summonsed",
     "Local resolution": "out-of-court",
+    "Investigation complete; no suspect identified": "no suspect identified",
+    "Offender deprived of property": "charged/summonsed",
+    "Offender fined": "charged/summonsed",
+    "Offender given absolute discharge": "charged/summonsed",
+    "Offender given a caution": "out-of-court",
+    "Offender given a drugs possession warning": "out-of-court",
+    "Offender given a penalty notice": "out-of-court",
+    "Offender given penalty notice": "out-of-court",  # the street files' spelling (Essex 2018-19)
+    "Offender given community sentence": "charged/summonsed",
+    "Offender given conditional discharge": "charged/summonsed",
+    "Offender given suspended prison sentence": "charged/summonsed",
     "Offender sent to prison": "charged/summonsed",
+    "Offender otherwise dealt with": "charged/summonsed",
+    "Offender ordered to pay compensation": "charged/summonsed",
+    "Suspect charged as part of another case": "charged/summonsed",
     "Suspect charged": "charged/summonsed",
+    "Defendant found not guilty": "charged/summonsed",
+    "Defendant sent to Crown Court": "charged/summonsed",
+    "Unable to prosecute suspect": "unable to prosecute",
+    "Formal action is not in the public interest": "unable to prosecute",
+    "Further investigation is not in the public interest": "unable to prosecute",
+    "Further action is not in the public interest": "unable to prosecute",
+    "Action to be taken by another organisation": "other",
     "Under investigation": "under investigation",
     "Status update unavailable": "other",
 }
 
 
-def test_mapping_by_hand():
-    for outcome, group in BY_HAND.items():
-        assert OUTCOME_GROUPS[outcome] == group
+def test_full_data_police_uk_mapping():
+    assert len(DATA_POLICE_UK_OUTCOMES) == 29  # the 28 published categories and one spelling variant
+    for outcome, group in DATA_POLICE_UK_OUTCOMES.items():
+        assert OUTCOME_GROUPS[outcome] == group, outcome
+        assert outcome_group(outcome) == group and outcome_group(f"  {outcome} ") == group
     assert set(OUTCOME_GROUPS.values()) <= set(GROUP_ORDER)
     assert outcome_group(None, "Anti-social behaviour") == "not applicable"
-    assert outcome_group("Something new") == "other"
+    assert outcome_group("Something new") == "other" and outcome_group(None) == "other"
+
+
+def _street_rows(outcomes: list[str], month: str = "2019-02") -> list[list[str]]:
+    rows = []
+    for number, outcome in enumerate(outcomes):
+        rows.append([f"id{number:04d}", month, "Essex Police", "Essex Police", "0.47", "51.73", "On or near High Street",
+                     "E01021588", "Basildon 001E", "Burglary", outcome, ""])
+    return rows
+
+
+def test_the_sql_mapping_groups_every_category(tmp_path):
+    folder = tmp_path / "2019-02"
+    folder.mkdir()
+    header = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location", "LSOA code",
+              "LSOA name", "Crime type", "Last outcome category", "Context"]
+    outcomes = [outcome for outcome in DATA_POLICE_UK_OUTCOMES for _ in range(2)] + ["A new category"]
+    with open(folder / "2019-02-essex-street.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(_street_rows(outcomes))
+    db = tmp_path / "o.duckdb"
+    load_sources([tmp_path], db, progress=False)
+    con = duckdb.connect(str(db), read_only=True)
+    frame = outcome_shares(con, date(2019, 2, 1), date(2019, 2, 1))
+    expected = Counter(DATA_POLICE_UK_OUTCOMES[o] if o in DATA_POLICE_UK_OUTCOMES else "other" for o in outcomes)
+    assert dict(zip(frame["outcome_group"], frame["crimes"])) == dict(expected)
+
+
+def test_outcomes_file_district_with_lsoa_suffixes_beyond_a(tmp_path):
+    folder = tmp_path / "2019-02"
+    folder.mkdir()
+    header = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location", "LSOA code",
+              "LSOA name", "Outcome type"]
+    names = {"Basildon 001E": "Basildon", "Southend-on-Sea 034F": "Southend-on-Sea", "Castle Point 012Z": "Castle Point",
+             "Epping Forest 007B": "Epping Forest", "Tendring 018H": "Tendring", "": None}
+    with open(folder / "2019-02-essex-outcomes.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for number, name in enumerate(names):
+            writer.writerow([f"c{number:03d}", "2019-02", "Essex Police", "Essex Police", "0.5", "51.6", "On or near X",
+                             "E01021500" if name else "", name, "Suspect charged"])
+    db = tmp_path / "d.duckdb"
+    load_sources([tmp_path], db, progress=False)
+    con = duckdb.connect(str(db), read_only=True)
+    got = dict(con.execute("select crime_id, district from outcomes").fetchall())
+    assert got == {f"c{number:03d}": district for number, district in enumerate(names.values())}
 
 
 def test_every_outcome_in_the_essex_files_is_mapped(essex_dir):

@@ -23,7 +23,7 @@ def essex_con(essex_db):
     con.close()
 
 
-# --- measures as data -----------------------------------------------------------------------------
+# --- measures as data (metrics.registry) -------------------------------------------------------------
 def test_every_measure_is_well_formed():
     ids = [m.id for m in plan.MEASURES]
     assert len(ids) == len(set(ids))
@@ -37,6 +37,39 @@ def test_every_measure_is_well_formed():
     assert {m.priority_id for m in plan.MEASURES} == {p.id for p in plan.PRIORITIES}
     with pytest.raises(ValueError, match="unknown measure"):
         plan.measure("nope")
+
+
+def test_load_commands_come_from_one_place():
+    """A measure's load command is its data file's, aimed at the warehouse the reader uses."""
+    from metrics import registry
+
+    extract = plan.measure("domestic_abuse_crimes")
+    assert extract.load_command_for("data/w.duckdb") == (
+        "python -m etl load --db data/w.duckdb --mapping path/to/extract-mapping.toml path/to/force-extract.csv")
+    assert extract.load_command == extract.load_command_for(None)
+    assert plan.measure("hate_crimes").load_command == extract.load_command  # same file, same command
+    assert registry.data_file("force_measures").load_command("x.duckdb") == (
+        "python -m etl load --db x.duckdb path/to/force-measures.csv")
+
+
+def test_weekly_measures_are_registry_measures_in_priority_order():
+    from metrics import registry, weekly
+
+    assert weekly.WEEKLY_MEASURES is registry.WEEKLY_MEASURES
+    labels = {m.id: m.label for m in registry.WEEKLY_MEASURES}
+    assert labels["incidents_domestic_abuse"] == plan.measure("domestic_abuse_crimes").label == "Domestic abuse crimes"
+    assert {m.source for m in registry.WEEKLY_MEASURES} == set(weekly.SOURCES)
+    for item in registry.WEEKLY_MEASURES:  # the ids become SQL column aliases: plain identifiers only
+        assert item.id.isidentifier() and item.id.islower()
+    # ASB has no dated source: the weekly view says so, from the registry
+    gaps = dict((prio.id, why) for prio, why in registry.weekly_gaps())
+    assert set(gaps) == {"asb"} and "month" in gaps["asb"]
+
+
+def test_scorecard_measures_keep_their_order():
+    shown = [m.id for m in plan.MEASURES if m.in_scorecard]
+    assert shown[:3] == ["all_crime", "asb_incidents", "domestic_abuse_crimes"]
+    assert "incidents_violence" not in shown and "collisions_ksi" not in shown
 
 
 # --- comparison presets --------------------------------------------------------------------------------
@@ -136,7 +169,8 @@ def test_scorecard_cli_on_the_real_essex_files(essex_db):
         con.close()
     robbery = rows["robbery"]
     assert robbery["latest_month"] == "2019-02-01" and robbery["latest_value"] == robbery_feb
-    assert robbery["rate_ratio"] == pytest.approx(robbery_post / robbery_pre)  # equal months on each side
+    # rate per day: Jan–Feb 2019 is 31 + 28 days, Nov–Dec 2018 is 30 + 31 days
+    assert robbery["rate_ratio"] == pytest.approx((robbery_post / 59) / (robbery_pre / 61))
     assert robbery["expected_flag"] == "" and robbery["expected"] is None
     assert "Needs 24 months of history, 3 available" in robbery["expected_note"]
     assert "domestic_abuse_crimes" not in rows  # not loaded: only available measures

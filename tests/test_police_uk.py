@@ -236,3 +236,51 @@ def test_cli_uses_environment_database(tmp_path, essex_dir):
     assert db.exists()
     out = run_cli("etl", "status", env={"CRIME_MONITOR_DB": str(db)}).stdout
     assert "2019-02..2019-02" in out
+
+
+def test_streaming_and_exact_passes_load_the_same_rows(tmp_path, essex_dir):
+    """Files named as data.police.uk names them load in one streaming pass; the same files renamed
+    `street.csv` (force and month then come from their rows and folder) go through the exact pass that keeps
+    the raw rows. Both give the same crimes, row for row in file order."""
+    renamed = tmp_path / "renamed"
+    for path in sorted(essex_dir.glob("*/*-street.csv")):
+        target = renamed / path.parent.name / "street.csv"
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(path, target)
+    tables = []
+    for source in (essex_dir, renamed):
+        db = tmp_path / f"{source.name}.duckdb"
+        summary = load_sources([source], db, progress=False)
+        assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (84_233, 84_233, 0)
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            tables.append(con.execute("SELECT * FROM crimes ORDER BY month, rowid").fetchall())
+            assert con.execute("SELECT DISTINCT force_id FROM load_log").fetchall() == [("essex",)]
+        finally:
+            con.close()
+    assert tables[0] == tables[1]
+    assert len(tables[0]) == 84_233
+
+
+def test_padded_values_are_trimmed_and_empty_ones_are_null(tmp_path):
+    """Leading and trailing spaces are removed from every text column and an empty value is NULL, in both
+    passes (the exact pass runs for the file with a rejected row)."""
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
+              "Last outcome category,Context")
+    padded = f"  {'c' * 64}  ,2019-01, Essex Police ,Essex Police,0.47,51.74,  On or near Mill Lane ,E01021001 ," \
+             " Chelmsford 001A , Burglary ,  ,"
+    clean = (f"{'c' * 64}", "Essex Police", "On or near Mill Lane", "E01021001", "Chelmsford 001A", "Chelmsford",
+             "Burglary", None, None)
+    for name, extra in (("streaming", []), ("exact", ["x,2019-13,Essex Police,Essex Police,,,,,,Burglary,,"])):
+        folder = tmp_path / name / "2019-01"
+        folder.mkdir(parents=True)
+        (folder / "2019-01-essex-street.csv").write_text("\n".join([header, padded, *extra]) + "\n")
+        db = tmp_path / f"{name}.duckdb"
+        load_sources([folder], db, progress=False, accept_rejects=True)
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            assert con.execute(
+                "SELECT crime_id, reported_by, location, lsoa_code, lsoa_name, district, crime_type,"
+                " last_outcome_category, context FROM crimes").fetchall() == [clean]
+        finally:
+            con.close()

@@ -4,6 +4,7 @@ counted in plain Python from the rows the test wrote (KSI = fatal + serious comp
 from __future__ import annotations
 
 import csv
+import math
 import random
 from collections import Counter
 from datetime import date, datetime
@@ -15,7 +16,9 @@ from scipy import stats
 from etl.load import load_sources
 from metrics.filters import Filters
 from metrics.roads import (
+    KSI_SEVERITY_CAVEAT,
     casualties_by_road_user,
+    casualties_per_collision_dispersion,
     collisions_by_hour_day,
     collisions_by_speed_limit,
     ksi_series,
@@ -136,22 +139,40 @@ def test_by_road_user_speed_and_hour(roads):
     assert {(r.day_of_week, r.hour): r.collisions for r in grid.itertuples()} == dict(expected_grid)
 
 
+def _quasi_interval(current: float, previous: float, days_current: int, days_previous: int, phi: float):
+    """The exact conditional interval on the effective counts count / phi, from scipy's beta quantiles."""
+    x, y = current / phi, previous / phi
+    lower_pi, upper_pi = stats.beta.ppf(0.025, x, y + 1), stats.beta.ppf(0.975, x + 1, y)
+    scale = days_previous / days_current
+    return lower_pi / (1 - lower_pi) * scale, upper_pi / (1 - upper_pi) * scale
+
+
 def test_period_change_12_months(roads):
     con, collisions, casualties = roads
     kept = essex(collisions)
     frame = road_period_change(con, "essex", date(2022, 12, 1)).set_index("measure")
-    current = sum(1 for k in casualties if k["index"] in kept and k["severity"] in (1, 2) and kept[k["index"]]["when"].year == 2022)
-    previous = sum(1 for k in casualties if k["index"] in kept and k["severity"] in (1, 2) and kept[k["index"]]["when"].year == 2021)
+    ksi = [k for k in casualties if k["index"] in kept and k["severity"] in (1, 2)]
+    current = sum(1 for k in ksi if kept[k["index"]]["when"].year == 2022)
+    previous = sum(1 for k in ksi if kept[k["index"]]["when"].year == 2021)
     row = frame.loc["KSI casualties"]
     assert (row["current_12_months"], row["previous_12_months"]) == (current, previous)
+    assert (row["days_current"], row["days_previous"]) == (365, 365)
+    # casualties come in collisions: dispersion = Σc² / Σc over collisions (c = KSI casualties in each)
+    per_collision = Counter(k["index"] for k in ksi)
+    phi = sum(c * c for c in per_collision.values()) / sum(per_collision.values())
+    assert phi > 1 and row["dispersion"] == pytest.approx(phi)
+    assert (row["ci_lower"], row["ci_upper"]) == pytest.approx(_quasi_interval(current, previous, 365, 365, phi))
+    assert row["rate_ratio"] == pytest.approx(current / previous)
     assert row["pct_change"] == pytest.approx(100 * (current - previous) / previous)
-    # exact interval from the binomial split (Clopper-Pearson), equal exposures
-    lower_pi = stats.beta.ppf(0.025, current, previous + 1)
-    upper_pi = stats.beta.ppf(0.975, current + 1, previous)
-    assert row["ci_lower"] == pytest.approx(lower_pi / (1 - lower_pi))
-    assert row["ci_upper"] == pytest.approx(upper_pi / (1 - upper_pi))
+    # collisions are not clustered: the exact Poisson interval (Clopper–Pearson from scipy's binomtest)
+    collisions_now = sum(1 for c in kept.values() if c["when"].year == 2022)
+    collisions_before = sum(1 for c in kept.values() if c["when"].year == 2021)
+    row = frame.loc["Collisions"]
+    assert (row["current_12_months"], row["previous_12_months"]) == (collisions_now, collisions_before)
+    assert row["dispersion"] == 1
+    ci = stats.binomtest(collisions_now, collisions_now + collisions_before).proportion_ci(0.95, method="exact")
+    assert (row["ci_lower"], row["ci_upper"]) == pytest.approx((ci.low / (1 - ci.low), ci.high / (1 - ci.high)))
     assert row["months_with_data_current"] == 12 and row["months_with_data_previous"] == 12
-    assert frame.loc["Collisions", "current_12_months"] == sum(1 for c in kept.values() if c["when"].year == 2022)
     # q-values: Benjamini–Hochberg across every row of the comparison (statsmodels as the independent check)
     from statsmodels.stats.multitest import multipletests
 
@@ -159,6 +180,44 @@ def test_period_change_12_months(roads):
     assert frame["q_value"].to_numpy() == pytest.approx(expected_q)
     assert (frame["significant"] == (frame["q_value"] < 0.05)).all()
     assert (frame["q_value"] >= frame["p_value"] - 1e-12).all()
+    assert (frame["p_value"] < 0.05).equals((frame["ci_lower"] > 1) | (frame["ci_upper"] < 1))
+
+
+def test_quasi_poisson_interval_is_wider_by_the_root_of_the_dispersion():
+    from metrics.compare import poisson_rate_ratio
+
+    # large counts: the log-scale width grows by √1.44 = 1.2 (Wald: √(φ(1/a + 1/b)))
+    plain = poisson_rate_ratio(4000, 365, 3600, 365)
+    clustered = poisson_rate_ratio(4000, 365, 3600, 365, dispersion=1.44)
+    ratio = math.log(clustered.ci_upper / clustered.ci_lower) / math.log(plain.ci_upper / plain.ci_lower)
+    assert ratio == pytest.approx(1.2, rel=0.005)
+    assert clustered.rate_ratio == plain.rate_ratio and clustered.p_value > plain.p_value
+    wald = 1.96 * math.sqrt(1.44 * (1 / 4000 + 1 / 3600))
+    assert math.log(clustered.ci_upper / clustered.rate_ratio) == pytest.approx(wald, rel=0.01)
+
+
+def test_dispersion_of_the_real_dft_sample_is_1_44(tmp_path, reference_data):
+    sample = reference_data / "dft" / "collision-2022-met-january-sample.csv"
+    with open(sample, encoding="utf-8-sig", newline="") as handle:
+        per_collision = [int(r["number_of_casualties"]) for r in csv.DictReader(handle)]
+    by_csv = sum(c * c for c in per_collision) / sum(per_collision)
+    by_sql = duckdb.sql(
+        f"select sum(number_of_casualties ^ 2) / sum(number_of_casualties) from read_csv('{sample}')"
+    ).fetchall()[0][0]
+    assert by_csv == pytest.approx(by_sql) and round(by_csv, 2) == 1.44
+    db = tmp_path / "sample.duckdb"
+    load_sources([sample], db, progress=False)
+    con = duckdb.connect(str(db), read_only=True)
+    assert casualties_per_collision_dispersion(con, Filters(force_id="metropolitan")) == pytest.approx(by_csv)
+    # so Poisson intervals on these casualty counts are about 20% too narrow
+    assert math.sqrt(by_csv) == pytest.approx(1.2, abs=0.005)
+
+
+def test_ksi_measure_carries_the_severity_reporting_caveat():
+    from metrics import plan
+
+    assert "CRASH" in KSI_SEVERITY_CAVEAT and "2016" in KSI_SEVERITY_CAVEAT and "adjusted" in KSI_SEVERITY_CAVEAT
+    assert KSI_SEVERITY_CAVEAT in plan.measure("ksi_casualties").caveats
 
 
 def test_real_sample_severity_and_hour_grid(tmp_path, reference_data):

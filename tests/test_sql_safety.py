@@ -66,7 +66,8 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("metrics/inventory.py", "table_rows"): "UNION over KNOWN_TABLES names (code)",
     ("metrics/outcomes.py", "outcome_shares"): FAMILY + "; by-names from a whitelist",
     ("metrics/rates.py", "_resolve_force"): "table name from FAMILIES sources",
-    ("metrics/rates.py", "district_rates"): FAMILY,
+    ("metrics/rates.py", "_district_counts"): FAMILY,
+    ("metrics/compare.py", "_own_area"): "column is 'district' or 'lsoa_code' (checked first); source from FAMILIES",
     ("metrics/rates.py", "force_rates"): FAMILY,
     ("metrics/stop_search.py", "by_object"): "_MEASURES is a module constant; Filters.where clause, values bound",
     ("metrics/stop_search.py", "by_outcome"): "Filters.where clause; values bound",
@@ -74,10 +75,11 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("metrics/weekly.py", "_source_bounds"): "source must be a key of SOURCES (code); expressions from SOURCES",
     **{("metrics/roads.py", name): "_collision_filter fragments written in code, values bound; column/step from PERIODS"
        for name in ("severity_counts", "ksi_series", "casualties_by_road_user", "collisions_by_speed_limit",
-                    "collisions_by_hour_day", "road_period_change")},
+                    "collisions_by_hour_day", "road_period_change", "_road_counts",
+                    "casualties_per_collision_dispersion")},
     **{("metrics/incidents.py", name): "Filters.where/_where fragments, values bound; flag checked against FLAGS;"
        " column/step fixed in code; _repeat_cte a code fragment"
-       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type")},
+       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type", "flag_totals")},
     ("metrics/stop_search.py", "stop_search_summary"): "_MEASURES is a module constant; Filters.where clause, values bound",
 }
 

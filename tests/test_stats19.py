@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from etl.load import load_sources
-from etl.warehouse import LoadError
+from etl.warehouse import LoadError, sha256_file
 from tests.conftest import run_cli
 
 
@@ -316,3 +316,32 @@ def test_casualty_of_unknown_force_rejected_when_a_force_is_chosen(tmp_path):
     # without --force every row is kept (its force unknown)
     summary = load_sources([path], tmp_path / "all.duckdb", progress=False)
     assert summary.rows_loaded == 2
+
+
+def test_casualty_file_that_would_drop_a_casualty_of_a_collision_is_refused(tmp_path):
+    """A casualty file replaces every casualty of each collision it names. Reloaded with one of collision
+    ...001's two casualties rejected, it would leave that collision one casualty short: refused (database
+    unchanged) unless the rejects are accepted."""
+    files = write_demo_files(tmp_path / "in")
+    db = tmp_path / "w.duckdb"
+    load_sources(files, db, progress=False)
+    before = sha256_file(db)
+    revised = tmp_path / "revised" / "casualties.csv"
+    revised.parent.mkdir()
+    bad = CASUALTIES[1].replace(",8,2,0,0,0,0,0,4,", ",8,7,0,0,0,0,0,4,")  # casualty_severity 7
+    revised.write_text("\n".join([CASUALTY_HEADER, CASUALTIES[0], bad]) + "\n", encoding="utf-8")
+    with pytest.raises(LoadError) as caught:
+        load_sources([revised], db, progress=False)
+    assert str(caught.value) == (
+        f"{revised}: 1 of 2 rows of this file (50.0%) were rejected (first: line 3: casualty_severity '7' is not 1"
+        " (fatal), 2 (serious) or 3 (slight)); a file may replace data already in the warehouse only when at most 5%"
+        " of its rows are rejected, and this one would replace 2 rows (casualties of the same collisions) with 1."
+        " Fix the file, or pass --accept-rejects to load its accepted rows anyway")
+    assert sha256_file(db) == before
+    load_sources([revised], db, progress=False, accept_rejects=True)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT casualty_reference FROM casualties WHERE collision_index = '2023420000001'"
+                           ).fetchall() == [(1,)]
+    finally:
+        con.close()

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, app_reads
 
 pytestmark = pytest.mark.slow
 
@@ -60,9 +60,7 @@ class RecordingCursor:
 @pytest.fixture(scope="module")
 def app_env(essex_db: Path):
     """The app pointed at the real Essex warehouse, with its connection recorded."""
-    import streamlit as stl
-
-    import ui
+    import ui.store
 
     values = duckdb.connect(str(essex_db), read_only=True)
     essex = ["Basildon", "Braintree", "Brentwood", "Castle Point", "Chelmsford", "Colchester", "Epping Forest",
@@ -78,29 +76,20 @@ def app_env(essex_db: Path):
 
     opened: list[duckdb.DuckDBPyConnection] = []
     log: list[str] = []
-    original_connect = ui.connect
+    original_connect = ui.store.connect
 
     def recording_connect(path):
         con = original_connect(path)
         opened.append(con)
         return RecordingCursor(con, log)
 
-    old_db = os.environ.get("CRIME_MONITOR_DB")
-    os.environ["CRIME_MONITOR_DB"] = str(essex_db)
-    ui.connect = recording_connect
-    stl.cache_resource.clear()
-    stl.cache_data.clear()
+    ui.store.connect = recording_connect
     try:
-        yield {"districts": districts, "crime_types": crime_types, "opened": opened, "log": log,
-               "views": [v.path for v in ui.available_views()]}
+        with app_reads(essex_db):
+            yield {"districts": districts, "crime_types": crime_types, "opened": opened, "log": log,
+                   "views": [v.page for v in ui.available_views()]}
     finally:
-        ui.connect = original_connect
-        stl.cache_resource.clear()
-        stl.cache_data.clear()
-        if old_db is None:
-            os.environ.pop("CRIME_MONITOR_DB", None)
-        else:
-            os.environ["CRIME_MONITOR_DB"] = old_db
+        ui.store.connect = original_connect
 
 
 def _values(real: list[str]):
@@ -116,9 +105,11 @@ def _values(real: list[str]):
 
 
 def _query_params(env: dict):
-    real = (env["districts"] + env["crime_types"] + ["essex", "kent", "latest12", "custom", "yoy", "2018-10..2018-12",
-                                                     "2019-01..2019-02"])
-    keys = st.sampled_from(URL_KEYS + ["page", "x", CANARY, "district[]", ""])
+    real = (env["districts"] + env["crime_types"] + ["Essex Police", "Kent Police", "essex", "Custom periods",
+                                                     "Pre-COVID vs COVID year", "Oct 2018", "Feb 2019", "2019-01..2019-02",
+                                                     "Anti-social behaviour", "Week"])
+    keys = st.sampled_from(URL_KEYS + ["measure", "sv_category", "roads_period", "week", "window", "series", "page", "x",
+                                       CANARY, "district[]", ""])
     return st.dictionaries(keys, st.lists(_values(real), min_size=1, max_size=3), max_size=6)
 
 
@@ -136,8 +127,8 @@ def _run_page(page: str, params: dict[str, list[str]]):
 def test_every_page_renders_with_real_url_values(app_env):
     """Baseline: each page with a valid query string (so the fuzz below is not just hitting error paths)."""
     assert len(app_env["views"]) >= 2
-    params = {"district": [app_env["districts"][0]], "crime_type": ["Burglary"], "compare": ["custom"],
-              "pre": ["2018-10..2018-11"], "post": ["2019-01..2019-02"]}
+    params = {"district": [app_env["districts"][0]], "crime_type": ["Burglary"], "compare": ["Custom periods"],
+              "pre": ["Oct 2018", "Oct 2018"], "post": ["Jan 2019", "Feb 2019"]}
     for page in app_env["views"]:
         at = _run_page(page, params)
         assert not at.exception, (page, [e.message for e in at.exception])
@@ -148,7 +139,7 @@ def test_every_page_renders_with_real_url_values(app_env):
 def _view_paths() -> list[str]:
     import ui
 
-    return [v.path for v in ui.available_views()]
+    return [v.page for v in ui.available_views()]
 
 
 @pytest.mark.parametrize("page", _view_paths())

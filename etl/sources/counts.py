@@ -15,20 +15,24 @@
   force_id NULL.
 
 Every row becomes one `counts` row per period with count = a whole number (≥ 0 except in the Home Office
-table; rows of that table sharing a key, which it has for homicide, are summed). A row that cannot be loaded (bad period, non-numeric count, empty area or category, a duplicate of
-an earlier row) is rejected with its physical line. Reloading replaces rows with the same
-(dataset, area, period_start, category, subcategory, offence_code).
+table; rows of that table sharing a key, which it has for homicide, are summed). A row that cannot be loaded
+(bad period, a period starting outside the load's date window, non-numeric count, empty area or category, a
+duplicate of an earlier row of the file) is rejected with its physical line. Reloading replaces rows with the
+same (dataset, area, period_start, category, subcategory, offence_code); two files of one load supplying the
+same key are refused.
 """
 
 from __future__ import annotations
 
-import csv
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from etl.sources.common import FORCES, ScannedFile, force_id_for, insert_rows
-from etl.warehouse import FileLoad, LoadError, WriteSession
+from etl.sources.common import FORCES, ScannedFile, force_id_for
+from etl.sources.tidy_csv import records_with_lines, replace_and_log, stage_rows
+from etl.warehouse import LoadError, WriteSession
 
 TIDY_REQUIRED = ["period", "area", "category", "count"]
 TIDY_OPTIONAL = ["subcategory", "offence_code", "force"]
@@ -73,33 +77,6 @@ def _month_end(start: date, months: int) -> date:
     return date.fromordinal(following.toordinal() - 1)
 
 
-def _records(scanned: ScannedFile):
-    """(physical line of the record's start, record, raw text) for every data row after the header."""
-    with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
-        pending: list[str] = []
-
-        def lines():
-            for text in handle:
-                pending.append(text)
-                yield text
-
-        reader = csv.reader(lines())
-        try:
-            next(reader)
-        except StopIteration:
-            return
-        pending.clear()
-        start = reader.line_num + 1
-        try:
-            for record in reader:
-                if record:
-                    yield start, record, "".join(pending).rstrip("\r\n")
-                pending.clear()
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise LoadError(f"not a readable CSV ({exc})", scanned.display, reader.line_num) from exc
-
-
 def _clean(text: str | None) -> str | None:
     if text is None:
         return None
@@ -123,28 +100,28 @@ def _known_force_id(name: str | None) -> str | None:
 
 
 class _Batch:
-    """Rows for `counts` from one load, with duplicate detection across every file of the load."""
+    """Rows for `counts` from one file, with duplicate detection within the file (two files of one load with
+    the same key are refused when they are loaded: WriteSession.replace_keyed)."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple, list] = {}
-        self.seen: dict[tuple, tuple[str, int]] = {}
+        self.seen: dict[tuple, int] = {}
 
-    def add(self, row: tuple, display: str, line: int, merge: bool = False) -> str | None:
-        """Add a counts row; returns a reject reason if its key was already loaded in this load.
-        merge=True adds the count to an earlier row of the same file with the same key instead (the Home
-        Office table lists homicide once per offence code 1/4.1/4.10/4.2 under one shared label)."""
+    def add(self, row: tuple, line: int, merge: bool = False) -> str | None:
+        """Add a counts row; returns a reject reason if its key was already in this file.
+        merge=True adds the count to the earlier row with the same key instead (the Home Office table
+        lists homicide once per offence code 1/4.1/4.10/4.2 under one shared label)."""
         dataset, period_start, _end, _type, area, _force, category, subcategory, offence_code, count = row
         key = (dataset, area, period_start, category, subcategory, offence_code)
         if key in self.seen:
-            first_display, first_line = self.seen[key]
-            if merge and first_display == display:
+            if merge:
                 self.rows[key][-1] += count
                 return None
             return (
                 "duplicate row: same dataset, area, period, category, subcategory and offence code as "
-                f"{first_display} line {first_line}"
+                f"line {self.seen[key]}"
             )
-        self.seen[key] = (display, line)
+        self.seen[key] = line
         self.rows[key] = list(row)
         return None
 
@@ -152,25 +129,51 @@ class _Batch:
         return [tuple(row) for row in self.rows.values()]
 
 
-def _load_tidy(session: WriteSession, scanned: ScannedFile, batch: _Batch, options: dict) -> FileLoad:
+@dataclass
+class _FileRows:
+    """What one counts file gave: its rows, rejects and records read and loaded."""
+
+    kind: str
+    force_id: str | None = None
+    batch: _Batch = field(default_factory=_Batch)
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    read: int = 0
+    loaded: int = 0
+
+    def records(self, scanned: ScannedFile) -> Iterator[tuple[int, list[str], str]]:
+        """The file's records as the header's width; a record of another width is rejected here."""
+        width = len(scanned.header)
+        for line, record, raw in records_with_lines(scanned):
+            self.read += 1
+            if len(record) != width:
+                self.rejects.append((line, f"{len(record)} fields, expected {width} (as in the header)", raw))
+                continue
+            yield line, record, raw
+
+    def keep(self, row: tuple, line: int, raw: str, merge: bool = False) -> None:
+        duplicate = self.batch.add(row, line, merge=merge)
+        if duplicate:
+            self.rejects.append((line, duplicate, raw))
+        else:
+            self.loaded += 1
+
+
+def _load_tidy(scanned: ScannedFile, options: dict, window) -> _FileRows:
     header = scanned.header
-    position = {name: header.index(name) for name in header}
     dataset = options.get("dataset") or Path(scanned.path).stem
     default_force = force_id_for(options.get("force")) if options.get("force") else None
-    read = loaded = 0
-    rejects: list[tuple[int, str, str]] = []
-    for line, record, raw in _records(scanned):
-        read += 1
-        if len(record) != len(header):
-            rejects.append((line, f"{len(record)} fields, expected {len(header)} (as in the header)", raw))
-            continue
+    result = _FileRows("counts-tidy", default_force)
+    for line, record, raw in result.records(scanned):
         value = dict(zip(header, record))
         match = _PERIOD.match(value["period"].strip())
         area, category = _clean(value["area"]), _clean(value["category"])
         count = _count(value["count"], allow_negative=False)
+        start = date(int(match.group(1)), int(match.group(2)), 1) if match else None
         reason = None
         if not match:
             reason = f"period {value['period']!r} is not a month in the form YYYY-MM (or YYYY-MM-01)"
+        elif outside := window.reason(f"period {value['period'].strip()}", start):
+            reason = outside
         elif area is None:
             reason = "area is empty"
         elif category is None:
@@ -178,37 +181,25 @@ def _load_tidy(session: WriteSession, scanned: ScannedFile, batch: _Batch, optio
         elif count is None:
             reason = f"count {value['count']!r} is not a whole number ≥ 0"
         if reason:
-            rejects.append((line, reason, raw))
+            result.rejects.append((line, reason, raw))
             continue
-        start = date(int(match.group(1)), int(match.group(2)), 1)
-        force_id = force_id_for(_clean(value.get("force"))) if "force" in position else default_force
-        row = (
-            dataset, start, _month_end(start, 1), "month", area, force_id, category,
-            _clean(value.get("subcategory")), _clean(value.get("offence_code")), count,
-        )
-        duplicate = batch.add(row, scanned.display, line)
-        if duplicate:
-            rejects.append((line, duplicate, raw))
-            continue
-        loaded += 1
-    session.add_rejects(scanned.display, rejects)
-    return FileLoad(scanned.display, "counts-tidy", default_force, None, scanned.sha256, read, loaded, len(rejects))
+        force_id = force_id_for(_clean(value.get("force"))) if "force" in value else default_force
+        result.keep((dataset, start, _month_end(start, 1), "month", area, force_id, category,
+                     _clean(value.get("subcategory")), _clean(value.get("offence_code")), count), line, raw)
+    return result
 
 
-def _load_wide(session: WriteSession, scanned: ScannedFile, batch: _Batch, options: dict) -> FileLoad:
+def _load_wide(scanned: ScannedFile, options: dict, window) -> _FileRows:
     header = scanned.header
     months = [date(int(name[:4]), int(name[4:]), 1) for name in header[3:]]
     if len(set(months)) != len(months):
         raise LoadError("the same month column appears twice in the header", scanned.display, 1)
+    for name, month in zip(header[3:], months):
+        if outside := window.reason(f"month column {name}", month):
+            raise LoadError(outside, scanned.display, 1)
     dataset = options.get("dataset") or "london-datastore"
-    force_id = force_id_for(options.get("force")) if options.get("force") else "metropolitan"
-    read = loaded = 0
-    rejects: list[tuple[int, str, str]] = []
-    for line, record, raw in _records(scanned):
-        read += 1
-        if len(record) != len(header):
-            rejects.append((line, f"{len(record)} fields, expected {len(header)} (as in the header)", raw))
-            continue
+    result = _FileRows("counts-wide-monthly", force_id_for(options.get("force")) if options.get("force") else "metropolitan")
+    for line, record, raw in result.records(scanned):
         category, subcategory, area = (_clean(v) for v in record[:3])
         reason = None
         if area is None:
@@ -224,45 +215,44 @@ def _load_wide(session: WriteSession, scanned: ScannedFile, batch: _Batch, optio
                     break
                 counts.append(count)
         if reason:
-            rejects.append((line, reason, raw))
+            result.rejects.append((line, reason, raw))
             continue
         rows = [
-            (dataset, month, _month_end(month, 1), "month", area, force_id, category, subcategory, None, count)
+            (dataset, month, _month_end(month, 1), "month", area, result.force_id, category, subcategory, None, count)
             for month, count in zip(months, counts)
         ]
-        duplicate = batch.add(rows[0], scanned.display, line) if rows else None
+        duplicate = result.batch.add(rows[0], line) if rows else None
         if duplicate:
-            rejects.append((line, duplicate, raw))
+            result.rejects.append((line, duplicate, raw))
             continue
         for row in rows[1:]:
-            batch.add(row, scanned.display, line)
-        loaded += 1
-    session.add_rejects(scanned.display, rejects)
-    return FileLoad(scanned.display, "counts-wide-monthly", force_id, None, scanned.sha256, read, loaded, len(rejects))
+            result.batch.add(row, line)
+        result.loaded += 1
+    return result
 
 
-def _load_home_office(session: WriteSession, scanned: ScannedFile, batch: _Batch, options: dict) -> FileLoad:
-    header = scanned.header
-    offset = 1 if header[0] == "" else 0
+def _load_home_office(scanned: ScannedFile, options: dict, window) -> _FileRows:
+    offset = 1 if scanned.header[0] == "" else 0
     dataset = options.get("dataset") or "home-office-prc"
-    read = loaded = 0
-    rejects: list[tuple[int, str, str]] = []
-    for line, record, raw in _records(scanned):
-        read += 1
-        if len(record) != len(header):
-            rejects.append((line, f"{len(record)} fields, expected {len(header)} (as in the header)", raw))
-            continue
+    result = _FileRows("counts-home-office")
+    for line, record, raw in result.records(scanned):
         value = dict(zip(HOME_OFFICE_HEADER[1:], record[offset:]))
         year = _FINANCIAL_YEAR.match(value["Financial_Year"].strip())
         quarter = value["Financial_Quarter"].strip()
         area = _clean(value["Force_Name"])
         category_text = _clean(value["Policeuk_Cat"])
         count = _count(value["Number_of_Offences"], allow_negative=True)
+        start = None
+        if year and quarter in {"1", "2", "3", "4"}:
+            start_index = int(year.group(1)) * 12 + 3 + (int(quarter) - 1) * 3  # April = month index 3
+            start = date(start_index // 12, start_index % 12 + 1, 1)
         reason = None
         if not year or (int(year.group(1)) + 1) % 100 != int(year.group(2)):
             reason = f"Financial_Year {value['Financial_Year']!r} is not a financial year such as 2017/18"
-        elif quarter not in {"1", "2", "3", "4"}:
+        elif start is None:
             reason = f"Financial_Quarter {quarter!r} is not 1, 2, 3 or 4"
+        elif outside := window.reason(f"quarter starting {start}", start):
+            reason = outside
         elif area is None:
             reason = "Force_Name is empty"
         elif category_text is None:
@@ -270,23 +260,12 @@ def _load_home_office(session: WriteSession, scanned: ScannedFile, batch: _Batch
         elif count is None:
             reason = f"Number_of_Offences {value['Number_of_Offences']!r} is not a whole number"
         if reason:
-            rejects.append((line, reason, raw))
+            result.rejects.append((line, reason, raw))
             continue
-        first_year = int(year.group(1))
-        start_index = first_year * 12 + 3 + (int(quarter) - 1) * 3  # April = month index 3
-        start = date(start_index // 12, start_index % 12 + 1, 1)
         category = _CANONICAL_CATEGORY.get(category_text.lower(), category_text)
-        row = (
-            dataset, start, _month_end(start, 3), "quarter", area, _known_force_id(area), category,
-            _clean(value["Offence_Description"]), _clean(value["Offence_Code"]), count,
-        )
-        duplicate = batch.add(row, scanned.display, line, merge=True)
-        if duplicate:
-            rejects.append((line, duplicate, raw))
-            continue
-        loaded += 1
-    session.add_rejects(scanned.display, rejects)
-    return FileLoad(scanned.display, "counts-home-office", None, None, scanned.sha256, read, loaded, len(rejects))
+        result.keep((dataset, start, _month_end(start, 3), "quarter", area, _known_force_id(area), category,
+                     _clean(value["Offence_Description"]), _clean(value["Offence_Code"]), count), line, raw, merge=True)
+    return result
 
 
 LOADERS = {"counts-tidy": _load_tidy, "counts-wide-monthly": _load_wide, "counts-home-office": _load_home_office}
@@ -294,29 +273,10 @@ LOADERS = {"counts-tidy": _load_tidy, "counts-wide-monthly": _load_wide, "counts
 
 def load(session: WriteSession, files: list[tuple[ScannedFile, str]], **options) -> None:
     """Load counts files of any of the three layouts; replaces rows with the same key (see module docstring)."""
-    batch = _Batch()
-    entries = [LOADERS[kind](session, scanned, batch, options) for scanned, kind in files]
-    con = session.con
-    con.execute("DROP TABLE IF EXISTS staged_counts")
-    con.execute("CREATE TEMP TABLE staged_counts AS SELECT * FROM counts LIMIT 0")
-    insert_rows(con, "staged_counts", batch.tuples())
-    # replace on the key; NULL subcategory / offence code are key values too (IS NOT DISTINCT FROM)
-    con.execute(
-        """
-        DELETE FROM counts
-        WHERE EXISTS (
-            SELECT 1 FROM (SELECT DISTINCT dataset, area, period_start, category, subcategory, offence_code
-                           FROM staged_counts) AS staged
-            WHERE staged.dataset = counts.dataset
-              AND staged.area = counts.area
-              AND staged.period_start = counts.period_start
-              AND staged.category = counts.category
-              AND staged.subcategory IS NOT DISTINCT FROM counts.subcategory
-              AND staged.offence_code IS NOT DISTINCT FROM counts.offence_code
-        )
-        """
-    )
-    con.execute("INSERT INTO counts SELECT * FROM staged_counts")
-    con.execute("DROP TABLE staged_counts")
-    for entry in entries:
-        session.log_file(entry)
+    window = session.date_window()
+    for scanned, kind in files:
+        result = LOADERS[kind](scanned, options, window)
+        staged = stage_rows(session, "counts", result.batch.tuples())
+        replace_and_log(session, scanned, kind=result.kind, table="counts", staged=staged, keys=KEY_COLUMNS,
+                        rejects=result.rejects, rows_read=result.read, force_id=result.force_id,
+                        records_loaded=result.loaded)

@@ -18,13 +18,18 @@ Mapping file (`--mapping FILE`, TOML):
     incident_ref = "CrimeReference"
     ...
 With a mapping, `incident_ref`, `recorded_at` and `offence_code` must be mapped; a column not mapped is
-left empty. Without one, the file must carry every canonical column.
+left empty. Without one, the file must carry every canonical column. Every value of the mapping is checked
+for its type (text, or a list of texts for true_values/false_values; a format must parse a date it wrote
+itself), and a mapping that is not UTF-8 or not TOML is refused with the line at fault.
+
+Plausibility (etl.plausibility): `recorded_at` and `outcome_date` must lie in the load's date window, and an
+outcome cannot be dated before the incident was recorded.
 
 Offence codes are mapped to the police.uk crime type with the Home Office table (generated into
 `etl/reference_codes.py`); codes are compared upper-case, also without leading zeros ("008N" = "8N").
 An incident whose code is not in the table is kept with `crime_type` empty. `district` comes from the
 file, else from the `lsoa` table for its `lsoa_code`. Rows replace the warehouse's rows with the same
-(force_id, incident_ref).
+(force_id, incident_ref); two files of one load supplying the same incident are refused.
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ from zoneinfo import ZoneInfo
 
 from etl.reference_codes import OFFENCE_CODE_TO_POLICEUK_CATEGORY
 from etl.sources.common import ScannedFile, insert_rows
-from etl.sources.tidy_csv import BadRecord, read_records, resolve_force_id
-from etl.warehouse import FileLoad, LoadError, WriteSession
+from etl.sources.tidy_csv import BadRecord, read_records, replace_and_log, resolve_force_id
+from etl.warehouse import LoadError, WriteSession
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
@@ -71,7 +76,7 @@ _MAPPING_CACHE: dict[tuple[str, float], ExtractMapping] = {}
 
 
 def read_mapping(path: str | os.PathLike) -> ExtractMapping:
-    """Parse and check a TOML mapping file; LoadError naming the file for anything wrong."""
+    """Parse and check a TOML mapping file; LoadError naming the file (and line) for anything wrong."""
     resolved = Path(path)
     try:
         stamp = resolved.stat().st_mtime
@@ -80,11 +85,7 @@ def read_mapping(path: str | os.PathLike) -> ExtractMapping:
     key = (str(resolved.resolve()), stamp)
     if key in _MAPPING_CACHE:
         return _MAPPING_CACHE[key]
-    try:
-        with open(resolved, "rb") as handle:
-            document = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise LoadError(f"not valid TOML: {exc}", resolved) from exc
+    document, text = _read_toml(resolved)
     unknown_sections = set(document) - {"extract", "columns"}
     if unknown_sections:
         raise LoadError(f"unknown section(s) {sorted(unknown_sections)}; expected [extract] and [columns]", resolved)
@@ -101,26 +102,94 @@ def read_mapping(path: str | os.PathLike) -> ExtractMapping:
             f"[columns] names column(s) we do not have: {unknown_columns}; ours are {', '.join(EXTRACT_COLUMNS)}",
             resolved,
         )
-    not_text = [c for c, v in columns.items() if not isinstance(v, str) or not v.strip()]
-    if not_text:
-        raise LoadError(f"[columns] value(s) must be non-empty column names: {not_text}", resolved)
+    for ours, theirs in columns.items():
+        if not isinstance(theirs, str) or not theirs.strip():
+            raise LoadError(f"[columns] {ours} must be a non-empty column name in quotes, not {_typed(theirs)}",
+                            resolved, _line_of(text, ours))
     unmapped = [c for c in REQUIRED_WITH_MAPPING if c not in columns]
     if unmapped:
         raise LoadError(f"[columns] must map {', '.join(unmapped)}", resolved)
+    _check_settings(settings, text, resolved)
     mapping = ExtractMapping(
         path=str(resolved),
         columns={ours: theirs.strip() for ours, theirs in columns.items()},
         force=settings.get("force"),
         recorded_at_format=settings.get("recorded_at_format"),
         outcome_date_format=settings.get("outcome_date_format"),
-        true_values=tuple(str(v).strip().lower() for v in settings.get("true_values", DEFAULT_TRUE)),
-        false_values=tuple(str(v).strip().lower() for v in settings.get("false_values", DEFAULT_FALSE)),
+        true_values=tuple(v.strip().lower() for v in settings.get("true_values", DEFAULT_TRUE)),
+        false_values=tuple(v.strip().lower() for v in settings.get("false_values", DEFAULT_FALSE)),
     )
     overlap = set(mapping.true_values) & set(mapping.false_values)
     if overlap:
         raise LoadError(f"value(s) {sorted(overlap)} are both true_values and false_values", resolved)
     _MAPPING_CACHE[key] = mapping
     return mapping
+
+
+def _read_toml(path: Path) -> tuple[dict, str]:
+    """The parsed document and its text; LoadError with the line for bytes that are not UTF-8 or bad TOML."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"the mapping file is not UTF-8: byte 0x{data[exc.start]:02x} at byte {exc.start} cannot be decoded"
+            " (save it as UTF-8)",
+            path,
+            data[: exc.start].count(b"\n") + 1,
+        ) from exc
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise LoadError(f"not valid TOML: {exc}", path, line) from exc
+
+
+def _typed(value: object) -> str:
+    """`42 (a whole number)` — a TOML value and its type, for messages."""
+    kinds = {bool: "true/false", int: "a whole number", float: "a number", str: "text", list: "a list",
+             dict: "a table"}
+    return f"{value!r} ({kinds.get(type(value), type(value).__name__)})"
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line of the first `key = ...` in a TOML text (for messages), or None."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip().startswith(key) and line.strip()[len(key):].lstrip().startswith("="):
+            return number
+    return None
+
+
+def _check_settings(settings: dict, text: str, path: Path) -> None:
+    """Each [extract] value has its type: force and formats text, true/false values lists of text; a format
+    must read back a date-time it wrote (so '%d/%m/%Y' passes and 'dd/mm/yyyy' or '%Q' do not)."""
+    for name in ("force", "recorded_at_format", "outcome_date_format"):
+        value = settings.get(name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise LoadError(f"[extract] {name} must be text in quotes, not {_typed(value)}", path, _line_of(text, name))
+    for name in ("recorded_at_format", "outcome_date_format"):
+        fmt = settings.get(name)
+        if fmt is None:
+            continue
+        sample = datetime(2021, 3, 14, 15, 9, 26)
+        try:
+            parsed = datetime.strptime(sample.strftime(fmt), fmt)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.date() != sample.date():
+            raise LoadError(
+                f"[extract] {name} {fmt!r} is not a strptime format that reads a date (e.g. '%d/%m/%Y %H:%M')",
+                path, _line_of(text, name),
+            )
+    for name in ("true_values", "false_values"):
+        value = settings.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+            raise LoadError(
+                f"[extract] {name} must be a list of texts such as [\"Y\", \"Yes\", \"1\"], not {_typed(value)}",
+                path, _line_of(text, name),
+            )
 
 
 def _mapping_from_options(options: dict | None) -> ExtractMapping:
@@ -257,7 +326,7 @@ def load(
         if missing:
             source = f"mapping {parsed_mapping.path}" if parsed_mapping.path else "the canonical extract columns"
             raise LoadError(f"incident extract lacks column(s) required by {source}: {', '.join(missing)}", scanned.display, 1)
-        rows, rejects = _parse_rows(scanned, header, parsed_mapping, force_id)
+        rows, rejects = _parse_rows(scanned, header, parsed_mapping, force_id, session.date_window())
         con.execute("DROP TABLE IF EXISTS raw_extract")
         con.execute(
             """
@@ -271,76 +340,55 @@ def load(
         insert_rows(con, "raw_extract", rows)
         con.execute("DROP TABLE IF EXISTS staged_incidents")
         con.execute(f"CREATE TEMP TABLE staged_incidents AS {(SQL_DIR / 'stg_extract_incidents.sql').read_text()}")
-        loaded = session.replace_rows("incidents", "staged_incidents", ["force_id", "incident_ref"])
-        for temp in ("raw_extract", "staged_incidents"):
-            con.execute(f"DROP TABLE IF EXISTS {temp}")
-        session.add_rejects(scanned.display, rejects)
-        session.log_file(
-            FileLoad(
-                path=scanned.display,
-                kind="extract",
-                force_id=force_id,
-                sha256=scanned.sha256,
-                rows_read=len(rows) + len(rejects),
-                rows_loaded=loaded,
-                rows_rejected=len(rejects),
-            )
-        )
+        con.execute("DROP TABLE raw_extract")
+        replace_and_log(session, scanned, kind="extract", table="incidents", staged="staged_incidents",
+                        keys=["force_id", "incident_ref"], rejects=rejects, rows_read=len(rows) + len(rejects),
+                        force_id=force_id)
 
 
-def _parse_rows(scanned: ScannedFile, header: list[str], mapping: ExtractMapping, force_id: str):
+class _OutcomeDates:
+    """`outcome_date` text -> date (None when it does not parse), cached: few distinct dates per extract."""
+
+    def __init__(self, fmt: str):
+        self.fmt = fmt
+        self.cache: dict[str, date | None] = {}
+
+    def __call__(self, text: str) -> date | None:
+        if text not in self.cache:
+            try:
+                self.cache[text] = datetime.strptime(text, self.fmt).date()
+            except ValueError:
+                self.cache[text] = None
+        return self.cache[text]
+
+
+def _parse_rows(scanned: ScannedFile, header: list[str], mapping: ExtractMapping, force_id: str, window):
     """Cast each record once; returns (rows for raw_extract, rejects)."""
     rows: list[tuple] = []
     rejects: list[tuple[int, str, str]] = []
     seen: dict[str, int] = {}
     columns = mapping.columns
-    recorded_hint = mapping.recorded_at_format or "YYYY-MM-DD HH:MM[:SS]"
-    outcome_format = mapping.outcome_date_format or "%Y-%m-%d"
     parse_recorded = DateTimeParser(mapping.recorded_at_format)
-    outcome_dates: dict[str, date | None] = {}
-    for record in read_records(scanned.path, header):
+    parse_outcome = _OutcomeDates(mapping.outcome_date_format or "%Y-%m-%d")
+    for record in read_records(scanned, header):
         if isinstance(record, BadRecord):
             rejects.append((record.line, record.reason, record.raw))
             continue
         raw = {ours: (record.values.get(columns[ours], "") if ours in columns else "") for ours in EXTRACT_COLUMNS}
-        reason = None
-        incident_ref = raw["incident_ref"]
         recorded_at = parse_recorded(raw["recorded_at"]) if raw["recorded_at"] else None
-        outcome_date = None
-        if raw["outcome_date"]:
-            if raw["outcome_date"] not in outcome_dates:
-                try:
-                    outcome_dates[raw["outcome_date"]] = datetime.strptime(raw["outcome_date"], outcome_format).date()
-                except ValueError:
-                    outcome_dates[raw["outcome_date"]] = None
-            outcome_date = outcome_dates[raw["outcome_date"]]
+        outcome_date = parse_outcome(raw["outcome_date"]) if raw["outcome_date"] else None
         flags = {name: _parse_flag(raw[name], mapping) for name in FLAG_COLUMNS}
-        if not incident_ref:
-            reason = f"{_their(columns, 'incident_ref')} is empty"
-        elif recorded_at is None:
-            reason = f"{_their(columns, 'recorded_at')} {raw['recorded_at']!r} is not a date-time ({recorded_hint})"
-        elif raw["outcome_date"] and outcome_date is None:
-            reason = f"{_their(columns, 'outcome_date')} {raw['outcome_date']!r} is not a date ({outcome_format})"
-        elif not raw["offence_code"]:
-            reason = f"{_their(columns, 'offence_code')} is empty"
-        else:
-            for name, (_value, ok) in flags.items():
-                if not ok:
-                    reason = (
-                        f"{_their(columns, name)} {raw[name]!r} is not a yes/no value "
-                        f"(true: {', '.join(mapping.true_values)}; false: {', '.join(mapping.false_values)})"
-                    )
-                    break
-        if reason is None and incident_ref in seen:
-            reason = f"duplicate incident: {incident_ref} already on line {seen[incident_ref]}"
+        reason = _reject_reason(raw, recorded_at, outcome_date, flags, mapping, window)
+        if reason is None and raw["incident_ref"] in seen:
+            reason = f"duplicate incident: {raw['incident_ref']} already on line {seen[raw['incident_ref']]}"
         if reason:
             rejects.append((record.line, reason, record.raw))
             continue
-        seen[incident_ref] = record.line
+        seen[raw["incident_ref"]] = record.line
         code = normalise_offence_code(raw["offence_code"])
         rows.append(
             (
-                incident_ref,
+                raw["incident_ref"],
                 recorded_at,
                 code,
                 raw["offence_description"] or None,
@@ -357,6 +405,35 @@ def _parse_rows(scanned: ScannedFile, header: list[str], mapping: ExtractMapping
             )
         )
     return rows, rejects
+
+
+def _reject_reason(raw: dict[str, str], recorded_at: datetime | None, outcome_date: date | None, flags: dict,
+                   mapping: ExtractMapping, window) -> str | None:
+    """Why a parsed record cannot be loaded (column names as the file spells them), or None."""
+    columns = mapping.columns
+    if not raw["incident_ref"]:
+        return f"{_their(columns, 'incident_ref')} is empty"
+    if recorded_at is None:
+        hint = mapping.recorded_at_format or "YYYY-MM-DD HH:MM[:SS]"
+        return f"{_their(columns, 'recorded_at')} {raw['recorded_at']!r} is not a date-time ({hint})"
+    if raw["outcome_date"] and outcome_date is None:
+        return (f"{_their(columns, 'outcome_date')} {raw['outcome_date']!r} is not a date"
+                f" ({mapping.outcome_date_format or '%Y-%m-%d'})")
+    outside = window.reason(f"{_their(columns, 'recorded_at')} {raw['recorded_at']!r}", recorded_at)
+    if outside is None and outcome_date is not None:
+        outside = window.reason(f"{_their(columns, 'outcome_date')} {raw['outcome_date']!r}", outcome_date)
+    if outside:
+        return outside
+    if outcome_date is not None and outcome_date < recorded_at.date():
+        return (f"{_their(columns, 'outcome_date')} {raw['outcome_date']!r} is before the incident was recorded"
+                f" ({_their(columns, 'recorded_at')} {raw['recorded_at']!r}): an outcome cannot precede its crime")
+    if not raw["offence_code"]:
+        return f"{_their(columns, 'offence_code')} is empty"
+    for name, (_value, ok) in flags.items():
+        if not ok:
+            return (f"{_their(columns, name)} {raw[name]!r} is not a yes/no value "
+                    f"(true: {', '.join(mapping.true_values)}; false: {', '.join(mapping.false_values)})")
+    return None
 
 
 def _their(columns: dict[str, str], ours: str) -> str:

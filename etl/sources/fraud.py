@@ -3,21 +3,25 @@
 Header exactly `month,force,fraud_type,reports,reported_loss_gbp` (docs/CONVENTIONS.md):
 `month` YYYY-MM; `force` a force name ("Essex Police", "Essex") or DfT code, or empty when `--force`
 names it; `fraud_type` free text (e.g. "Online shopping and auctions"); `reports` a whole number >= 0;
-`reported_loss_gbp` a number >= 0 in pounds sterling, or empty when not published.
-Rows replace the warehouse's rows with the same (force_id, month, fraud_type).
+`reported_loss_gbp` a number >= 0 in pounds sterling, or empty when not published; the month must lie in
+the load's date window (etl.plausibility). Rows replace the warehouse's rows with the same
+(force_id, month, fraud_type); two files of one load supplying the same key are refused.
 """
 
 from __future__ import annotations
 
-from etl.sources.common import ScannedFile, force_name_for, insert_rows
+from etl.sources.common import ScannedFile, force_name_for
 from etl.sources.tidy_csv import (
     BadRecord,
+    default_force_id,
     parse_month,
     parse_number,
     read_records,
+    replace_and_log,
     resolve_force_id,
+    stage_rows,
 )
-from etl.warehouse import FileLoad, LoadError, WriteSession
+from etl.warehouse import WriteSession
 
 FRAUD_HEADER = ["month", "force", "fraud_type", "reports", "reported_loss_gbp"]
 HEADERS = {"fraud": FRAUD_HEADER}
@@ -30,25 +34,25 @@ def detect(header: list[str], options: dict | None = None) -> str | None:
 
 def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str | None = None, **_options) -> None:
     """Load fraud CSVs; each file is logged with its rows read = loaded + rejected."""
-    default_force = resolve_force_id(force) if force else None
-    if force and default_force is None:
-        raise LoadError(f"--force {force!r} is not a police force of England and Wales")
-    con = session.con
+    default_force = default_force_id(force)
+    window = session.date_window()
     for scanned, _kind in files:
         rows, rejects, seen = [], [], {}
-        for record in read_records(scanned.path, FRAUD_HEADER):
+        for record in read_records(scanned, FRAUD_HEADER):
             if isinstance(record, BadRecord):
                 rejects.append((record.line, record.reason, record.raw))
                 continue
             values = record.values
-            reason = None
             month = parse_month(values["month"])
             force_id = resolve_force_id(values["force"]) if values["force"] else default_force
             reports = parse_number(values["reports"])
             loss = parse_number(values["reported_loss_gbp"]) if values["reported_loss_gbp"] else None
             key = (force_id, month, values["fraud_type"])
+            reason = None
             if month is None:
                 reason = f"month {values['month']!r} is not YYYY-MM"
+            elif outside := window.reason(f"month {values['month']}", month):
+                reason = outside
             elif force_id is None:
                 reason = (
                     f"force {values['force']!r} is not a police force of England and Wales" if values["force"]
@@ -67,21 +71,6 @@ def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str
                 continue
             seen[key] = record.line
             rows.append((month, force_name_for(force_id), force_id, values["fraud_type"], int(reports), loss))
-        con.execute("DROP TABLE IF EXISTS staged_fraud")
-        con.execute("CREATE TEMP TABLE staged_fraud AS SELECT * FROM fraud LIMIT 0")
-        insert_rows(con, "staged_fraud", rows)
-        loaded = session.replace_rows("fraud", "staged_fraud", ["force_id", "month", "fraud_type"])
-        con.execute("DROP TABLE IF EXISTS staged_fraud")
-        session.add_rejects(scanned.display, rejects)
-        forces = {row[2] for row in rows}
-        session.log_file(
-            FileLoad(
-                path=scanned.display,
-                kind="fraud",
-                force_id=next(iter(forces)) if len(forces) == 1 else None,
-                sha256=scanned.sha256,
-                rows_read=len(rows) + len(rejects),
-                rows_loaded=loaded,
-                rows_rejected=len(rejects),
-            )
-        )
+        staged = stage_rows(session, "fraud", rows)
+        replace_and_log(session, scanned, kind="fraud", table="fraud", staged=staged,
+                        keys=["force_id", "month", "fraud_type"], rejects=rejects, rows_read=len(rows) + len(rejects))

@@ -4,22 +4,26 @@ speeding detections, ...): the tidy CSV we define.
 Header `measure,period_start,period_end,value,unit,target` plus an optional `force` column, in any order
 (docs/CONVENTIONS.md). Dates YYYY-MM-DD (period_end >= period_start, both inclusive); `value` a number;
 `unit` free text ("seconds", "%", "officers", "detections"); `target` a number or empty. The force is the
-row's `force` column, else `--force`. Rows replace the warehouse's rows with the same
-(force_id, measure, period_start, period_end). Which priority view shows a measure is set in
+row's `force` column, else `--force`. Both dates must lie in the load's date window (etl.plausibility).
+Rows replace the warehouse's rows with the same (force_id, measure, period_start, period_end); two files of
+one load supplying the same key are refused. Which priority view shows a measure is set in
 `metrics/measure_priorities.toml`.
 """
 
 from __future__ import annotations
 
-from etl.sources.common import ScannedFile, insert_rows
+from etl.sources.common import ScannedFile
 from etl.sources.tidy_csv import (
     BadRecord,
+    default_force_id,
     parse_date,
     parse_number,
     read_records,
+    replace_and_log,
     resolve_force_id,
+    stage_rows,
 )
-from etl.warehouse import FileLoad, LoadError, WriteSession
+from etl.warehouse import WriteSession
 
 MEASURES_HEADER = ["measure", "period_start", "period_end", "value", "unit", "target"]
 HEADERS = {"measures": MEASURES_HEADER}
@@ -37,14 +41,12 @@ def detect(header: list[str], options: dict | None = None) -> str | None:
 
 def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str | None = None, **_options) -> None:
     """Load force measures CSVs; each file is logged with rows read = loaded + rejected."""
-    default_force = resolve_force_id(force) if force else None
-    if force and default_force is None:
-        raise LoadError(f"--force {force!r} is not a police force of England and Wales")
-    con = session.con
+    default_force = default_force_id(force)
+    window = session.date_window()
     for scanned, _kind in files:
         header = [h.strip().lower() for h in scanned.header]
         rows, rejects, seen = [], [], {}
-        for record in read_records(scanned.path, header):
+        for record in read_records(scanned, header):
             if isinstance(record, BadRecord):
                 rejects.append((record.line, record.reason, record.raw))
                 continue
@@ -70,6 +72,8 @@ def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str
                 reason = f"period_end {values['period_end']!r} is not a date (YYYY-MM-DD)"
             elif end < start:
                 reason = f"period_end {end} is before period_start {start}"
+            elif outside := window.reason(f"period_start {start}", start) or window.reason(f"period_end {end}", end):
+                reason = outside
             elif value is None:
                 reason = f"value {values['value']!r} is not a number"
             elif values["target"] and target is None:
@@ -81,21 +85,7 @@ def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str
                 continue
             seen[key] = record.line
             rows.append((values["measure"], start, end, value, values["unit"] or None, target, force_id))
-        con.execute("DROP TABLE IF EXISTS staged_measures")
-        con.execute("CREATE TEMP TABLE staged_measures AS SELECT * FROM measures LIMIT 0")
-        insert_rows(con, "staged_measures", rows)
-        loaded = session.replace_rows("measures", "staged_measures", ["force_id", "measure", "period_start", "period_end"])
-        con.execute("DROP TABLE IF EXISTS staged_measures")
-        session.add_rejects(scanned.display, rejects)
-        forces = {row[6] for row in rows}
-        session.log_file(
-            FileLoad(
-                path=scanned.display,
-                kind="measures",
-                force_id=next(iter(forces)) if len(forces) == 1 else None,
-                sha256=scanned.sha256,
-                rows_read=len(rows) + len(rejects),
-                rows_loaded=loaded,
-                rows_rejected=len(rejects),
-            )
-        )
+        staged = stage_rows(session, "measures", rows)
+        replace_and_log(session, scanned, kind="measures", table="measures", staged=staged,
+                        keys=["force_id", "measure", "period_start", "period_end"], rejects=rejects,
+                        rows_read=len(rows) + len(rejects))

@@ -7,7 +7,6 @@ and keeps the other's.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 from pathlib import Path
@@ -18,6 +17,7 @@ from etl.sources.common import (
     force_id_for,
     insert_rows,
 )
+from etl.sources.tidy_csv import records_with_lines
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 LOOKUP_HEADER = [
@@ -62,35 +62,11 @@ def _int(text: str) -> int:
     return int(text.replace(",", "").strip())
 
 
-def _read_rows(scanned: ScannedFile):
-    """(first physical line, parsed record, raw text of the record's lines) for every data row."""
-    with open(scanned.path, encoding="utf-8-sig", newline="") as handle:
-        pending: list[str] = []
-
-        def lines():
-            for text in handle:
-                pending.append(text)
-                yield text
-
-        reader = csv.reader(lines())
-        next(reader)
-        pending.clear()
-        start = reader.line_num + 1
-        try:
-            for record in reader:
-                if record:
-                    yield start, record, "".join(pending).rstrip("\r\n")
-                pending.clear()
-                start = reader.line_num + 1
-        except csv.Error as exc:  # a field over csv's size limit, a NUL byte: the file is not a clean CSV
-            raise LoadError(f"cannot read the CSV: {exc}", scanned.display, start) from exc
-
-
 def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
     width = len(scanned.header)
     offset = 1 if width == len(LOOKUP_HEADER) else 0
     good, rejects, read = [], [], 0
-    for line, record, raw in _read_rows(scanned):
+    for line, record, raw in records_with_lines(scanned):
         read += 1
         if len(record) != width:
             rejects.append((line, f"expected {width} columns, found {len(record)}", raw))
@@ -118,6 +94,7 @@ def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
     ).fetchall()
     if duplicates:
         raise LoadError(f"LSOA {duplicates[0][0]} appears {duplicates[0][1]} times", scanned.display)
+    session.claim_keys("lsoa_lookup", "staged_lookup", ["lsoa_code"], scanned.display)
     con.execute(
         """
         INSERT INTO lsoa (lsoa_code, lsoa_name, district, msoa_code, msoa_name, local_authority_code,
@@ -138,7 +115,7 @@ def _load_lookup(session: WriteSession, scanned: ScannedFile) -> None:
 
 def _load_census(session: WriteSession, scanned: ScannedFile) -> None:
     good, rejects, read = [], [], 0
-    for line, record, raw in _read_rows(scanned):
+    for line, record, raw in records_with_lines(scanned):
         read += 1
         if len(record) != len(CENSUS_HEADER):
             rejects.append((line, f"expected {len(CENSUS_HEADER)} columns, found {len(record)}", raw))
@@ -170,6 +147,7 @@ def _load_census(session: WriteSession, scanned: ScannedFile) -> None:
            communal_residents INTEGER, area_hectares DOUBLE)"""
     )
     insert_rows(con, "staged_census", good)
+    session.claim_keys("lsoa_census", "staged_census", ["lsoa_code"], scanned.display)
     con.execute(
         """
         INSERT INTO lsoa (lsoa_code, lsoa_name, district, msoa_code, msoa_name, local_authority_code,
@@ -215,12 +193,14 @@ def _load_boundaries(session: WriteSession, scanned: ScannedFile) -> None:
             _float_or_none(properties.get("LAT")),
             json.dumps(geometry, separators=(",", ":")),
         ))
+    session.claim_unit(("lsoa-boundaries",), scanned.display, "set of LSOA boundaries (a boundary file replaces them all)")
     con = session.con
-    con.execute("DELETE FROM lsoa_boundaries")
+    replaced = con.execute("DELETE FROM lsoa_boundaries").fetchall()[0][0]  # a boundary file replaces them all
     insert_rows(con, "lsoa_boundaries", good)
     session.add_rejects(scanned.display, rejects)
     session.log_file(
-        FileLoad(scanned.display, "lsoa-boundaries", None, None, sha256_file(scanned.path), len(features), len(good), len(rejects))
+        FileLoad(scanned.display, "lsoa-boundaries", None, None, sha256_file(scanned.path), len(features), len(good),
+                 len(rejects), int(replaced), "every LSOA boundary")
     )
 
 

@@ -19,7 +19,9 @@ rows of forces not chosen are not counted (a national file would otherwise log h
 of "rejects").
 
 Replacement: rows replace the warehouse's rows with the same `collision_index` (collisions, casualties and
-vehicles separately), so loading the same file twice gives identical tables.
+vehicles separately), so loading the same file twice gives identical tables; two files of one load with the
+same collision (of one table) are refused. A collision dated outside the load's date window
+(etl.plausibility; 2000-01-01 to tomorrow unless `--earliest-date` / `--latest-date`) is a reject.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from etl import reference_codes as codes
-from etl.sources.common import ScannedFile, force_id_for, physical_lines
+from etl.sources.common import ScannedFile, force_id_for, literal_paths, physical_lines, read_csv_source, structural_reason
 from etl.warehouse import FileLoad, LoadError, WriteSession
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -169,6 +171,7 @@ def load(session: WriteSession, files: list[tuple[ScannedFile, str]], force: str
     """Load STATS19 files: collisions first (casualties and vehicles look up their collision's force)."""
     chosen = resolve_forces(force)
     con = session.con
+    session.window_table()
     _create_code_tables(con, chosen)
     ordered = sorted(files, key=lambda item: (LOAD_ORDER.index(item[1]), item[0].display))
     for scanned, kind in ordered:
@@ -199,14 +202,14 @@ def _create_code_tables(con, chosen: list[int] | None) -> None:
         con.executemany("INSERT INTO stats19_chosen VALUES (?, false)", [(code,) for code in chosen])
 
 
-def _load_file(session: WriteSession, scanned: ScannedFile, kind: str, chosen: list[int] | None) -> None:
-    con = session.con
-    spec, table, sql_file, raw_table = KINDS[kind]
+def _select_list(scanned: ScannedFile, kind: str) -> list[str]:
+    """`trim("<their column>") AS <ours>` for each of our columns (NULL for an optional one they lack);
+    LoadError naming the required columns the file lacks."""
+    spec = KINDS[kind][0]
     header = scanned.header
     if scanned.has_bom and header:
         header = [header[0].lstrip("\ufeff"), *header[1:]]
-    select_list = []
-    missing = []
+    select_list, missing = [], []
     for ours, names in spec.items():
         theirs = _present(header, names)
         if theirs is None:
@@ -218,62 +221,86 @@ def _load_file(session: WriteSession, scanned: ScannedFile, kind: str, chosen: l
             select_list.append(f'trim("{theirs}") AS {ours}')
     if missing:
         raise LoadError(f"STATS19 {kind.split('-')[1]} file lacks column(s): {', '.join(missing)}", scanned.display, 1)
+    return select_list
 
-    columns = {name: "VARCHAR" for name in header}
-    con.execute("DROP TABLE IF EXISTS stats19_read")
-    con.execute("DROP TABLE IF EXISTS stats19_read_rejects")
-    con.execute("DROP TABLE IF EXISTS stats19_read_scans")
-    con.execute(
-        """
-        CREATE TEMP TABLE stats19_read AS
-        SELECT *, row_number() OVER () - 1 AS row_ordinal
-        FROM read_csv(?, header = true, columns = ?, auto_detect = false, delim = ',', quote = '"',
-                      escape = '"', strict_mode = true, store_rejects = true,
-                      rejects_table = 'stats19_read_rejects', rejects_scan = 'stats19_read_scans',
-                      max_line_size = 1048576, null_padding = false, encoding = 'utf-8')
-        """,
-        [str(scanned.path), columns],
-    )
+
+def _read_raw(con, scanned: ScannedFile, kind: str) -> list[tuple[int, str, str]]:
+    """The file's rows, renamed, into the kind's raw temp table with their ordinal; returns the rows the CSV
+    reader could not parse: (physical line, reason, raw line)."""
+    raw_table = KINDS[kind][3]
+    select_list = _select_list(scanned, kind)
+    header = [scanned.header[0].lstrip("\ufeff"), *scanned.header[1:]] if scanned.has_bom else scanned.header
+    for temp in ("stats19_read", "stats19_read_errors", "stats19_read_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    with literal_paths([scanned.path]) as links:
+        source, parameters = read_csv_source(links, {name: "VARCHAR" for name in header}, "stats19_read")
+        # one file of at most a few hundred thousand rows: a window for the ordinal is affordable here
+        con.execute(f"CREATE TEMP TABLE stats19_read AS SELECT *, row_number() OVER () - 1 AS row_ordinal FROM {source}",
+                    parameters)
     structural = con.execute(
-        "SELECT line, min(error_type || ': ' || error_message), min(csv_line) FROM stats19_read_rejects GROUP BY 1 ORDER BY 1"
+        "SELECT line, min(error_type || ': ' || error_message), min(csv_line) FROM stats19_read_errors GROUP BY 1 ORDER BY 1"
     ).fetchall()
     con.execute(f"DROP TABLE IF EXISTS {raw_table}")
     con.execute(f"CREATE TEMP TABLE {raw_table} AS SELECT row_ordinal, {', '.join(select_list)} FROM stats19_read")
-    con.execute("DROP TABLE IF EXISTS stats19_read")
+    for temp in ("stats19_read", "stats19_read_errors", "stats19_read_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return [(int(line), structural_reason(message, (raw or "").strip("\r\n"), len(header)), (raw or "").strip("\r\n"))
+            for line, message, raw in structural]
 
-    staging_sql = (SQL_DIR / sql_file).read_text()
+
+# a collision (or casualty / vehicle) twice in one file: the later copies are rejected
+_ROW_KEYS = {
+    "collisions": ["collision_index"],
+    "casualties": ["collision_index", "casualty_reference"],
+    "vehicles": ["collision_index", "vehicle_reference"],
+}
+
+
+def staging_sql(kind: str) -> str:
+    """The staging model of a kind; casualty and vehicle models follow the shared collision-member CTEs."""
+    names = ("stg_stats19_collision_members.sql",) if kind != "stats19-collision" else ()
+    return "\n".join((SQL_DIR / name).read_text() for name in (*names, KINDS[kind][2]))
+
+
+def _stage(con, kind: str) -> None:
+    """staged_stats19: the raw rows cast, decoded and checked (reject_reason, in_scope), repeats rejected."""
+    _spec, table, _sql_file, raw_table = KINDS[kind]
+    if kind != "stats19-collision":  # the force of each row's collision (shared by casualties and vehicles)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_stats19_children AS SELECT * FROM {raw_table}")
+        con.execute("DROP TABLE IF EXISTS stats19_collision_forces")
+        con.execute(f"CREATE TEMP TABLE stats19_collision_forces AS {(SQL_DIR / 'int_stats19_collision_forces.sql').read_text()}")
     con.execute("DROP TABLE IF EXISTS staged_stats19")
-    con.execute(f"CREATE TEMP TABLE staged_stats19 AS {staging_sql}")
-    # a collision (or casualty / vehicle) twice in one file: keep the first
-    key_columns = {
-        "collisions": "collision_index",
-        "casualties": "collision_index, casualty_reference",
-        "vehicles": "collision_index, vehicle_reference",
-    }[table]
+    con.execute(f"CREATE TEMP TABLE staged_stats19 AS {staging_sql(kind)}")
+    keys = _ROW_KEYS[table]
     con.execute(
         f"""
         UPDATE staged_stats19 AS s
-        SET reject_reason = 'duplicate row: ' || replace('{key_columns}', ', ', ' + ') || ' already appears earlier in this file'
+        SET reject_reason = 'duplicate row: {' + '.join(keys)} already appears earlier in this file'
         FROM (
-            SELECT {key_columns}, min(row_ordinal) AS first_ordinal
+            SELECT {', '.join(keys)}, min(row_ordinal) AS first_ordinal
             FROM staged_stats19 WHERE reject_reason IS NULL AND in_scope
             GROUP BY ALL HAVING count(*) > 1
         ) AS d
-        WHERE ({', '.join('s.' + c for c in key_columns.split(', '))}) = ({', '.join('d.' + c for c in key_columns.split(', '))})
+        WHERE ({', '.join('s.' + c for c in keys)}) = ({', '.join('d.' + c for c in keys)})
           AND s.row_ordinal > d.first_ordinal AND s.reject_reason IS NULL AND s.in_scope
         """
     )
+    for temp in ("stats19_collision_forces", raw_table):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    con.execute("DROP VIEW IF EXISTS raw_stats19_children")
+
+
+def _load_file(session: WriteSession, scanned: ScannedFile, kind: str, chosen: list[int] | None) -> None:
+    con = session.con
+    table = KINDS[kind][1]
+    structural = _read_raw(con, scanned, kind)
+    _stage(con, kind)
     semantic = con.execute(
         "SELECT row_ordinal, reject_reason FROM staged_stats19 WHERE reject_reason IS NOT NULL AND in_scope ORDER BY 1"
     ).fetchall()
     in_scope = con.execute("SELECT count(*) FROM staged_stats19 WHERE in_scope").fetchall()[0][0]
-
-    rejects: list[tuple[int | None, str, str | None]] = []
-    structural_lines = []
-    for line, message, raw in structural:
-        rejects.append((int(line), _structural_reason(message), (raw or "").strip("\r\n")))
-        structural_lines.append(int(line))
-    located = physical_lines(scanned.path, [o for o, _ in semantic], structural_lines)
+    rejects: list[tuple[int | None, str, str | None]] = list(structural)
+    located = physical_lines(scanned.path, [o for o, _ in semantic], [line for line, _, _ in structural])
     for ordinal, reason in semantic:
         line, raw = located.get(int(ordinal), (None, None))
         rejects.append((line, reason, raw))
@@ -281,16 +308,13 @@ def _load_file(session: WriteSession, scanned: ScannedFile, kind: str, chosen: l
 
     con.execute("DROP VIEW IF EXISTS stats19_accepted")
     con.execute("CREATE TEMP VIEW stats19_accepted AS SELECT * FROM staged_stats19 WHERE reject_reason IS NULL AND in_scope")
-    loaded = session.replace_rows(table, "stats19_accepted", ["collision_index"])
-    forces = dict(con.execute("SELECT force_id, count(*) FROM stats19_accepted GROUP BY 1").fetchall())
+    forces = [row[0] for row in con.execute("SELECT DISTINCT force_id FROM stats19_accepted LIMIT 2").fetchall()]
+    loaded, replaced = session.replace_keyed(table, "stats19_accepted", ["collision_index"], scanned.display)
     con.execute("DROP VIEW IF EXISTS stats19_accepted")
     con.execute("DROP TABLE IF EXISTS staged_stats19")
-    con.execute(f"DROP TABLE IF EXISTS {raw_table}")
-    for temp in ("stats19_read_rejects", "stats19_read_scans"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
 
     session.add_rejects(scanned.display, rejects)
-    file_force = next(iter(forces)) if len(forces) == 1 else None
+    file_force = forces[0] if len(forces) == 1 else None
     if file_force is None and chosen is not None and len(chosen) == 1:
         file_force = force_id_for_dft_code(chosen[0])
     session.log_file(
@@ -300,27 +324,15 @@ def _load_file(session: WriteSession, scanned: ScannedFile, kind: str, chosen: l
             force_id=file_force,
             month=None,
             sha256=scanned.sha256,
-            rows_read=int(in_scope) + len(structural_lines),
+            rows_read=int(in_scope) + len(structural),
             rows_loaded=int(loaded),
             rows_rejected=len(rejects),
+            # a casualty or vehicle file replaces every row of each collision it names (a collision file
+            # replaces collision by collision: a rejected collision keeps its earlier row)
+            rows_replaced=replaced if table != "collisions" else 0,
+            replaces=f"{table} of the same collisions",
         )
     )
-
-
-def _structural_reason(message: str) -> str:
-    """DuckDB's CSV error as a reason an analyst can act on."""
-    kind, _, detail = message.partition(": ")
-    if kind == "MISSING COLUMNS":
-        return f"too few columns (the line may be cut off): {detail}"
-    if kind == "TOO MANY COLUMNS":
-        return f"too many columns: {detail}"
-    if kind == "UNQUOTED VALUE":
-        return f"badly quoted value (an unterminated or stray quote; the line may be cut off): {detail}"
-    if kind == "LINE SIZE OVER MAXIMUM":
-        return f"line too long: {detail}"
-    if kind in {"INVALID ENCODING", "INVALID UNICODE"}:
-        return f"not UTF-8 text: {detail}"
-    return f"{kind.lower()}: {detail}"
 
 
 __all__ = ["HEADERS", "detect", "load", "resolve_forces", "force_id_for_dft_code"]

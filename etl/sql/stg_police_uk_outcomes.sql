@@ -1,55 +1,22 @@
 -- Stage data.police.uk outcomes rows (the later outcome of each crime, published in the month it
--- happened). Same inputs and reject rules as street rows.
-with
-
-source as (
-    select * from raw_police_uk
-),
-
-files as (
-    select * from police_uk_files
-),
+-- happened): the shared columns and reasons come from stg_police_uk_imports.sql and
+-- stg_police_uk_located.sql (put before this text by the loader); checks in this order: month, outcome
+-- type, Crime ID, coordinates.
 
 renamed as (
     select
-        source.filename,
-        source.row_position,
-        nullif(trim(source."Crime ID"), '')                         as crime_id,
-        source."Month"                                              as month_text,
-        try_strptime(trim(source."Month"), '%Y-%m')::date           as month,
-        nullif(trim(source."Reported by"), '')                      as reported_by,
-        nullif(trim(source."Falls within"), '')                     as falls_within,
-        source."Longitude"                                          as longitude,
-        source."Latitude"                                           as latitude,
-        nullif(trim(source."Location"), '')                         as location,
-        nullif(trim(source."LSOA code"), '')                        as lsoa_code,
-        nullif(trim(source."LSOA name"), '')                        as lsoa_name,
-        nullif(regexp_replace(trim(source."LSOA name"), '\s+\d{3}[A-Z]$', ''), '') as district,
-        nullif(trim(source."Outcome type"), '')                     as outcome_type,
-        files.force_id,
-        files.file_month
-    from source
-    inner join files on files.filename = source.filename
+        * exclude ("Outcome type"),
+        clean_text("Outcome type")                                  as outcome_type
+    from located_checked
 ),
 
 checked as (
     select
         *,
-        case
-            when month is null
-                then 'Month ''' || coalesce(month_text, '') || ''' is not a month in the form YYYY-MM'
-            when file_month is not null and month <> file_month
-                then 'Month ' || strftime(month, '%Y-%m') || ' disagrees with the file''s month '
-                     || strftime(file_month, '%Y-%m') || ' (from its name or folder)'
-            when outcome_type is null
-                then 'Outcome type is empty'
-            when crime_id is null
-                then 'Crime ID is empty (an outcome must name its crime)'
-            when (longitude is null) <> (latitude is null)
-                then 'only one of Longitude and Latitude is given'
-            when longitude not between -8.75 and 1.85 or latitude not between 49.8 and 60.95
-                then 'coordinates (' || longitude || ', ' || latitude || ') are outside the UK'
-        end as reject_reason
+        coalesce(month_reject_reason,
+                 case when outcome_type is null then 'Outcome type is empty'
+                      when crime_id is null then 'Crime ID is empty (an outcome must name its crime)' end,
+                 coordinates_reject_reason) as reject_reason
     from renamed
 ),
 
@@ -57,7 +24,7 @@ final as (
     select
         crime_id, month, reported_by, falls_within, longitude, latitude, location,
         lsoa_code, lsoa_name, district, outcome_type, force_id,
-        filename, row_position, reject_reason
+        file_index, row_position, reject_reason
     from checked
 )
 

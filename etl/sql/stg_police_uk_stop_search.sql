@@ -1,62 +1,64 @@
 -- Stage data.police.uk stop-and-search rows: keep the timestamp, take the month from the local date
--- as published (so a BST time just after midnight stays in its month), cast the three flags.
-with
-
-source as (
-    select * from raw_police_uk
-),
-
-files as (
-    select * from police_uk_files
-),
+-- as published (so a BST time just after midnight stays in its month), cast the three flags; the local
+-- date must lie in the load's date window (macro outside_date_window, etl/plausibility.py). Follows
+-- stg_police_uk_imports.sql (put before this text by the loader).
 
 renamed as (
     select
-        source.filename,
+        source.file_index,
         source.row_position,
-        nullif(trim(source."Type"), '')                                     as type,
+        clean_text(source."Type")                                           as type,
         source."Date"                                                       as date_text,
-        try_cast(trim(source."Date") as timestamptz)                         as occurred_at,
-        try_strptime(substr(trim(source."Date"), 1, 7), '%Y-%m')::date       as month,
+        try_cast(trim(source."Date") as timestamptz)                        as occurred_at,
+        -- the local date as published; a 4-digit year ('12018-12-15T10:00' is a timestamp, not a date here)
+        case when regexp_matches(trim(source."Date"), '^\d{4}-\d{2}-\d{2}([T ]|$)')
+             then try_cast(substr(trim(source."Date"), 1, 10) as date) end  as local_date,
         case lower(trim(source."Part of a policing operation"))
             when 'true' then true when 'false' then false end               as part_of_a_policing_operation,
-        nullif(trim(source."Policing operation"), '')                       as policing_operation,
+        clean_text(source."Policing operation")                             as policing_operation,
         source."Latitude"                                                   as latitude,
         source."Longitude"                                                  as longitude,
-        nullif(trim(source."Gender"), '')                                   as gender,
-        nullif(trim(source."Age range"), '')                                as age_range,
-        nullif(trim(source."Self-defined ethnicity"), '')                   as self_defined_ethnicity,
-        nullif(trim(source."Officer-defined ethnicity"), '')                as officer_defined_ethnicity,
-        nullif(trim(source."Legislation"), '')                              as legislation,
-        nullif(trim(source."Object of search"), '')                         as object_of_search,
-        nullif(trim(source."Outcome"), '')                                  as outcome,
+        clean_text(source."Gender")                                         as gender,
+        clean_text(source."Age range")                                      as age_range,
+        clean_text(source."Self-defined ethnicity")                         as self_defined_ethnicity,
+        clean_text(source."Officer-defined ethnicity")                      as officer_defined_ethnicity,
+        clean_text(source."Legislation")                                    as legislation,
+        clean_text(source."Object of search")                               as object_of_search,
+        clean_text(source."Outcome")                                        as outcome,
         case lower(trim(source."Outcome linked to object of search"))
             when 'true' then true when 'false' then false end               as outcome_linked_to_object_of_search,
         case lower(trim(source."Removal of more than just outer clothing"))
             when 'true' then true when 'false' then false end               as removal_of_more_than_just_outer_clothing,
         files.force_id,
-        files.file_month
+        files.file_month,
+        files.month_source
     from source
-    inner join files on files.filename = source.filename
+    inner join files on files.file_index = source.file_index
+),
+
+dated as (
+    select
+        *,
+        date_trunc('month', local_date)::date as month
+    from renamed
 ),
 
 checked as (
     select
         *,
         case
-            when occurred_at is null
+            when occurred_at is null or local_date is null
                 then 'Date ''' || coalesce(date_text, '') || ''' is not a date-time (YYYY-MM-DDTHH:MM:SS+HH:MM)'
             when file_month is not null and month <> file_month
                 then 'Date ' || date_text || ' disagrees with the file''s month '
-                     || strftime(file_month, '%Y-%m') || ' (from its name or folder)'
+                     || strftime(file_month, '%Y-%m') || ' (' || month_source || ')'
+            when outside_date_window('Date ' || date_text, local_date) is not null
+                then outside_date_window('Date ' || date_text, local_date)
             when type is null
                 then 'Type is empty'
-            when (longitude is null) <> (latitude is null)
-                then 'only one of Longitude and Latitude is given'
-            when longitude not between -8.75 and 1.85 or latitude not between 49.8 and 60.95
-                then 'coordinates (' || longitude || ', ' || latitude || ') are outside the UK'
+            else coordinates_reject_reason(longitude, latitude)
         end as reject_reason
-    from renamed
+    from dated
 ),
 
 final as (
@@ -65,7 +67,7 @@ final as (
         gender, age_range, self_defined_ethnicity, officer_defined_ethnicity, legislation,
         object_of_search, outcome, outcome_linked_to_object_of_search,
         removal_of_more_than_just_outer_clothing, force_id,
-        filename, row_position, reject_reason
+        file_index, row_position, reject_reason
     from checked
 )
 

@@ -1,5 +1,6 @@
 -- Stage DfT STATS19 collision rows: cast once, decode codes with the DfT code lists, derive the force,
--- the local date-time, month, ISO week start (Monday), day of week and hour. A row is in scope when its
+-- the local date-time, month, ISO week start (Monday), day of week and hour; the date must lie in the
+-- load's date window (macro outside_date_window, etl/plausibility.py). A row is in scope when its
 -- police force is one of those chosen (or every force), or when it cannot be attributed (then a reject).
 with
 
@@ -80,6 +81,8 @@ checked as (
                 then 'collision severity ''' || coalesce(severity_text, '') || ''' is not 1 (fatal), 2 (serious) or 3 (slight)'
             when collision_date is null
                 then 'date ''' || coalesce(date_text, '') || ''' is not a date (dd/mm/yyyy)'
+            when outside_date_window('date ' || date_text, collision_date) is not null
+                then outside_date_window('date ' || date_text, collision_date)
             when time_text not in ('', '-1', 'NULL') and collision_time is null
                 then 'time ''' || time_text || ''' is not a time (HH:MM)'
             when (longitude is null) <> (latitude is null)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 STREET_HEADER = (
@@ -96,6 +97,10 @@ class Case:
     options: dict = field(default_factory=dict)
     env: dict = field(default_factory=dict)
 
+    def load_options(self, root: Path) -> dict:
+        """The options to load with, `{root}` in a text option replaced by the case folder."""
+        return {key: value.format(root=root) if isinstance(value, str) else value for key, value in self.options.items()}
+
     def write(self, root: Path) -> list[Path]:
         """Write the files under root; return the sources to pass to the loader."""
         for relative, data in self.files.items():
@@ -105,7 +110,13 @@ class Case:
         return [root / s for s in self.sources] if self.sources else [root]
 
 
-S = "2019-01/2019-01-essex-street.csv"  # the usual place of a street file in the corpus
+# the default plausible date window (docs/PLAUSIBILITY.md): 2000-01-01 to the day after the load
+WINDOW = f"2000-01-01 to {date.today() + timedelta(days=1):%Y-%m-%d}"
+OUTSIDE = " is outside the plausible date window " + WINDOW + " (see docs/PLAUSIBILITY.md)"
+
+S = "2019-01/2019-01-essex-street.csv"  # the usual place of a street file in the corpus (a month the baseline lacks)
+# a file whose only rows are rejected fails the load unless the rejects are accepted (etl.plausibility)
+ACCEPT = {"accept_rejects": True}
 
 
 def _cases() -> list[Case]:
@@ -236,7 +247,7 @@ def _cases() -> list[Case]:
              rejects=[Reject(C, 3, "Persons 'n/a' / '1,517' / '46' is not a whole number")], counts={C: (2, 1, 1)}))
     add(Case("census_negative", "Persons -5",
              {C: "\n".join([CENSUS_HEADER, census_ok.format(n="001", x="A").replace('"1,563"', "-5")]).encode() + b"\n"},
-             rejects=[Reject(C, 2, "Persons -5 is negative")], counts={C: (1, 0, 1)}))
+             rejects=[Reject(C, 2, "Persons -5 is negative")], counts={C: (1, 0, 1)}, options=ACCEPT))
     L = "lookup.csv"
     lookup_ok = "1,E12000006,EAST,E07000070,Chelmsford,E02004480,Chelmsford 001,E01021{n},Chelmsford 001{x},Essex"
     add(Case("lookup_short_row", "a lookup row with 9 of 10 columns",
@@ -249,7 +260,9 @@ def _cases() -> list[Case]:
     add(Case("census_gigantic_line", "a census row with a 1 MB field",
              {C: "\n".join([CENSUS_HEADER, census_ok.format(n="001", x="A"),
                             census_ok.format(n="002", x="B").replace("Chelmsford 001,", "Y" * 1_000_000 + ",")]).encode() + b"\n"},
-             error='{root}/census.csv, line 3: cannot read the CSV: field larger than field limit (131072)'))
+             error='{root}/census.csv, line 3: cannot read the CSV: field larger than field limit (131072); a field is'
+                   ' longer than 131,072 characters, more than any real value (an unterminated quote makes the rest of'
+                   ' the file one field)'))
     add(Case("lookup_not_utf8", "a Latin-1 byte in the lookup",
              {L: (LOOKUP_HEADER + "\n" + lookup_ok.format(n="001", x="A")).encode().replace(b"EAST", b"\xc9AST") + b"\n"},
              error='{root}/lookup.csv, line 2: the file is not UTF-8: byte 0xc9 at byte 132 cannot be decoded (save it as UTF-8)'))
@@ -262,7 +275,7 @@ def _cases() -> list[Case]:
              rejects=[Reject(O, 3, "Crime ID is empty (an outcome must name its crime)")], counts={O: (2, 1, 1)}))
     add(Case("outcome_empty_type", "an outcome row with no Outcome type",
              {O: "\n".join([OUTCOMES_HEADER, outcome_row.format(cid=f"{1:064x}", outcome="")]).encode() + b"\n"},
-             rejects=[Reject(O, 2, "Outcome type is empty")], counts={O: (1, 0, 1)}))
+             rejects=[Reject(O, 2, "Outcome type is empty")], counts={O: (1, 0, 1)}, options=ACCEPT))
     SS = "2019-01/2019-01-essex-stop-and-search.csv"
     stop_row = "Person search,{date},False,,51.74,0.47,Male,18-24,White - English,White,Misuse of Drugs Act 1971 (section 23),Controlled drugs,Arrest,True,False"
     add(Case("stop_search_impossible_date", "a stop on 30 February",
@@ -286,7 +299,7 @@ def _cases() -> list[Case]:
              rejects=[Reject(T, 3, "date '31/02/2022' is not a date (dd/mm/yyyy)")], counts={T: (2, 1, 1)}))
     add(Case("stats19_bad_severity", "collision severity 7",
              {T: "\n".join([STATS19_COLLISION_HEADER, collision.format(n=1, severity=7, date="05/01/2022")]).encode() + b"\n"},
-             rejects=[Reject(T, 2, "collision severity '7' is not 1 (fatal), 2 (serious) or 3 (slight)")], counts={T: (1, 0, 1)}))
+             rejects=[Reject(T, 2, "collision severity '7' is not 1 (fatal), 2 (serious) or 3 (slight)")], counts={T: (1, 0, 1)}, options=ACCEPT))
     add(Case("stats19_duplicate_collision", "the same collision twice",
              {T: "\n".join([STATS19_COLLISION_HEADER, collision.format(n=1, severity=3, date="05/01/2022"),
                             collision.format(n=1, severity=3, date="05/01/2022")]).encode() + b"\n"},
@@ -294,7 +307,7 @@ def _cases() -> list[Case]:
     add(Case("stats19_truncated", "the last collision cut off",
              {T: ("\n".join([STATS19_COLLISION_HEADER, collision.format(n=1, severity=3, date="05/01/2022"),
                              collision.format(n=2, severity=3, date="05/01/2022")[:40]])).encode()},
-             rejects=[Reject(T, 3, 'too few columns (the line may be cut off)…')], counts={T: (2, 1, 1)}))
+             rejects=[Reject(T, 3, 'too few columns (the line may be truncated): 5 found, 36 expected')], counts={T: (2, 1, 1)}))
     # ---- fraud -----------------------------------------------------------------------------------
     F = "fraud.csv"
     fraud_head = "month,force,fraud_type,reports,reported_loss_gbp"
@@ -304,29 +317,29 @@ def _cases() -> list[Case]:
              rejects=[Reject(F, 3, "reports '-3' is not a whole number >= 0")], counts={F: (2, 1, 1)}))
     add(Case("fraud_non_numeric_loss", "reported_loss_gbp 'about 1000'",
              {F: "\n".join([fraud_head, "2020-04,Essex Police,Investment fraud,3,about 1000"]).encode() + b"\n"},
-             rejects=[Reject(F, 2, "reported_loss_gbp 'about 1000' is not a number >= 0")], counts={F: (1, 0, 1)}))
+             rejects=[Reject(F, 2, "reported_loss_gbp 'about 1000' is not a number >= 0")], counts={F: (1, 0, 1)}, options=ACCEPT))
     add(Case("fraud_impossible_month", "month 2020-13",
              {F: "\n".join([fraud_head, "2020-13,Essex Police,Investment fraud,3,100"]).encode() + b"\n"},
-             rejects=[Reject(F, 2, "month '2020-13' is not YYYY-MM")], counts={F: (1, 0, 1)}))
+             rejects=[Reject(F, 2, "month '2020-13' is not YYYY-MM")], counts={F: (1, 0, 1)}, options=ACCEPT))
     add(Case("fraud_duplicate_row", "the same month, force and type twice",
              {F: "\n".join([fraud_head, "2020-04,Essex Police,Investment fraud,3,100",
                             "2020-04,Essex Police,Investment fraud,3,100"]).encode() + b"\n"},
              rejects=[Reject(F, 3, "duplicate row: essex 2020-04 'Investment fraud' already on line 2")], counts={F: (2, 1, 1)}))
     add(Case("fraud_unknown_force", "a force that does not exist",
              {F: "\n".join([fraud_head, "2020-04,Atlantis Police,Investment fraud,3,100"]).encode() + b"\n"},
-             rejects=[Reject(F, 2, "force 'Atlantis Police' is not a police force of England and Wales")], counts={F: (1, 0, 1)}))
+             rejects=[Reject(F, 2, "force 'Atlantis Police' is not a police force of England and Wales")], counts={F: (1, 0, 1)}, options=ACCEPT))
     # ---- force measures --------------------------------------------------------------------------
     M = "measures.csv"
     measures_head = "measure,period_start,period_end,value,unit,target,force"
     add(Case("measures_impossible_date", "period_start 2020-02-30",
              {M: "\n".join([measures_head, "999 calls answered within 10 seconds,2020-02-30,2020-02-29,91.5,%,90,Essex"]).encode() + b"\n"},
-             rejects=[Reject(M, 2, "period_start '2020-02-30' is not a date (YYYY-MM-DD)")], counts={M: (1, 0, 1)}))
+             rejects=[Reject(M, 2, "period_start '2020-02-30' is not a date (YYYY-MM-DD)")], counts={M: (1, 0, 1)}, options=ACCEPT))
     add(Case("measures_non_numeric_value", "value 'ninety'",
              {M: "\n".join([measures_head, "999 calls answered within 10 seconds,2020-02-01,2020-02-29,ninety,%,90,Essex"]).encode() + b"\n"},
-             rejects=[Reject(M, 2, "value 'ninety' is not a number")], counts={M: (1, 0, 1)}))
+             rejects=[Reject(M, 2, "value 'ninety' is not a number")], counts={M: (1, 0, 1)}, options=ACCEPT))
     add(Case("measures_end_before_start", "period_end before period_start",
              {M: "\n".join([measures_head, "999 calls answered within 10 seconds,2020-03-01,2020-02-01,91,%,90,Essex"]).encode() + b"\n"},
-             rejects=[Reject(M, 2, 'period_end 2020-02-01 is before period_start 2020-03-01')], counts={M: (1, 0, 1)}))
+             rejects=[Reject(M, 2, 'period_end 2020-02-01 is before period_start 2020-03-01')], counts={M: (1, 0, 1)}, options=ACCEPT))
     # ---- aggregate counts ------------------------------------------------------------------------
     K = "counts.csv"
     add(Case("counts_non_numeric", "count '12a'",
@@ -334,10 +347,10 @@ def _cases() -> list[Case]:
              rejects=[Reject(K, 3, "count '12a' is not a whole number ≥ 0")], counts={K: (2, 1, 1)}))
     add(Case("counts_negative", "count -4 in a tidy file",
              {K: "\n".join(["period,area,category,count", "2020-04,Chelmsford,Burglary,-4"]).encode() + b"\n"},
-             rejects=[Reject(K, 2, "count '-4' is not a whole number ≥ 0")], counts={K: (1, 0, 1)}))
+             rejects=[Reject(K, 2, "count '-4' is not a whole number ≥ 0")], counts={K: (1, 0, 1)}, options=ACCEPT))
     add(Case("counts_bad_period", "period 2020-00",
              {K: "\n".join(["period,area,category,count", "2020-00,Chelmsford,Burglary,4"]).encode() + b"\n"},
-             rejects=[Reject(K, 2, "period '2020-00' is not a month in the form YYYY-MM (or YYYY-MM-01)")], counts={K: (1, 0, 1)}))
+             rejects=[Reject(K, 2, "period '2020-00' is not a month in the form YYYY-MM (or YYYY-MM-01)")], counts={K: (1, 0, 1)}, options=ACCEPT))
     # ---- force incident extract ------------------------------------------------------------------
     X = "extract.csv"
     extract_head = ("incident_ref,recorded_at,offence_code,offence_description,district,lsoa_code,domestic_abuse,"
@@ -349,11 +362,15 @@ def _cases() -> list[Case]:
              rejects=[Reject(X, 3, "recorded_at '2020-04-31 10:00' is not a date-time (YYYY-MM-DD HH:MM[:SS])")], counts={X: (2, 1, 1)}, options={"force": "Essex"}))
     add(Case("extract_bad_flag", "domestic_abuse 'maybe'",
              {X: "\n".join([extract_head, extract_row.format(ref="A1", at="2020-04-30 10:00", flag="maybe")]).encode() + b"\n"},
-             rejects=[Reject(X, 2, "domestic_abuse 'maybe' is not a yes/no value (true: y, yes, true, t, 1; false: n, no, false, f, 0)")], counts={X: (1, 0, 1)}, options={"force": "Essex"}))
+             rejects=[Reject(X, 2, "domestic_abuse 'maybe' is not a yes/no value (true: y, yes, true, t, 1; false: n, no, false, f, 0)")], counts={X: (1, 0, 1)}, options={"force": "Essex", **ACCEPT}))
     add(Case("extract_duplicate_ref", "the same incident_ref twice",
              {X: "\n".join([extract_head, extract_row.format(ref="A1", at="2020-04-30 10:00", flag="Y"),
                             extract_row.format(ref="A1", at="2020-04-30 11:00", flag="Y")]).encode() + b"\n"},
              rejects=[Reject(X, 3, 'duplicate incident: A1 already on line 2')], counts={X: (2, 1, 1)}, options={"force": "Essex"}))
+    cases.extend(_replacement_cases())
+    cases.extend(_pattern_and_encoding_cases())
+    cases.extend(_mapping_cases())
+    cases.extend(_plausibility_cases())
     G = "boundaries.geojson"
     add(Case("geojson_invalid", "a GeoJSON file cut off", {G: b'{"type": "FeatureCollection", "features": [{"type":'},
              error='{root}/boundaries.geojson: not a readable GeoJSON file (Expecting value: line 1 column 52 (char 51))'))
@@ -361,18 +378,223 @@ def _cases() -> list[Case]:
     return cases
 
 
+TAIL = "Fix the file, or pass --accept-rejects to "
+X_HEAD = ("incident_ref,recorded_at,offence_code,offence_description,district,lsoa_code,domestic_abuse,hate_crime,"
+          "child_victim,outcome,outcome_date,victim_key")
+
+
+def _replacement_cases() -> list[Case]:
+    """Files that would replace data with nothing or with far fewer rows than they read, and the same data
+    twice in one load (issue 12)."""
+    december = "2018-12/2018-12-essex-street.csv"  # the baseline holds 4 rows for essex 2018-12
+    wrong_month = street_file([street_row(i, month="2018-11") for i in (1, 2, 3)])
+    one_bad_in_ten = street_file([street_row(i, month="2018-12") for i in range(1, 5)] + [street_row(5, month="2018-11")]
+                                 + [street_row(i, month="2018-12") for i in range(6, 11)])
+    fraud_a = "month,force,fraud_type,reports,reported_loss_gbp\n2020-04,Essex Police,Investment fraud,3,100\n"
+    fraud_b = "month,force,fraud_type,reports,reported_loss_gbp\n2020-04,Essex,Investment fraud,4,120\n"
+    collision = ("2022420000001,2022,420000001,525199,177928,0.47,51.74,42,3,2,1,05/01/2022,4,16:40,-1,E07000070,"
+                 "E07000070,3,3218,6,30,6,4,6,0,0,0,4,1,1,0,0,1,1,2,E01021001")
+    Z = "download.zip"
+    return [
+        Case("all_rows_rejected_replacing_a_month", "November's rows in December's file (the issue's example)",
+             {december: wrong_month},
+             error="{root}/2018-12/2018-12-essex-street.csv: all 3 rows of this file were rejected (first: line 2: Month"
+                   " 2018-11 disagrees with the file's month 2018-12 (from its name or folder)); loading it would replace"
+                   " the 4 rows already in the warehouse (crimes of essex 2018-12) with nothing. " + TAIL
+                   + "load it anyway (the rejects are then kept with their reasons)"),
+        Case("a_tenth_rejected_replacing_a_month", "1 row of 10 rejected in a file replacing a month already loaded",
+             {december: one_bad_in_ten},
+             error="{root}/2018-12/2018-12-essex-street.csv: 1 of 10 rows of this file (10.0%) were rejected (first:"
+                   " line 6: Month 2018-11 disagrees with the file's month 2018-12 (from its name or folder)); a file may"
+                   " replace data already in the warehouse only when at most 5% of its rows are rejected, and this one"
+                   " would replace 4 rows (crimes of essex 2018-12) with 9. " + TAIL + "load its accepted rows anyway"),
+        Case("all_rows_rejected_new_month", "a new month whose every row is rejected",
+             {S: street_file([street_row(i, month="2019-02") for i in (1, 2)])},
+             error="{root}/2019-01/2019-01-essex-street.csv: all 2 rows of this file were rejected (first: line 2: Month"
+                   " 2019-02 disagrees with the file's month 2019-01 (from its name or folder)); nothing would be loaded"
+                   " from it. " + TAIL + "load it anyway (the rejects are then kept with their reasons)"),
+        Case("zip_two_members_same_month", "a/2019-01/… (100 rows) and b/2019-01/… (50 rows) in one zip",
+             {Z: zip_bytes({"a/" + S: good_street(count=100), "b/" + S: good_street(count=50, start=200)})},
+             error="{root}/download.zip!b/2019-01/2019-01-essex-street.csv: the same force-month (essex 2019-01, street)"
+                   " is in two files of this load; the other is {root}/download.zip!a/2019-01/2019-01-essex-street.csv."
+                   " Load one of them."),
+        Case("fraud_same_key_in_two_files", "two fraud files with Essex 2020-04 investment fraud",
+             {"fraud-a.csv": fraud_a.encode(), "fraud-b.csv": fraud_b.encode()},
+             error="{root}/fraud-b.csv: rows with the same force_id, month, fraud_type (force_id essex, month 2020-04-01,"
+                   " fraud_type Investment fraud) are also in {root}/fraud-a.csv; two files for the same fraud rows in"
+                   " one load would replace one with the other. Load one of them"),
+        Case("stats19_collision_in_two_files", "the same collision in two collision files",
+             {"collisions-a.csv": (STATS19_COLLISION_HEADER + "\n" + collision + "\n").encode(),
+              "collisions-b.csv": (STATS19_COLLISION_HEADER + "\n" + collision + "\n").encode()},
+             error="{root}/collisions-b.csv: rows with the same collision_index (collision_index 2022420000001) are also"
+                   " in {root}/collisions-a.csv; two files for the same collisions rows in one load would replace one"
+                   " with the other. Load one of them"),
+    ]
+
+
+def _pattern_and_encoding_cases() -> list[Case]:
+    """Names DuckDB would read as patterns, CR-only line endings, NUL bytes after 64 kB, 128 kB fields."""
+    glob_folder = "[x]*?"  # as a pattern it matches the sibling folder "xab"
+    glob_collisions = "dft-collision-[2022]*.csv"  # as a pattern it matches "dft-collision-2.csv"
+    collision = ("2022420{n:06d},2022,420{n:06d},525199,177928,0.47,51.74,42,3,2,1,05/01/2022,4,16:40,-1,E07000070,"
+                 "E07000070,3,3218,6,30,6,4,6,0,0,0,4,1,1,0,0,1,1,2,E01021001")
+    big = good_street(count=400)  # about 70 kB: the NUL byte below is past the first 64 kB
+    nul_row = street_row(401).replace("High Street", "High\x00Street")
+    with_nul = big + (nul_row + "\n").encode()
+    cr_only = street_file([street_row(1), street_row(2)], newline="\r")
+    huge = "x" * 200_000
+    measures_head = "measure,period_start,period_end,value,unit,target,force"
+    field_error = (": cannot read the CSV: field larger than field limit (131072); a field is longer than 131,072"
+                   " characters, more than any real value (an unterminated quote makes the rest of the file one field)")
+    return [
+        Case("glob_characters_in_folder_name", "a month folder inside a folder named '[x]*?' (a sibling 'xab' exists)",
+             {glob_folder + "/" + S: good_street(count=3), "xab/" + S: good_street(count=2, start=50)},
+             sources=[glob_folder], counts={glob_folder + "/" + S: (3, 3, 0)}),
+        Case("glob_characters_in_stats19_name", "a collision file named 'dft-collision-[2022]*.csv'",
+             {glob_collisions: (STATS19_COLLISION_HEADER + "\n" + collision.format(n=1) + "\n").encode(),
+              "dft-collision-2.csv": "\n".join([STATS19_COLLISION_HEADER, collision.format(n=7), collision.format(n=8)]).encode()},
+             sources=[glob_collisions], counts={glob_collisions: (1, 1, 0)}),
+        Case("month_from_the_rows", "a street file whose name and folder do not say its month (3 January rows, 1 February)",
+             {"essex-street.csv": street_file([street_row(1), street_row(2), street_row(3, month="2019-02"), street_row(4)])},
+             rejects=[Reject("essex-street.csv", 4, "Month 2019-02 disagrees with the file's month 2019-01 (the month of"
+                                                    " most of its rows)")],
+             counts={"essex-street.csv": (4, 3, 1)}),
+        Case("name_says_another_force", "'2019-01-ess*-street.csv' (Essex rows) beside the Essex file",
+             {S: good_street(count=3), "2019-01/2019-01-ess*-street.csv": good_street(count=2, start=20)},
+             error="{root}/2019-01/2019-01-ess*-street.csv: the file name says force 'ess*' but its rows are reported by"
+                   " 'Essex Police' (essex); rename the file after its force or fix its rows"),
+        Case("cr_only_line_endings", "a street file whose lines end with CR only", {S: cr_only},
+             error="{root}/2019-01/2019-01-essex-street.csv, line 1: the lines end with a carriage return only (CR, as"
+                   " old Mac OS wrote text): CSV readers see one endless line. Save the file with LF or CRLF line endings"),
+        Case("cr_only_fraud", "a fraud file whose lines end with CR only",
+             {"fraud.csv": b"month,force,fraud_type,reports,reported_loss_gbp\r2020-04,Essex,Investment fraud,3,100\r"},
+             error="{root}/fraud.csv, line 1: the lines end with a carriage return only (CR, as old Mac OS wrote text):"
+                   " CSV readers see one endless line. Save the file with LF or CRLF line endings"),
+        Case("nul_byte_after_64kb", "a NUL byte on line 402, past the first 64 kB", {S: with_nul},
+             error="{root}/2019-01/2019-01-essex-street.csv, line 402: the file contains a NUL byte (at byte "
+                   + str(with_nul.index(b"\x00")) + "); a text CSV has none: the file may be damaged or not text."
+                   " Remove the NUL bytes or fetch the file again"),
+        Case("fraud_field_over_128kb", "a 200 kB fraud_type on line 3",
+             {"fraud.csv": ("month,force,fraud_type,reports,reported_loss_gbp\n2020-04,Essex,Investment fraud,3,100\n"
+                            f"2020-04,Essex,{huge},3,100\n").encode()},
+             error="{root}/fraud.csv, line 3" + field_error),
+        Case("measures_field_over_128kb", "a 200 kB measure name on line 2",
+             {"measures.csv": f"{measures_head}\n{huge},2020-02-01,2020-02-29,91,%,90,Essex\n".encode()},
+             error="{root}/measures.csv, line 2" + field_error),
+        Case("extract_field_over_128kb", "a 200 kB offence description on line 2",
+             {"extract.csv": f"{X_HEAD}\nA1,2020-04-30 10:00,008N,{huge},Chelmsford,E01021001,Y,N,N,,,V1\n".encode()},
+             error="{root}/extract.csv, line 2" + field_error, options={"force": "Essex"}),
+    ]
+
+
+MAPPING = """[extract]
+force = "Essex Police"
+recorded_at_format = "%d/%m/%Y %H:%M"
+true_values = ["Y"]
+false_values = ["N"]
+[columns]
+incident_ref = "Ref"
+recorded_at = "When"
+offence_code = "Code"
+"""
+
+
+def _mapping_cases() -> list[Case]:
+    """Mapping files that are not UTF-8 or whose values have the wrong type (each a clear error with its line)."""
+    extract = b"Ref,When,Code\nA1,30/04/2020 10:00,8N\n"
+    options = {"mapping": "{root}/mapping.toml"}
+
+    def case(name: str, fault: str, mapping: bytes, error: str) -> Case:
+        return Case(name, fault, {"extract.csv": extract, "mapping.toml": mapping}, error="{root}/mapping.toml, " + error,
+                    options=options)
+
+    return [
+        case("mapping_not_utf8", "a Latin-1 byte in a comment on line 5",
+             MAPPING.replace("false_values", "# caf\u00e9\nfalse_values").encode("latin-1"),
+             "line 5: the mapping file is not UTF-8: byte 0xe9 at byte "
+             + str(MAPPING.index("false_values") + 5) + " cannot be decoded (save it as UTF-8)"),
+        case("mapping_force_is_a_number", "force = 42", MAPPING.replace('"Essex Police"', "42").encode(),
+             "line 2: [extract] force must be text in quotes, not 42 (a whole number)"),
+        case("mapping_format_is_a_number", "recorded_at_format = 5",
+             MAPPING.replace('"%d/%m/%Y %H:%M"', "5").encode(),
+             "line 3: [extract] recorded_at_format must be text in quotes, not 5 (a whole number)"),
+        case("mapping_true_values_is_text", 'true_values = "Yes" (must not become y, e, s)',
+             MAPPING.replace('["Y"]', '"Yes"').encode(),
+             "line 4: [extract] true_values must be a list of texts such as [\"Y\", \"Yes\", \"1\"], not 'Yes' (text)"),
+        case("mapping_format_not_strptime", "recorded_at_format = 'dd/mm/yyyy hh:mm'",
+             MAPPING.replace('"%d/%m/%Y %H:%M"', '"dd/mm/yyyy hh:mm"').encode(),
+             "line 3: [extract] recorded_at_format 'dd/mm/yyyy hh:mm' is not a strptime format that reads a date"
+             " (e.g. '%d/%m/%Y %H:%M')"),
+    ]
+
+
+def _plausibility_cases() -> list[Case]:
+    """Dates outside the plausible window, outcomes before their crime, a five-digit year (rejects with reasons)."""
+    X = "extract.csv"
+    row = "{ref},{at},008N,Assault with injury,Chelmsford,E01021001,Y,N,N,Charged,{outcome},V1"
+    SS = "2019-01/2019-01-essex-stop-and-search.csv"
+    stop = ("Person search,{date},False,,51.74,0.47,Male,18-24,White - English,White,"
+            "Misuse of Drugs Act 1971 (section 23),Controlled drugs,Arrest,True,False")
+    T = "dft-road-casualty-statistics-collision-1999.csv"
+    collision = ("1999420{n:06d},1999,420{n:06d},525199,177928,0.47,51.74,42,3,2,1,{date},4,16:40,-1,E07000070,"
+                 "E07000070,3,3218,6,30,6,4,6,0,0,0,4,1,1,0,0,1,1,2,E01021001")
+    fraud_head = "month,force,fraud_type,reports,reported_loss_gbp"
+    measures_head = "measure,period_start,period_end,value,unit,target,force"
+    return [
+        Case("extract_implausible_dates", "recorded in year 1, 1900 and 2099; an outcome before its crime",
+             {X: "\n".join([X_HEAD, row.format(ref="A1", at="2020-04-30 10:00", outcome="2020-05-02"),
+                            row.format(ref="A2", at="0001-01-01 10:00", outcome=""),
+                            row.format(ref="A3", at="1900-05-01 10:00", outcome=""),
+                            row.format(ref="A4", at="2099-01-01 10:00", outcome=""),
+                            row.format(ref="A5", at="2020-04-30 10:00", outcome="2020-04-01")]).encode() + b"\n"},
+             rejects=[Reject(X, 3, "recorded_at '0001-01-01 10:00'" + OUTSIDE),
+                      Reject(X, 4, "recorded_at '1900-05-01 10:00'" + OUTSIDE),
+                      Reject(X, 5, "recorded_at '2099-01-01 10:00'" + OUTSIDE),
+                      Reject(X, 6, "outcome_date '2020-04-01' is before the incident was recorded (recorded_at"
+                                   " '2020-04-30 10:00'): an outcome cannot precede its crime")],
+             counts={X: (5, 1, 4)}, options={"force": "Essex"}),
+        Case("stop_search_five_digit_year", "a stop dated 12018-12-15 (a valid timestamp, never a month)",
+             {SS: "\n".join([STOP_SEARCH_HEADER, stop.format(date="2019-01-05T10:00:00+00:00"),
+                             stop.format(date="12018-12-15T10:00:00+00:00")]).encode() + b"\n"},
+             rejects=[Reject(SS, 3, "Date '12018-12-15T10:00:00+00:00' is not a date-time (YYYY-MM-DDTHH:MM:SS+HH:MM)")],
+             counts={SS: (2, 1, 1)}),
+        Case("stats19_collision_before_2000", "a collision dated 05/01/1999 (the default window starts in 2000)",
+             {T: "\n".join([STATS19_COLLISION_HEADER, collision.format(n=1, date="05/01/2022"),
+                            collision.format(n=2, date="05/01/1999")]).encode() + b"\n"},
+             rejects=[Reject(T, 3, "date 05/01/1999" + OUTSIDE)], counts={T: (2, 1, 1)}),
+        Case("fraud_month_before_2000", "fraud month 1999-12",
+             {"fraud.csv": "\n".join([fraud_head, "2020-04,Essex,Investment fraud,3,100",
+                                      "1999-12,Essex,Investment fraud,3,100"]).encode() + b"\n"},
+             rejects=[Reject("fraud.csv", 3, "month 1999-12" + OUTSIDE)], counts={"fraud.csv": (2, 1, 1)}),
+        Case("measures_period_in_the_future", "a measure for January 2099",
+             {"measures.csv": "\n".join([measures_head, "Police officers,2020-03-31,2020-03-31,3755,officers,,Essex",
+                                         "Police officers,2099-01-01,2099-01-31,3900,officers,,Essex"]).encode() + b"\n"},
+             rejects=[Reject("measures.csv", 3, "period_start 2099-01-01" + OUTSIDE)], counts={"measures.csv": (2, 1, 1)}),
+        Case("counts_period_before_2000", "a counts period 1999-01",
+             {"counts.csv": "\n".join(["period,area,category,count", "2020-04,Chelmsford,Burglary,40",
+                                       "1999-01,Chelmsford,Burglary,12"]).encode() + b"\n"},
+             rejects=[Reject("counts.csv", 3, "period 1999-01" + OUTSIDE)], counts={"counts.csv": (2, 1, 1)}),
+        Case("street_month_in_the_future", "a month folder 2099-01 (every row outside the window)",
+             {"2099-01/2099-01-essex-street.csv": good_street("2099-01", count=2)},
+             error="{root}/2099-01/2099-01-essex-street.csv: all 2 rows of this file were rejected (first: line 2: Month"
+                   " 2099-01" + OUTSIDE + "); nothing would be loaded from it. " + TAIL
+                   + "load it anyway (the rejects are then kept with their reasons)"),
+    ]
+
+
 CASES: list[Case] = _cases()
 
 
 # ---- running a case ------------------------------------------------------------------------------
 BASELINE_FILES = {
+    "2018-11/2018-11-essex-street.csv": good_street("2018-11", count=2, start=900),
     "2018-12/2018-12-essex-street.csv": good_street("2018-12", count=4, start=500),
-    "2019-01/2019-01-essex-street.csv": good_street("2019-01", count=2, start=900),
 }
 
 
 def build_baseline(folder: Path, db: Path) -> None:
-    """A small warehouse the cases load on top of: 4 rows for 2018-12 and 2 for 2019-01 (Essex)."""
+    """A small warehouse the cases load on top of: 2 rows for 2018-11 and 4 for 2018-12 (Essex). The cases'
+    street files are for 2019-01 (new to it) unless a case is about replacing a month it holds."""
     from etl.load import load_sources
 
     for relative, data in BASELINE_FILES.items():

@@ -10,76 +10,55 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+# the server command, the browser and its flags are shared with the bench tools (bench/browser.py)
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, launch_browser  # noqa: F401 (re-exported)
+from bench.browser import stop_process_group
+from bench.browser import streamlit_server as _streamlit_server
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("CRIME_MONITOR_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts"))
-CHROMIUM = os.environ.get("CRIME_MONITOR_CHROMIUM") or os.environ.get("BROWSER_PATH") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--no-first-run", "--disable-dev-shm-usage",
-]
-VIEWPORT = {"width": 1440, "height": 1000}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
-def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = None) -> Iterator[str]:
-    """Run `streamlit run app.py` on a free port with CRIME_MONITOR_DB=db; yield its base URL once
-    /_stcore/health answers; stop the server (its whole process group) afterwards."""
-    port = free_port()
-    env = {**os.environ, "CRIME_MONITOR_DB": str(db), **(extra_env or {})}
-    log_path = ARTIFACTS / f"streamlit-{port}.log"
+def served_process(command: list[str], health_url: str, name: str, log_path: Path, timeout: float = 90.0, *,
+                   env: dict | None = None, cwd: Path = PROJECT_ROOT) -> Iterator[None]:
+    """Run a server command (its own process group, output to log_path); return once `health_url` answers 200;
+    stop the whole group afterwards (bench.browser.stop_process_group)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {process.returncode}; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy within {timeout:.0f}s; see {log_path}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {log_path}")
+                with contextlib.suppress(OSError):
+                    with urllib.request.urlopen(health_url, timeout=2) as response:
+                        if response.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not become healthy within {timeout:.0f}s; see {log_path}")
+                time.sleep(0.3)
+            yield
+        finally:
+            stop_process_group(process)
 
 
-def launch_browser(playwright):
-    """Debian's Chromium through Playwright (`playwright install` is not available here)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+@contextlib.contextmanager
+def streamlit_server(db: Path, timeout: float = 90.0, extra_env: dict | None = None, *, script: str = "app.py",
+                     extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run `streamlit run <script>` (default app.py; `extra_args` after the usual flags) on a free port with
+    CRIME_MONITOR_DB=db (its log in test-artifacts/streamlit-<port>.log); yield its base URL once
+    /_stcore/health answers; stop it afterwards."""
+    with _streamlit_server(db, timeout, extra_env, log_dir=ARTIFACTS, script=script, extra_args=extra_args) as url:
+        yield url
 
 
 def wait_for_app(page, timeout: float = 420.0, settle: float = 0.8) -> None:
@@ -128,11 +107,12 @@ def full_page_screenshot(page, name: str) -> Path:
             return Math.max(main.scrollHeight, side ? side.scrollHeight : 0, window.innerHeight);
         }"""
     )
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 40, 16000)})
+    size = page.viewport_size or VIEWPORT  # keep the page's width (a phone stays a phone)
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 16000)})
     time.sleep(0.6)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
     page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size(size)
     return path
 
 

@@ -1,24 +1,30 @@
-"""Browser tests: every view opens in Chromium against `streamlit run app.py` (real Essex data and the
-synthetic demo), without exceptions or empty charts, and a full-page screenshot of each is saved under
-test-artifacts/; a filter change lands in the URL and a reload from that URL restores it; invalid link
-parameters produce a visible notice; a table downloads as CSV."""
+"""Browser tests: every view opens in Chromium against `streamlit run app.py` (real Essex data and the synthetic
+demo), without exceptions or empty charts, and a full-page screenshot of each is saved under test-artifacts/; a
+filter change lands in the URL and a reload from that URL restores it; `/overview` opens directly; link values
+render as text (no link, no image, nothing fetched from outside) on every view; key columns are not cut off at
+1400 px; Weekly figures is one screen on a 1366 x 768 laptop; on a phone the Overview's chart keeps its size and
+the scorecard reads as cards; a table downloads as CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote, urlparse
 
 import pytest
 
 import ui
-from tests.browser.support import full_page_screenshot, page_problems, wait_for_app
+from tests.browser.support import ARTIFACTS, full_page_screenshot, page_problems, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 VIEWS = ui.available_views()
+EVIL = "evil.example"
+LINK_ATTACK = (f"force={quote('[Session expired - sign in again](https://' + EVIL + '/login)')}"
+               f"&district={quote('![x](https://' + EVIL + '/pixel.png)')}")
 
 
-def _url(base: str, view: ui.View, query: str = "") -> str:
+def _url(base: str, view, query: str = "") -> str:
     path = "" if view.url_path == "overview" else view.url_path
     return f"{base}/{path}{('?' + query) if query else ''}"
 
@@ -89,6 +95,93 @@ def test_invalid_link_parameters_fall_back_with_notice(essex_app, page):
     assert main.get_by_test_id("stCaptionContainer").first.inner_text().startswith("Essex Police")
 
 
+def test_overview_opens_at_its_own_path(essex_app, page):
+    page.goto(f"{essex_app}/overview")
+    wait_for_app(page)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_test_id("stHeading").first.inner_text().startswith("Police and Crime Plan scorecard")
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=[v.url_path for v in VIEWS])
+def test_link_values_render_as_text_and_fetch_nothing(essex_app, page, view):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(_url(essex_app, view, LINK_ATTACK))
+    wait_for_app(page)
+    main = page.get_by_test_id("stMain")
+    assert main.get_by_text(f"“[Session expired - sign in again](https://{EVIL}/login)”").count() == 1
+    assert main.get_by_text(f"“![x](https://{EVIL}/pixel.png)”").count() == 1
+    outside = page.evaluate(f"""() => Array.from(document.querySelectorAll('a[href], img[src]'))
+        .map(e => e.getAttribute('href') || e.getAttribute('src')).filter(u => u.includes('{EVIL}'))""")
+    assert outside == [] and not [u for u in requested if urlparse(u).hostname == EVIL]
+
+
+def _overflowing_cells(page, header: str) -> list[str]:
+    """Cells of the static table with this column header whose text does not fit (cut off)."""
+    return page.evaluate(
+        """(header) => {
+            const cut = [];
+            document.querySelectorAll('[data-testid="stTable"] table').forEach(table => {
+                const heads = Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim());
+                const index = heads.indexOf(header);
+                if (index < 0 || table.offsetParent === null) return;
+                table.querySelectorAll('tbody tr').forEach(row => {
+                    const cell = row.children[index];
+                    if (cell && cell.scrollWidth > cell.clientWidth + 1) cut.push(cell.innerText);
+                });
+            });
+            return cut;
+        }""", header)
+
+
+@pytest.mark.parametrize("path, header", [("", "Expected"), ("roads", "Significance"), ("data", "Caveats")])
+def test_key_columns_are_not_cut_off_at_1400px(demo_app, page, path, header):
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{demo_app}/{path}")
+    wait_for_app(page)
+    tables = page.evaluate("(h) => Array.from(document.querySelectorAll('[data-testid=\"stTable\"] thead th'))"
+                           ".filter(th => th.offsetParent !== null).map(th => th.innerText.trim()).filter(t => t === h)",
+                           header)
+    assert tables == [header]
+    assert _overflowing_cells(page, header) == []
+
+
+def test_weekly_figures_fit_one_laptop_screen(demo_app, page):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{demo_app}/weekly")
+    wait_for_app(page)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-weekly-1366x768.png"))
+    bottom = page.evaluate("""() => {
+        const main = document.querySelector('[data-testid="stMain"]');
+        const blocks = Array.from(main.querySelectorAll('[data-testid="stElementContainer"]'))
+            .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0);
+        return Math.max(...blocks.map(e => e.getBoundingClientRect().bottom)) + main.scrollTop;
+    }""")
+    assert bottom <= 768, f"the weekly figures end at {bottom:.0f} px, below a 768 px screen"
+
+
+def test_phone_overview_chart_keeps_its_size_and_scorecard_reads_as_cards(demo_app, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        phone = context.new_page()
+        phone.goto(demo_app)
+        wait_for_app(phone)
+        plot = phone.evaluate("""() => {
+            const area = document.querySelector('.js-plotly-plot .nsewdrag');
+            const box = area.getBoundingClientRect();
+            return [box.width, box.height];
+        }""")
+        assert plot[0] >= 120 and plot[1] >= 300, plot  # the forest plot's drawing area, not a 60 px sliver
+        wide = phone.locator("[class*='st-key-wide_scorecard']")
+        cards = phone.locator("[class*='st-key-narrow_scorecard']")
+        assert not wide.is_visible() and cards.is_visible()
+        assert "Change in monthly rate:" in cards.inner_text() and "All recorded crime (excluding ASB)" in cards.inner_text()
+        full_page_screenshot(phone, "demo-overview-390x844")
+    finally:
+        context.close()
+
+
 def test_table_downloads_as_csv(essex_app, page, essex_db):
     import duckdb
 
@@ -98,11 +191,12 @@ def test_table_downloads_as_csv(essex_app, page, essex_db):
         page.get_by_test_id("stDownloadButton").first.locator("button").click()
     download = download_info.value
     assert download.suggested_filename == "sources.csv"
-    rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
-    street = [r for r in rows if r["kind"] == "street"]
+    text = open(download.path(), encoding="utf-8").read()
+    rows = list(csv.DictReader(io.StringIO(text[text.index("Source,"):] if not text.startswith("Source,") else text)))
+    street = [r for r in rows if r["Source"] == "data.police.uk street-level crime and ASB"]
     con = duckdb.connect(str(essex_db), read_only=True)
     try:
         loaded = con.execute("select count(*) from crimes").fetchall()[0][0]
     finally:
         con.close()
-    assert len(street) == 1 and int(float(street[0]["rows_loaded"])) == loaded
+    assert len(street) == 1 and int(float(street[0]["Rows loaded"].replace(",", ""))) == loaded

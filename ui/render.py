@@ -1,0 +1,169 @@
+"""Draw a view definition on screen: its heading, then each section's title, choices, key figures, charts,
+tables, text and "not loaded" hints, in order, each as soon as it is built."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from briefing.provenance import provenance_for
+from charts.theme import PLOTLY_CONFIG
+from ui import store
+from ui.downloads import chart_downloads, table_downloads
+from ui.shell import AppState, app_state
+from ui.widgets import chooser, progress_bar
+from views.model import Chart, Figures, LoadHint, Section, Table, Text, View, ViewContext, as_sections
+from views.text import md_literal
+
+TONES = {"info": st.info, "warning": st.warning, "success": st.success, "error": st.error}
+ICONS = {"info": ":material/info:", "warning": ":material/warning:", "success": ":material/check_circle:",
+         "error": ":material/error:"}
+
+
+def view_context(state: AppState) -> ViewContext:
+    """The ViewContext of this page run: cached reads, URL-bound choices, the exports' provenance."""
+    extra: dict[str, Any] = {}
+    if state.comparison is not None:
+        extra = {"period": list(state.comparison.post), "comparison": list(state.comparison.pre)}
+    return ViewContext(
+        filters=state.filters, comparison=state.comparison, force_name=state.force_name,
+        first_month=state.first_month, last_month=state.last_month, is_demo=state.is_demo, read=store.read,
+        db=state.db, choose=chooser(), provenance=provenance_for(store.cursor(), state.filters, **extra),
+    )
+
+
+def render(view: View) -> None:
+    """Draw `view` for the filters the shell decided this run."""
+    state = app_state()
+    ctx = view_context(state)
+    heading(view, state, ctx)
+    for make in view.sections:
+        with st.container():
+            title_slot = st.empty()
+            sections = as_sections(make(replace(ctx, progress=progress_bar())))
+            for index, section in enumerate(sections):
+                draw_section(section, title_slot if index == 0 else None)
+
+
+def heading(view: View, state: AppState, ctx: ViewContext) -> None:
+    """Title; what the view shows (area, the crime types where they apply, periods, data to); its
+    introduction; the notices about the link and, where the comparison applies, about the periods."""
+    st.title(view.heading)
+    bits = [md_literal(ctx.area_label, None)]
+    if view.uses_crime_types and state.filters.categories:
+        bits.append("crime types: " + md_literal(", ".join(state.filters.categories), None))
+    if view.uses_comparison and state.comparison is not None:
+        bits.append(f"comparing {state.comparison.label}")
+    if state.last_month is not None:
+        bits.append(f"data to {state.last_month:%B %Y}")
+    st.caption(" · ".join(bits))
+    if view.intro:
+        st.markdown(view.intro)
+    for notice in state.notices:
+        st.info(notice, icon=ICONS["info"])
+    if view.uses_comparison and state.comparison is not None and state.comparison.notice:
+        st.info(state.comparison.notice, icon=ICONS["info"])
+    if state.filters.categories and not view.uses_crime_types:
+        st.caption("The crime-type filter (" + md_literal(", ".join(state.filters.categories), None) + ") does not "
+                   "apply here: this view shows its own measures, named in each title.")
+
+
+def draw_section(section: Section, title_slot: Any = None) -> None:
+    """A section's title and blocks."""
+    (title_slot or st).subheader(md_literal(section.title, None), help=section.help)  # titles name data: literal
+    for block in section.blocks:
+        draw_block(block)
+
+
+def draw_block(block: Any) -> None:
+    if isinstance(block, Figures):
+        draw_figures(block)
+    elif isinstance(block, Chart):
+        draw_chart(block)
+    elif isinstance(block, Table):
+        draw_table(block)
+    elif isinstance(block, Text):
+        draw_text(block)
+    elif isinstance(block, LoadHint):
+        draw_load_hint(block)
+    else:
+        raise TypeError(f"unknown block {type(block).__name__}")
+
+
+def draw_figures(block: Figures) -> None:
+    for column, kpi in zip(st.columns(len(block.items)), block.items):  # labels name data (crime types): literal
+        column.metric(md_literal(kpi.label, None), kpi.value, delta=kpi.delta, delta_color=kpi.delta_color,
+                      help=kpi.help)
+
+
+def draw_chart(block: Chart) -> None:
+    """A Plotly figure at full width (its title, axes and caption are in the figure; the offline topojson
+    lets maps draw without internet) and its image downloads."""
+    st.plotly_chart(block.figure, key=block.key, width="stretch", config=PLOTLY_CONFIG, theme=None)
+    if block.caption:
+        st.caption(block.caption)
+    chart_downloads(block)
+
+
+def draw_table(block: Table) -> None:
+    """A static table (wraps its text, every column visible) or a grid, with its CSV/XLSX downloads."""
+    shown = block.shown()
+    if block.static:
+        # a wide screen reads the table; a phone (CSS in app.py) reads one card per row instead
+        with st.container(key=f"wide_{block.key}"):
+            st.table(_highlighted(shown, block), hide_index=True)
+        with st.container(key=f"narrow_{block.key}"):
+            st.markdown(cards_markdown(shown))
+    else:
+        config = {label: st.column_config.TextColumn(label, width=width) for label, width in block.widths.items()}
+        height = 35 * (len(shown) + 1) + 3 if len(shown) <= 40 else "auto"  # short tables: every row, no scrolling
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height)
+    columns = st.columns([1, 1, 3])
+    table_downloads(block, columns[:2])
+    if block.caption:
+        columns[2].caption(block.caption)
+
+
+def cards_markdown(shown: Any) -> str:
+    """A table as one short card per row (for phones): the first two cells as its heading, then every other
+    column as 'label: value'. Cell text is data, so it is made literal."""
+    columns = list(shown.columns)
+    cards = []
+    for row in shown.itertuples(index=False, name=None):
+        heading = " · ".join(md_literal(v, None) for v in row[:2] if str(v).strip())
+        details = " · ".join(f"{md_literal(label, None)}: {md_literal(value, None)}"
+                             for label, value in zip(columns[2:], row[2:]))
+        cards.append(f"**{heading}**  \n{details}")
+    return "\n\n".join(cards)
+
+
+def _highlighted(shown: Any, block: Table) -> Any:
+    """The rows whose `highlight` column is true, shaded and bold (a pandas Styler), or the frame as it is."""
+    if not block.highlight:
+        return shown
+    marked = list(block.data[block.highlight].astype(bool))
+    style = "background-color: #FBE3D6; font-weight: 600"
+    return shown.style.apply(lambda row: [style if marked[row.name] else ""] * len(row), axis=1)
+
+
+def draw_text(block: Text) -> None:
+    if block.tone == "caption":
+        st.caption(block.body)
+    elif block.tone in TONES:
+        TONES[block.tone](block.body, icon=ICONS[block.tone])
+    else:
+        st.markdown(block.body)
+
+
+def draw_load_hint(block: LoadHint) -> None:
+    """Which file supplies a measure and the command that loads it; the proxies shown instead."""
+    st.warning(f"**{block.what} — not loaded.** This needs {block.needs_file}. Load it with:",
+               icon=":material/folder_open:")
+    st.code(block.command, language="bash", wrap_lines=True)
+    if block.proxies:
+        st.caption("Shown instead, labelled as proxies: " + "; ".join(block.proxies) + ".")
+
+
+__all__ = ["draw_section", "heading", "render", "view_context"]
