@@ -119,12 +119,15 @@ S = "2019-01/2019-01-essex-street.csv"  # the usual place of a street file in th
 ACCEPT = {"accept_rejects": True}
 
 
-def _cases() -> list[Case]:
-    cases: list[Case] = []
-    add = cases.append
-    rows3 = [street_row(i) for i in (1, 2, 3)]
+def _latin1_street_file() -> bytes:
+    """A street file with one Latin-1 byte (é, 0xe9) on line 3."""
+    return street_file([street_row(1), street_row(2).replace("High Street", "Caf\u00e9 Street")]).replace(
+        "Café".encode(), b"Caf\xe9")
 
-    # ---- headers -------------------------------------------------------------------------------
+
+def _headers_cases(add) -> None:
+    """Cases: headers."""
+    rows3 = [street_row(i) for i in (1, 2, 3)]
     add(Case("wrong_header", "a header that is not a data.police.uk header",
              {S: b"id,when,where\n1,2019-01,Chelmsford\n"}, error="{root}/2019-01/2019-01-essex-street.csv, line 1: header not recognised as any known source: 'id,when,where'"))
     add(Case("reordered_header", "two columns swapped",
@@ -135,9 +138,12 @@ def _cases() -> list[Case]:
              {S: street_file([r.rsplit(",", 1)[0] for r in rows3], header=STREET_HEADER.rsplit(",", 1)[0])}, error="{root}/2019-01/2019-01-essex-street.csv, line 1: header not recognised as any known source: 'Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,Last outcome category'. Closest is street (data.police.uk street-level crime and ASB, outcomes, and stop and search CSVs): missing column(s): 'Context'"))
     add(Case("header_case_changed", "header in lower case",
              {S: street_file(rows3, header=STREET_HEADER.lower())}, error="{root}/2019-01/2019-01-essex-street.csv, line 1: header not recognised as any known source: 'crime id,month,reported by,falls within,longitude,latitude,location,lsoa code,lsoa name,crime type,last outcome category,context'"))
-    # ---- encodings -----------------------------------------------------------------------------
-    latin1 = street_file([street_row(1), street_row(2).replace("High Street", "Caf\u00e9 Street")]).replace(
-        "Café".encode(), b"Caf\xe9")
+
+
+def _encodings_cases(add) -> None:
+    """Cases: encodings."""
+    rows3 = [street_row(i) for i in (1, 2, 3)]
+    latin1 = _latin1_street_file()
     add(Case("not_utf8", "a Latin-1 byte on line 3", {S: latin1}, error='{root}/2019-01/2019-01-essex-street.csv, line 3: the file is not UTF-8: byte 0xe9 at byte '
              + str(latin1.index(b"\xe9")) + " cannot be decoded (save it as UTF-8)"))
     add(Case("utf16", "the file saved as UTF-16 (with BOM)",
@@ -148,7 +154,11 @@ def _cases() -> list[Case]:
              {S: b"\xef\xbb\xbf" + street_file(rows3)}, counts={S: (3, 3, 0)}))
     add(Case("crlf", "Windows line endings load normally",
              {S: street_file(rows3, newline="\r\n")}, counts={S: (3, 3, 0)}))
-    # ---- quoting and lines ---------------------------------------------------------------------
+
+
+def _quoting_and_lines_cases(add) -> None:
+    """Cases: quoting and lines."""
+    rows3 = [street_row(i) for i in (1, 2, 3)]
     quoted = street_row(2).replace("On or near High Street", '"On or near ""The"" Street, North"')
     add(Case("embedded_quotes", "doubled quotes and a comma inside a quoted field load normally",
              {S: street_file([street_row(1), quoted, street_row(3)])}, counts={S: (3, 3, 0)}))
@@ -176,11 +186,17 @@ def _cases() -> list[Case]:
     add(Case("gigantic_line", "a 2 MB line (larger than any real row)",
              {S: street_file([street_row(1), street_row(2).replace("High Street", "X" * 2_000_000), street_row(3)])},
              rejects=[Reject(S, 3, 'line too long: Maximum line size of 1048576 bytes exceeded. Actual Size:2000185 bytes.')], counts={S: (3, 2, 1)}))
-    # ---- empty ---------------------------------------------------------------------------------
+
+
+def _empty_cases(add) -> None:
+    """Cases: empty."""
     add(Case("empty_file", "a 0-byte CSV", {S: b""}, error='{root}/2019-01/2019-01-essex-street.csv: the file is empty (0 bytes); expected a CSV with a header line'))
     add(Case("whitespace_file", "a file of blank lines", {S: b"\n\n\n"}, error='{root}/2019-01/2019-01-essex-street.csv, line 1: the first line is empty; expected a CSV header'))
     add(Case("header_only", "a header and no rows", {S: street_file([])}, error='{root}/2019-01/2019-01-essex-street.csv: the file has a header but no rows; loading it would empty its month. Leave it out of the load (data.police.uk month files always have rows)'))
-    # ---- values --------------------------------------------------------------------------------
+
+
+def _values_cases(add) -> None:
+    """Cases: values."""
     add(Case("non_numeric_coordinates", "Longitude 'abc'",
              {S: street_file([street_row(1), street_row(2, lon="abc"), street_row(3)])},
              rejects=[Reject(S, 3, 'value of the wrong type: Error when converting column "Longitude". Could not convert string "abc" to \'DOUBLE\'')], counts={S: (3, 2, 1)}))
@@ -211,7 +227,11 @@ def _cases() -> list[Case]:
              counts={S: (4, 3, 1)}))
     add(Case("same_force_month_twice", "2019-01 Essex in two folders of one load",
              {S: good_street(), "copy/" + S: good_street(start=10)}, error='{root}/copy/2019-01/2019-01-essex-street.csv: the same force-month (essex 2019-01, street) is in two files of this load; the other is {root}/2019-01/2019-01-essex-street.csv. Load one of them.'))
-    # ---- zips ----------------------------------------------------------------------------------
+
+
+def _zips_cases(add) -> None:
+    """Cases: zips."""
+    latin1 = _latin1_street_file()
     Z = "download.zip"
     add(Case("zip_good", "a data.police.uk zip with a top folder loads",
              {Z: zip_bytes({"download/" + S: good_street()})}, counts={Z + "!download/" + S: (3, 3, 0)}))
@@ -238,7 +258,10 @@ def _cases() -> list[Case]:
     add(Case("zip_member_not_utf8", "a zip member with a Latin-1 byte",
              {Z: zip_bytes({S: latin1})}, error='{root}/download.zip!2019-01/2019-01-essex-street.csv, line 3: the file is not UTF-8: byte 0xe9 at byte '
              + str(latin1.index(b"\xe9")) + " cannot be decoded (save it as UTF-8)"))
-    # ---- reference loaders ---------------------------------------------------------------------
+
+
+def _reference_loaders_cases(add) -> None:
+    """Cases: reference loaders."""
     C = "census.csv"
     census_ok = "E12000006,EAST,E07000070,Chelmsford,E02004480,Chelmsford 001,E01021{n},Chelmsford 001{x},,\"1,563\",\"1,517\",46,650,2.4,666,2.3"
     add(Case("census_non_numeric", "Persons 'n/a'",
@@ -266,7 +289,10 @@ def _cases() -> list[Case]:
     add(Case("lookup_not_utf8", "a Latin-1 byte in the lookup",
              {L: (LOOKUP_HEADER + "\n" + lookup_ok.format(n="001", x="A")).encode().replace(b"EAST", b"\xc9AST") + b"\n"},
              error='{root}/lookup.csv, line 2: the file is not UTF-8: byte 0xc9 at byte 132 cannot be decoded (save it as UTF-8)'))
-    # ---- outcomes and stop and search ----------------------------------------------------------
+
+
+def _outcomes_and_stop_and_search_cases(add) -> None:
+    """Cases: outcomes and stop and search."""
     O = "2019-01/2019-01-essex-outcomes.csv"
     outcome_row = "{cid},2019-01,Essex Police,Essex Police,0.47,51.74,On or near High Street,E01021001,Chelmsford 001A,{outcome}"
     add(Case("outcome_without_crime_id", "an outcome row with no Crime ID",
@@ -289,7 +315,10 @@ def _cases() -> list[Case]:
     add(Case("stop_search_no_force", "a stop and search file whose name does not say the force",
              {"stops.csv": "\n".join([STOP_SEARCH_HEADER, stop_row.format(date="2019-01-05T10:00:00+00:00")]).encode() + b"\n"},
              error='{root}/stops.csv: cannot tell which force this file belongs to: name it YYYY-MM-<force>-stop-and-search.csv as data.police.uk does, or pass --force'))
-    # ---- STATS19 --------------------------------------------------------------------------------
+
+
+def _stats19_cases(add) -> None:
+    """Cases: STATS19."""
     T = "dft-road-casualty-statistics-collision-2022.csv"
     collision = ("2022420{n:06d},2022,420{n:06d},525199,177928,0.47,51.74,42,{severity},2,1,{date},4,16:40,-1,"
                  "E07000070,E07000070,3,3218,6,30,6,4,6,0,0,0,4,1,1,0,0,1,1,2,E01021001")
@@ -308,7 +337,10 @@ def _cases() -> list[Case]:
              {T: ("\n".join([STATS19_COLLISION_HEADER, collision.format(n=1, severity=3, date="05/01/2022"),
                              collision.format(n=2, severity=3, date="05/01/2022")[:40]])).encode()},
              rejects=[Reject(T, 3, 'too few columns (the line may be truncated): 5 found, 36 expected')], counts={T: (2, 1, 1)}))
-    # ---- fraud -----------------------------------------------------------------------------------
+
+
+def _fraud_cases(add) -> None:
+    """Cases: fraud."""
     F = "fraud.csv"
     fraud_head = "month,force,fraud_type,reports,reported_loss_gbp"
     add(Case("fraud_negative_reports", "reports -3",
@@ -328,7 +360,10 @@ def _cases() -> list[Case]:
     add(Case("fraud_unknown_force", "a force that does not exist",
              {F: "\n".join([fraud_head, "2020-04,Atlantis Police,Investment fraud,3,100"]).encode() + b"\n"},
              rejects=[Reject(F, 2, "force 'Atlantis Police' is not a police force of England and Wales")], counts={F: (1, 0, 1)}, options=ACCEPT))
-    # ---- force measures --------------------------------------------------------------------------
+
+
+def _force_measures_cases(add) -> None:
+    """Cases: force measures."""
     M = "measures.csv"
     measures_head = "measure,period_start,period_end,value,unit,target,force"
     add(Case("measures_impossible_date", "period_start 2020-02-30",
@@ -340,7 +375,10 @@ def _cases() -> list[Case]:
     add(Case("measures_end_before_start", "period_end before period_start",
              {M: "\n".join([measures_head, "999 calls answered within 10 seconds,2020-03-01,2020-02-01,91,%,90,Essex"]).encode() + b"\n"},
              rejects=[Reject(M, 2, 'period_end 2020-02-01 is before period_start 2020-03-01')], counts={M: (1, 0, 1)}, options=ACCEPT))
-    # ---- aggregate counts ------------------------------------------------------------------------
+
+
+def _aggregate_counts_cases(add) -> None:
+    """Cases: aggregate counts."""
     K = "counts.csv"
     add(Case("counts_non_numeric", "count '12a'",
              {K: "\n".join(["period,area,category,count", "2020-04,Chelmsford,Burglary,40", "2020-04,Chelmsford,Robbery,12a"]).encode() + b"\n"},
@@ -351,7 +389,10 @@ def _cases() -> list[Case]:
     add(Case("counts_bad_period", "period 2020-00",
              {K: "\n".join(["period,area,category,count", "2020-00,Chelmsford,Burglary,4"]).encode() + b"\n"},
              rejects=[Reject(K, 2, "period '2020-00' is not a month in the form YYYY-MM (or YYYY-MM-01)")], counts={K: (1, 0, 1)}, options=ACCEPT))
-    # ---- force incident extract ------------------------------------------------------------------
+
+
+def _force_incident_extract_cases(add) -> None:
+    """Cases: force incident extract."""
     X = "extract.csv"
     extract_head = ("incident_ref,recorded_at,offence_code,offence_description,district,lsoa_code,domestic_abuse,"
                     "hate_crime,child_victim,outcome,outcome_date,victim_key")
@@ -367,14 +408,26 @@ def _cases() -> list[Case]:
              {X: "\n".join([extract_head, extract_row.format(ref="A1", at="2020-04-30 10:00", flag="Y"),
                             extract_row.format(ref="A1", at="2020-04-30 11:00", flag="Y")]).encode() + b"\n"},
              rejects=[Reject(X, 3, 'duplicate incident: A1 already on line 2')], counts={X: (2, 1, 1)}, options={"force": "Essex"}))
-    cases.extend(_replacement_cases())
-    cases.extend(_pattern_and_encoding_cases())
-    cases.extend(_mapping_cases())
-    cases.extend(_plausibility_cases())
+    for case in _replacement_cases():
+        add(case)
+    for case in _pattern_and_encoding_cases():
+        add(case)
+    for case in _mapping_cases():
+        add(case)
+    for case in _plausibility_cases():
+        add(case)
     G = "boundaries.geojson"
     add(Case("geojson_invalid", "a GeoJSON file cut off", {G: b'{"type": "FeatureCollection", "features": [{"type":'},
              error='{root}/boundaries.geojson: not a readable GeoJSON file (Expecting value: line 1 column 52 (char 51))'))
     add(Case("geojson_no_features", "a GeoJSON object without features", {G: b'{"type": "Feature"}'}, error="{root}/boundaries.geojson: GeoJSON has no 'features' list"))
+
+
+def _cases() -> list[Case]:
+    cases: list[Case] = []
+    for section in (_headers_cases, _encodings_cases, _quoting_and_lines_cases, _empty_cases, _values_cases,
+                    _zips_cases, _reference_loaders_cases, _outcomes_and_stop_and_search_cases, _stats19_cases,
+                    _fraud_cases, _force_measures_cases, _aggregate_counts_cases, _force_incident_extract_cases):
+        section(cases.append)
     return cases
 
 
