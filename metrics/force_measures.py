@@ -37,10 +37,15 @@ def measure_priorities(path: str | Path | None = None) -> dict[str, str]:
     return dict(mapping)
 
 
-# the mapping as a SQL relation built from two bound lists (measure names, priority ids)
+# the import CTEs: the mapping as a SQL relation built from two bound lists (measure names, priority ids),
+# and the measures of one force (or all: NULL bound twice)
 _MAPPING_CTE = """
             measure_priority_map as (
                 select unnest(?::varchar[]) as measure, unnest(?::varchar[]) as priority_id
+            ),
+
+            measure_rows as (
+                select * from measures where (?::varchar is null or force_id = ?)
             ),
 """
 
@@ -54,9 +59,6 @@ def measures_for_priority(con, priority_id: str, force_id: str | None = None, ma
         f"""
         with
         {_MAPPING_CTE}
-        measure_rows as (
-            select * from measures where (?::varchar is null or force_id = ?)
-        ),
 
         mapped as (
             select measure_rows.*
@@ -91,9 +93,6 @@ def latest_measures(con, priority_id: str | None = None, force_id: str | None = 
         f"""
         with
         {_MAPPING_CTE}
-        measure_rows as (
-            select * from measures where (?::varchar is null or force_id = ?)
-        ),
 
         ranked as (
             select

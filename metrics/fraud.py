@@ -23,6 +23,15 @@ BEFORE_START = date(2019, 3, 1)
 DURING_END = date(2021, 2, 1)
 
 
+# the import CTE of every query here: the fraud rows of the filters (a WHERE clause from Filters, values
+# bound) in the inclusive months ? .. ?
+_FRAUD_ROWS_CTE = """
+        fraud_rows as (
+            select * from fraud where {where} and month between ? and ?
+        ),
+"""
+
+
 def fraud_monthly(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """Reports and reported loss (GBP) per month, all fraud types, optionally within start..end (months)."""
     where, params = filters.where(district_column=None)
@@ -71,9 +80,7 @@ def fraud_by_type(con, filters: Filters, start: date, end: date) -> pd.DataFrame
         f"""
         with
 
-        fraud_rows as (
-            select * from fraud where {where} and month between ? and ?
-        ),
+        {_FRAUD_ROWS_CTE.format(where=where)}
 
         by_type as (
             select
@@ -107,9 +114,7 @@ def covid_rise(con, filters: Filters) -> pd.DataFrame:
         f"""
         with
 
-        fraud_rows as (
-            select * from fraud where {where} and month between ? and ?
-        ),
+        {_FRAUD_ROWS_CTE.format(where=where)}
 
         labelled as (
             select *, case when month >= ? then 'during' else 'before' end as period

@@ -47,6 +47,13 @@ def _where(filters: Filters, start: date | None, end: date | None, alias: str = 
     return where, params
 
 
+def _with_repeat_flags(con, filters: Filters, start: date | None, end: date | None, logic) -> pd.DataFrame:
+    """Run `logic(where)` (the CTEs after `flagged`, then the final select, using the filters' WHERE clause
+    `where` once) after the domestic-abuse CTEs of `_repeat_cte`; the filters' values are bound twice."""
+    where, params = _where(filters, start, end)
+    return con.execute(f"with {_repeat_cte(where)}, {logic(where)}", [*params, *params]).df()
+
+
 def _repeat_cte(where: str) -> str:
     """SQL CTEs `period_da` (domestic-abuse incidents in scope) and `flagged` (each with is_repeat_12m)."""
     return f"""
@@ -76,13 +83,7 @@ def _repeat_cte(where: str) -> str:
 
 def domestic_abuse_summary(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """Domestic-abuse incidents, victims and repeat victims within 12 months (see the module docstring)."""
-    where, params = _where(filters, start, end)
-    return con.execute(
-        f"""
-        with
-
-        {_repeat_cte(where)},
-
+    return _with_repeat_flags(con, filters, start, end, lambda where: f"""
         all_incidents as (
             select count(*) as n from incidents where {where}
         ),
@@ -101,20 +102,12 @@ def domestic_abuse_summary(con, filters: Filters, start: date | None = None, end
         )
 
         select * from final
-        """,
-        [*params, *params],
-    ).df()
+        """)
 
 
 def domestic_abuse_monthly(con, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """Domestic-abuse incidents and repeat incidents (12-month window) per month of recording."""
-    where, params = _where(filters, start, end)
-    return con.execute(
-        f"""
-        with
-
-        {_repeat_cte(where)},
-
+    return _with_repeat_flags(con, filters, start, end, lambda where: f"""
         months as (
             select cast(unnest(generate_series(min(month), max(month), interval 1 month)) as date) as month
             from incidents where {where}
@@ -132,9 +125,7 @@ def domestic_abuse_monthly(con, filters: Filters, start: date | None = None, end
         )
 
         select * from final order by month
-        """,
-        [*params, *params],
-    ).df()
+        """)
 
 
 def flag_series(con, flag: str, filters: Filters, start: date | None = None, end: date | None = None,
