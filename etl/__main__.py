@@ -6,9 +6,9 @@ The database is `--db`, else `$CRIME_MONITOR_DB`, else `data/warehouse.duckdb`.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
+from etl.cli import register_commands
 from etl.warehouse import LoadError, connect_read_only, resolve_db_path
 
 # modules that add their own sub-command with register(subparsers)
@@ -85,14 +85,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     status.add_argument("--db")
     status.set_defaults(handler=_cmd_status)
 
-    for module_name in EXTRA_COMMANDS if command not in CORE_COMMANDS else []:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
+    register_commands(sub, EXTRA_COMMANDS if command not in CORE_COMMANDS else [])
     return parser
 
 

@@ -1,5 +1,5 @@
 """Command line: `python -m metrics series|compare|expected [...]`, and the commands of EXTRA_COMMANDS (weekly,
-warm, rates, weekly-calibration, interval-calibration).
+baselines, backtest, scorecard, rates, weekly-calibration, interval-calibration).
 
 Examples:
   python -m metrics compare --db essex.duckdb --pre 2018-10:2018-12 --post 2019-01:2019-02
@@ -10,7 +10,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
@@ -18,6 +17,7 @@ from datetime import date
 
 import pandas as pd
 
+from etl.cli import register_commands
 from metrics.filters import Filters
 
 # modules that add their own sub-command with register(subparsers)
@@ -204,14 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="fit on disrupted months too (default: leave out the COVID-19 calendar and other disruptions)")
     expected.set_defaults(handler=_cmd_expected)
 
-    for module_name in EXTRA_COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
+    register_commands(sub, EXTRA_COMMANDS)
     return parser
 
 
