@@ -4,6 +4,7 @@ when it is missing the tests FAIL (they never skip), as CI requires."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import shutil
 import subprocess
@@ -31,6 +32,19 @@ def reference_data() -> Path:
 @pytest.fixture(scope="session")
 def essex_dir(reference_data: Path) -> Path:
     return reference_data / "police-uk" / "essex"
+
+
+ESSEX_MONTHS = ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]
+
+
+@pytest.fixture(scope="session")
+def essex_rows(essex_dir: Path) -> list[dict]:
+    """Every row of the five real Essex street files (csv.DictReader), read without the code under test."""
+    rows = []
+    for month in ESSEX_MONTHS:
+        with open(essex_dir / month / f"{month}-essex-street.csv", newline="", encoding="utf-8") as handle:
+            rows.extend(csv.DictReader(handle))
+    return rows
 
 
 @pytest.fixture(scope="session")

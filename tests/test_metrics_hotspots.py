@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from datetime import date
@@ -15,16 +14,6 @@ from metrics.filters import Filters
 from metrics.hotspots import boundaries, lsoa_counts, point_density, top_lsoas
 
 START, END = date(2018, 10, 1), date(2019, 2, 1)
-MONTHS = ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]
-
-
-@pytest.fixture(scope="module")
-def essex_rows(essex_dir):
-    rows = []
-    for month in MONTHS:
-        with open(essex_dir / month / f"{month}-essex-street.csv", newline="", encoding="utf-8") as handle:
-            rows.extend(csv.DictReader(handle))
-    return rows
 
 
 def test_top_lsoas(essex_db, essex_rows):

@@ -3,7 +3,6 @@ the real Essex files and hand-made inputs."""
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from datetime import date
@@ -26,18 +25,8 @@ from metrics.series import (
 )
 from tests.test_metrics_stop_search import write_stop_search
 
-MONTHS = ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]
 ESSEX_DISTRICTS = ["Basildon", "Braintree", "Brentwood", "Castle Point", "Chelmsford", "Colchester", "Epping Forest",
                    "Harlow", "Maldon", "Rochford", "Southend-on-Sea", "Tendring", "Thurrock", "Uttlesford"]
-
-
-@pytest.fixture(scope="module")
-def essex_rows(essex_dir):
-    rows = []
-    for month in MONTHS:
-        with open(essex_dir / month / f"{month}-essex-street.csv", newline="", encoding="utf-8") as handle:
-            rows.extend(csv.DictReader(handle))
-    return rows
 
 
 def test_monthly_by_crime_type_matches_the_files(essex_db, essex_rows):
