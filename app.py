@@ -44,5 +44,5 @@ access = require_access()
 st.sidebar.markdown(STYLE, unsafe_allow_html=True)
 page = ui.navigation(views.VIEWS, access.capabilities)
 if not access.signed_in:
-    render_unauthenticated_notice(access.role)
+    render_unauthenticated_notice(access.role, st.sidebar)   # every page: beside the session box
 guard.run(page, views.VIEWS, access)

@@ -93,11 +93,12 @@ def local_role(environ: Mapping[str, str] | None = None) -> str:
     return raw
 
 
-def render_unauthenticated_notice(role: str | None = "analyst") -> None:
-    """The notice every page shows when no sign-in is configured (static text: nothing from the URL)."""
+def render_unauthenticated_notice(role: str | None = "analyst", container: Any = None) -> None:
+    """The notice every page shows when no sign-in is configured (static text: nothing from the URL), in
+    `container` (the app: its sidebar, beside the session box) or the page."""
     preview = "" if role in (None, "analyst") else (
         f" This session previews the **{role}** role ({LOCAL_ROLE_ENV}).")
-    st.caption(":material/lock_open: No sign-in is configured: this dashboard is served on this computer only and "
+    (container or st).caption(":material/lock_open: No sign-in is configured: this dashboard is served on this computer only and "
                "shows everything to whoever opens it. docs/SECURITY.md explains how to add the force's sign-in."
                + preview)
 
