@@ -79,7 +79,7 @@ def serve_guard() -> None:
     if not decision.ok:
         st.title(PRODUCT_NAME)
         st.error(decision.message, icon=":material/block:")
-        st.stop()
+        _stop_without_navigation()
 
 
 def local_role(environ: Mapping[str, str] | None = None) -> str:
@@ -124,6 +124,18 @@ def _sign_out(access: Access) -> None:
     st.logout()
 
 
+def _nothing() -> None:
+    """The only page registered while the app is replaced by a sign-in, refusal or error page."""
+
+
+def _stop_without_navigation() -> None:
+    """Stop the run with no navigation at all. Without a call to st.navigation in a run, Streamlit would fall back
+    to listing the scripts of the `pages/` folder in the sidebar (each runnable on its own, past this gate), so
+    register one empty page, hidden, first."""
+    st.navigation([st.Page(_nothing, title=PRODUCT_NAME, url_path="signed_out")], position="hidden")
+    st.stop()
+
+
 def render_signed_out_page(provider: str = "") -> None:
     """The product's name and a sign-in button, nothing else."""
     st.title(PRODUCT_NAME)
@@ -156,17 +168,17 @@ def require_access(*, mapping: roles.RoleMapping | None = None, audit_path: Path
         except ValueError as error:
             st.title(PRODUCT_NAME)
             st.error(str(error), icon=":material/error:")
-            st.stop()
+            _stop_without_navigation()
         return Access(LOCAL_USER, role, roles.capabilities_for(role), signed_in=False)
     if state is serve.AuthState.INVALID:
         st.title(PRODUCT_NAME)
         st.error("Sign-in is configured but incomplete; the IT team can see why with `python -m access check-serve`.",
                  icon=":material/error:")
-        st.stop()
+        _stop_without_navigation()
     mapping = mapping or roles.load_role_mapping()
     if not st.user.get("is_logged_in", False):  # absent = not signed in
         render_signed_out_page(mapping.provider)
-        st.stop()
+        _stop_without_navigation()
     claims = st.user.to_dict()
     user, subject = user_label(claims), str(claims.get("sub") or "") or None
     role = roles.role_for(claims, mapping)
@@ -176,7 +188,7 @@ def require_access(*, mapping: roles.RoleMapping | None = None, audit_path: Path
         st.session_state[_SIGNED_IN_KEY] = True
     if role is None:
         render_not_authorised_page(user)
-        st.stop()
+        _stop_without_navigation()
     return Access(user, role, roles.capabilities_for(role), signed_in=True, subject=subject)
 
 

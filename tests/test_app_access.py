@@ -27,22 +27,27 @@ BAD_ROW = ",2018-13,Essex Police,Essex Police,0.1,51.5,On or near Nowhere,E01021
 QUARTER = {"compare": "Custom periods", "pre": ["Oct 2018", "Oct 2018"], "post": ["Oct 2018", "Dec 2018"]}
 
 
-@pytest.fixture(scope="module")
-def small_db(tmp_path_factory, reference_data) -> Path:
+def build_small_db(root: Path, reference_data: Path) -> Path:
+    """A warehouse of the real Essex street files for Oct–Dec 2018 plus BAD_ROW (rejected on load), with the ONS
+    lookup and census residents, in `root`."""
     from etl.load import load_sources
 
-    root = tmp_path_factory.mktemp("access")
     for month in MONTHS:
         folder = root / "police-uk" / month
         folder.mkdir(parents=True)
-        target = folder / f"{month}-essex-street.csv"
-        shutil.copyfile(reference_data / "police-uk" / "essex" / month / f"{month}-essex-street.csv", target)
+        shutil.copyfile(reference_data / "police-uk" / "essex" / month / f"{month}-essex-street.csv",
+                        folder / f"{month}-essex-street.csv")
     with open(root / "police-uk" / "2018-12" / "2018-12-essex-street.csv", "a", encoding="utf-8") as handle:
         handle.write(BAD_ROW + "\n")
     db = root / "small.duckdb"
     load_sources([root / "police-uk", reference_data / "ons" / "lsoa11-to-local-authority-and-force.csv",
                   reference_data / "ons" / "census2011-lsoa-usual-residents.csv"], db, progress=False)
     return db
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory, reference_data) -> Path:
+    return build_small_db(tmp_path_factory.mktemp("access"), reference_data)
 
 
 @pytest.fixture()
