@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,13 +108,13 @@ def render_session(access: Access, container: Any = None) -> None:
     if not access.signed_in:
         where.caption(f"Local session · role: {access.role}")
         return
-    where.caption(f"Signed in as {_literal(access.user)} · role: {access.role}")
+    where.text(f"Signed in as {access.user} · role: {access.role}")   # st.text: the name is never markdown or a link
     where.button("Sign out", key="access_sign_out", on_click=_sign_out, args=(access,))
 
 
 def _literal(text: str) -> str:
-    """A name from the ID token inside markdown, read literally: ASCII punctuation escaped, '://' broken."""
-    return "".join("\\" + c if c in string.punctuation else c for c in text.replace("://", ":\u200b//"))
+    """A name from the ID token inside markdown, read literally: a code span (never a link, an image or markup)."""
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
 
 
 def _sign_out(access: Access) -> None:
@@ -146,8 +145,8 @@ def render_signed_out_page(provider: str = "") -> None:
 def render_not_authorised_page(user: str) -> None:
     """Signed in, but none of the user's groups maps to a role: say so, offer sign-out, show nothing else."""
     st.title(PRODUCT_NAME)
-    st.warning(f"You are signed in as {_literal(user)}, but your account is not authorised to use this dashboard. Ask the "
-               "force's IT team to add you to the right group.", icon=":material/block:")
+    st.warning(f"You are signed in as {_literal(user)}, but your account is not authorised to use this dashboard. "
+               "Ask the force's IT team to add you to the right group.", icon=":material/block:")
     st.button("Sign out", key="access_sign_out", on_click=st.logout)
 
 

@@ -36,8 +36,8 @@ def run(page: Any, views: Sequence[View], access: Access) -> bool:
     the session box, the shell and the page, audit the view with its filters, and on any failure show an error
     id (audited as `error`). True when the page finished."""
     view = view_for(page, views)
+    render_session(access)          # who is signed in, and sign-out, on a refused page too
     refuse_view(access, view.id)
-    render_session(access)
 
     def audit_error(error_id: str, error: BaseException) -> None:
         append_entry("error", access.user, access.role,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from access import audit
 from views.model import Choice, Column, Section, Table, Text, View, ViewContext
-from views.text import md_literal
+from views.text import code_literal, md_literal
 
 SHOWN_ENTRIES = 2000   # the newest entries matching the filters shown (and exported) at most
 ALL = ""
@@ -27,7 +27,7 @@ def chain_status(ctx: ViewContext) -> Section:
     title = "Is the log intact?"
     where = audit.audit_log_path()
     result = audit.verify_log(where)
-    place = Text(f"Audit log: `{md_literal(where, None)}`. From a shell: `python -m access audit verify` (add "
+    place = Text(f"Audit log: {code_literal(where, None)}. From a shell: `python -m access audit verify` (add "
                  "`--head SEQ:HASH` with the newest head from the server log to check no newest entries were removed).",
                  "caption")
     if result.ok:
