@@ -9,6 +9,7 @@ audit log (file and audit view) holds the sign-in, a view with its filters and a
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +17,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser.oidc import oidc_provider, write_test_secrets
+from tests.browser.oidc import USERS, oidc_provider, signed_in, write_test_secrets
 from tests.browser.support import VIEWPORT, streamlit_server, wait_for_app
 from tests.test_app_access import VSO, band, build_small_db, raw_vso_counts
 
 pytestmark = pytest.mark.browser
 
-USERS = {
-    "ann": {"sub": "ann", "email": "ann@essex.example", "groups": ["crime-monitor-analysts"]},
-    "olu": {"sub": "olu", "email": "olu@essex.example", "groups": ["staff", "crime-monitor-officers"]},
-    "pam": {"sub": "pam", "email": "pam@pfcc.example", "groups": ["crime-monitor-panel"]},
-    "ned": {"sub": "ned", "email": "ned@essex.example", "groups": ["finance"]},
-}
 AGGREGATE = ["Overview", "1 · Local policing", "2 · Anti-social behaviour", "3 · Domestic abuse",
              "4 · Serious violence", "5 · Gangs and organised crime", "6 · Children and vulnerable people",
              "7 · Roads", "Fraud", "COVID-19 impact"]
@@ -54,17 +49,11 @@ def _main_text(page) -> str:
     return page.locator('[data-testid="stMain"]').inner_text()
 
 
-def _sign_in(browser, url: str, user: str):
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="Sign in").click(timeout=60_000)
-    page.wait_for_url(lambda address: "/oauth2/authorize" in address, timeout=60_000)
-    page.get_by_role("button", name=user, exact=True).click()
-    page.wait_for_url(lambda address: address.rstrip("/") == url.rstrip("/"), timeout=60_000)
-    page.get_by_role("button", name="Sign out").wait_for(timeout=120_000)
-    wait_for_app(page)
-    return context, page
+@contextlib.contextmanager
+def _signed_in(browser, url: str, user: str) -> Iterator:
+    with signed_in(browser, url, user) as page:
+        wait_for_app(page)
+        yield page
 
 
 def _navigation(page) -> list[str]:
@@ -86,8 +75,8 @@ def _entries(audit_log: Path) -> list[dict]:
 def test_before_sign_in_only_the_name_and_the_button(app, browser):
     url, _ = app
     context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
     try:
+        page = context.new_page()
         for address in (url, f"{url}/data", f"{url}/local_policing?{QUARTER}"):
             page.goto(address)
             page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
@@ -102,36 +91,27 @@ def test_before_sign_in_only_the_name_and_the_button(app, browser):
 @pytest.mark.parametrize("user", ["ann", "olu", "pam"])
 def test_each_roles_navigation(app, browser, user):
     url, _ = app
-    context, page = _sign_in(browser, url, user)
-    try:
+    with _signed_in(browser, url, user) as page:
         assert _navigation(page) == NAVIGATION[user]
         sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
         assert f"Signed in as {USERS[user]['email']}" in sidebar and "No sign-in is configured" not in sidebar
         assert "Something went wrong" not in _main_text(page)
-    finally:
-        context.close()
 
 
 def test_a_user_without_a_role_sees_nothing(app, browser):
     url, _ = app
-    context, page = _sign_in(browser, url, "ned")
-    try:
+    with _signed_in(browser, url, "ned") as page:
         assert "your account is not authorised" in _main_text(page)
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0 and page.locator(".js-plotly-plot").count() == 0
-    finally:
-        context.close()
 
 
 def test_the_panel_is_refused_the_data_view_by_its_url(app, browser):
     url, audit_log = app
-    context, page = _sign_in(browser, url, "pam")
-    try:
+    with _signed_in(browser, url, "pam") as page:
         _open(page, f"{url}/data")
         text = _main_text(page)
         assert "This view is not available to your role." in text and "Rejected rows" not in text
         assert "On or near Nowhere" not in page.content()
-    finally:
-        context.close()
     assert {"user": "pam@pfcc.example", "role": "panel", "view": "data"} in [
         {"user": e["user"], "role": e["role"], "view": e["detail"].get("view")}
         for e in _entries(audit_log) if e["event"] == "view_refused"]
@@ -140,8 +120,7 @@ def test_the_panel_is_refused_the_data_view_by_its_url(app, browser):
 def test_the_panel_sees_only_published_lsoa_values(app, browser, reference_data):
     url, _ = app
     truth = raw_vso_counts(reference_data)
-    context, page = _sign_in(browser, url, "pam")
-    try:
+    with _signed_in(browser, url, "pam") as page:
         _open(page, f"{url}/local_policing?{QUARTER}")
         table = page.locator('[data-testid="stTable"]').filter(has_text="LSOA code")
         rows = [[c.strip() for c in r] for r in table.locator("tbody tr").evaluate_all(
@@ -160,14 +139,11 @@ def test_the_panel_sees_only_published_lsoa_values(app, browser, reference_data)
             assert all(v is None or v % 5 == 0 for v in trace["x"])                  # bands: no 1–4
             assert not any(re.search(r": [1-4]$", str(h)) for h in trace["hovertext"] or [])
             assert trace["customdata"] is None
-    finally:
-        context.close()
 
 
 def test_the_analyst_sees_rejected_rows_and_the_audit_trail(app, browser):
     url, audit_log = app
-    context, page = _sign_in(browser, url, "ann")
-    try:
+    with _signed_in(browser, url, "ann") as page:
         _open(page, f"{url}/data")
         assert "On or near Nowhere" in page.content()                             # the rejected row's raw text
         # Streamlit's own table export is off for everyone (client.disableDataExport): the grid's toolbar has no
@@ -186,8 +162,11 @@ def test_the_analyst_sees_rejected_rows_and_the_audit_trail(app, browser):
         _open(page, f"{url}/audit")
         text = _main_text(page)
         assert "Chain intact" in text and "Something went wrong" not in text
-    finally:
-        context.close()
+        for event, shown in (("sign_in", "crime-monitor-analysts"), ("view", "local_policing"),
+                             ("export", "lp_top_lsoas-table.csv")):
+            _open(page, f"{url}/audit?{urlencode({'who': 'ann@essex.example', 'event': event})}")
+            assert "No entries match" not in _main_text(page), event
+            assert shown in (page.locator('[data-testid="stDataFrame"]').text_content() or ""), event   # grid cells
     entries = [e for e in _entries(audit_log) if e["user"] == "ann@essex.example"]
     events = [e["event"] for e in entries]
     assert "sign_in" in events and "export" in events
