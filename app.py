@@ -1,7 +1,12 @@
-"""Crime Plan Monitor: the Streamlit entry point. `streamlit run app.py`.
+"""Crime Plan Monitor: the Streamlit entry point. `streamlit run app.py` (or `bash scripts/run.sh`).
 
-Navigation comes from the view definitions (`views.VIEWS`: one list, each view with an id); on every run the
-shell draws the demo banner and the shared filter bar (kept in the URL), then the chosen page draws its view.
+Before any data is read or any navigation is built: the serve-address rule (`serve_guard`: without sign-in only
+this computer), then who is here (`require_access`: with `[auth]` configured, the signed-out page — the product's
+name and a sign-in button — or the not-authorised page stop the run; without it, a local session and a notice on
+every page). Navigation comes from the view definitions (`views.VIEWS`), holding the views the user's role may see;
+`ui.guard.run` refuses any other view reached by its URL, draws the shell (demo banner, shared filter bar kept in
+the URL, briefing pack), audits the view with its filters and runs the page, showing an error id in place of any
+failure. docs/SECURITY.md says who sees what.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import streamlit as st
 
 import ui
 import views
+from access.streamlit_side import render_unauthenticated_notice, require_access, serve_guard
+from ui import guard
 
 st.set_page_config(page_title="Crime Plan Monitor", page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="auto")
@@ -32,8 +39,10 @@ STYLE = """<style>
   .block-container { padding: 0 !important; max-width: 100% !important; }
 }
 </style>"""
+serve_guard()
+access = require_access()
 st.sidebar.markdown(STYLE, unsafe_allow_html=True)
-page = ui.navigation(views.VIEWS)
-if ui.shell() is None:
-    st.stop()
-page.run()
+page = ui.navigation(views.VIEWS, access.capabilities)
+if not access.signed_in:
+    render_unauthenticated_notice(access.role, st.sidebar)   # every page: beside the session box
+guard.run(page, views.VIEWS, access)

@@ -2,20 +2,24 @@
 in the pure modules (access.roles, access.serve, access.audit); these only read `st.secrets` / `st.user`, render
 the few pages that replace the app (signed out, not authorised, misconfigured) and keep per-session state.
 
-Order of calls in app.py, before any data is read or any navigation is built:
+Order of calls in app.py (and `ui.guard`), before any data is read or any navigation is built:
 
     serve_guard()                      # refuses a non-local address without sign-in (st.stop)
     access = require_access()          # signed-out page / not-authorised page (st.stop), else the user's Access
-    if not access.signed_in: render_unauthenticated_notice()   # on every page
+    if not access.signed_in: render_unauthenticated_notice(access.role)   # on every page
     pages = [p for p in pages if access.capabilities.may_view(view_id)]   # navigation per role
     refuse_view(access, view_id)       # a direct URL to a view the role may not see
     record_view(access, view_id, filters)   # audit: each view and filters change once per session
     st.download_button(..., data=audited(data, access, {...what the file holds...}))
+
+Without sign-in the session's role is `$CRIME_MONITOR_LOCAL_ROLE` (analyst by default; officer or panel preview
+what those roles see, on this computer only).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,8 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from access import audit, roles, serve
 
 PRODUCT_NAME = "Crime Plan Monitor"
+LOCAL_ROLE_ENV = "CRIME_MONITOR_LOCAL_ROLE"
+LOCAL_USER = "local"
 _SIGNED_IN_KEY = "_access_signed_in_audited"
 _VIEWS_KEY = "_access_views_audited"
 
@@ -72,13 +78,61 @@ def serve_guard() -> None:
     if not decision.ok:
         st.title(PRODUCT_NAME)
         st.error(decision.message, icon=":material/block:")
-        st.stop()
+        _stop_without_navigation()
 
 
-def render_unauthenticated_notice() -> None:
-    """The notice every page shows when no sign-in is configured (static text: nothing from the URL)."""
-    st.caption(":material/lock_open: No sign-in is configured: this dashboard is served on this computer only and "
-               "shows everything to whoever opens it. docs/SECURITY.md explains how to add the force's sign-in.")
+def local_role(environ: Mapping[str, str] | None = None) -> str:
+    """The role of a session without sign-in: `$CRIME_MONITOR_LOCAL_ROLE` (analyst, officer or panel; any case),
+    analyst when unset. ValueError naming the variable for anything else."""
+    raw = (environ if environ is not None else os.environ).get(LOCAL_ROLE_ENV, "").strip().lower()
+    if not raw:
+        return "analyst"
+    if raw not in roles.ROLES:
+        raise ValueError(f"{LOCAL_ROLE_ENV} must be one of {', '.join(roles.ROLES)}, not {raw!r}")
+    return raw
+
+
+def render_unauthenticated_notice(role: str | None = "analyst", container: Any = None) -> None:
+    """The notice every page shows when no sign-in is configured (static text: nothing from the URL), in
+    `container` (the app: its sidebar, beside the session box) or the page."""
+    preview = "" if role in (None, "analyst") else (
+        f" This session previews the **{role}** role ({LOCAL_ROLE_ENV}).")
+    (container or st).caption(":material/lock_open: No sign-in is configured: this dashboard is served on this computer only and "
+               "shows everything to whoever opens it. docs/SECURITY.md explains how to add the force's sign-in."
+               + preview)
+
+
+def render_session(access: Access, container: Any = None) -> None:
+    """Who is signed in and their role, with a sign-out button (audited); without sign-in, the local role."""
+    where = container or st.sidebar
+    if not access.signed_in:
+        where.caption(f"Local session · role: {access.role}")
+        return
+    where.text(f"Signed in as {access.user} · role: {access.role}")   # st.text: the name is never markdown or a link
+    where.button("Sign out", key="access_sign_out", on_click=_sign_out, args=(access,))
+
+
+def _literal(text: str) -> str:
+    """A name from the ID token inside markdown, read literally: a code span (never a link, an image or markup)."""
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
+def _sign_out(access: Access) -> None:
+    _audit("sign_out", access.user, access.role, {"subject": access.subject}, None)
+    st.session_state.pop(_SIGNED_IN_KEY, None)
+    st.logout()
+
+
+def _nothing() -> None:
+    """The only page registered while the app is replaced by a sign-in, refusal or error page."""
+
+
+def _stop_without_navigation() -> None:
+    """Stop the run with no navigation at all. Without a call to st.navigation in a run, Streamlit would fall back
+    to listing the scripts of the `pages/` folder in the sidebar (each runnable on its own, past this gate), so
+    register one empty page, hidden, first."""
+    st.navigation([st.Page(_nothing, title=PRODUCT_NAME, url_path="signed_out")], position="hidden")
+    st.stop()
 
 
 def render_signed_out_page(provider: str = "") -> None:
@@ -91,8 +145,8 @@ def render_signed_out_page(provider: str = "") -> None:
 def render_not_authorised_page(user: str) -> None:
     """Signed in, but none of the user's groups maps to a role: say so, offer sign-out, show nothing else."""
     st.title(PRODUCT_NAME)
-    st.warning(f"You are signed in as {user}, but your account is not authorised to use this dashboard. Ask the "
-               "force's IT team to add you to the right group.", icon=":material/block:")
+    st.warning(f"You are signed in as {_literal(user)}, but your account is not authorised to use this dashboard. "
+               "Ask the force's IT team to add you to the right group.", icon=":material/block:")
     st.button("Sign out", key="access_sign_out", on_click=st.logout)
 
 
@@ -103,21 +157,27 @@ def _audit(event: str, user: str, role: str | None, detail: Mapping[str, Any], a
 def require_access(*, mapping: roles.RoleMapping | None = None, audit_path: Path | None = None) -> Access:
     """Who is here and what they may see; stops the script with the right page when they may see nothing.
 
-    No [auth]: a local session with the analyst role. [auth] incomplete: an error page. Not signed in: the
-    signed-out page. Signed in without a mapped group: the not-authorised page. The first time each session
+    No [auth]: a local session with the role `local_role()` (analyst unless $CRIME_MONITOR_LOCAL_ROLE says).
+    [auth] incomplete: an error page. Not signed in: the signed-out page. Signed in without a mapped group: the not-authorised page. The first time each session
     gets past sign-in (or is refused), the audit log records it."""
     state = current_auth_state()
     if state is serve.AuthState.ABSENT:
-        return Access("local", "analyst", roles.capabilities_for("analyst"), signed_in=False)
+        try:
+            role = local_role()
+        except ValueError as error:
+            st.title(PRODUCT_NAME)
+            st.error(str(error), icon=":material/error:")
+            _stop_without_navigation()
+        return Access(LOCAL_USER, role, roles.capabilities_for(role), signed_in=False)
     if state is serve.AuthState.INVALID:
         st.title(PRODUCT_NAME)
         st.error("Sign-in is configured but incomplete; the IT team can see why with `python -m access check-serve`.",
                  icon=":material/error:")
-        st.stop()
+        _stop_without_navigation()
     mapping = mapping or roles.load_role_mapping()
     if not st.user.get("is_logged_in", False):  # absent = not signed in
         render_signed_out_page(mapping.provider)
-        st.stop()
+        _stop_without_navigation()
     claims = st.user.to_dict()
     user, subject = user_label(claims), str(claims.get("sub") or "") or None
     role = roles.role_for(claims, mapping)
@@ -127,7 +187,7 @@ def require_access(*, mapping: roles.RoleMapping | None = None, audit_path: Path
         st.session_state[_SIGNED_IN_KEY] = True
     if role is None:
         render_not_authorised_page(user)
-        st.stop()
+        _stop_without_navigation()
     return Access(user, role, roles.capabilities_for(role), signed_in=True, subject=subject)
 
 
@@ -156,13 +216,16 @@ def record_view(access: Access, view_id: str, filters: Mapping[str, Any], *, aud
     return True
 
 
-def audited(data: Callable[[], bytes] | bytes, access: Access, what: Mapping[str, Any], *,
+def audited(data: Callable[[], bytes] | bytes, access: Access,
+            what: Mapping[str, Any] | Callable[[], Mapping[str, Any]], *,
             audit_path: Path | None = None) -> Callable[[], bytes]:
     """A download's data callable that appends an 'export' entry (what the file holds: view, file name, format,
-    rows, columns, filters, disclosure note) when the user clicks, then returns the bytes."""
+    rows, columns, filters, disclosure note) when the user clicks, then returns the bytes. `what` may be a
+    callable, worked out only on the click (e.g. the disclosure note of the rows exported)."""
     def build() -> bytes:
         content = data() if callable(data) else data
-        _audit("export", access.user, access.role, {**what, "bytes": len(content)}, audit_path)
+        detail = what() if callable(what) else what
+        _audit("export", access.user, access.role, {**detail, "bytes": len(content)}, audit_path)
         return content
 
     return build

@@ -306,17 +306,19 @@ def chart_downloads(
     rule: Any = None,
     demo: bool | None = None,
     description: str = "",
+    release: Any = None,
 ) -> list[Download]:
     """PNG (2560 x 1440), SVG and PDF of a figure for download buttons: a list of Download
     (label, data, file name, MIME type), rendered by the warm kaleido server. lazy=True: `data` is a
     callable that renders only when called (pass it to st.download_button, which calls it on click, in
     another thread: rendering is serialised, so that is safe). Disclosure control
     (`briefing.disclosure.protect_figure`) is applied to LSOA-level bars and maps when `filters` select a
-    sensitive category or `sensitive=True`. `demo` (None: from the provenance record's dataset) marks the
+    sensitive category or `sensitive=True` (LSOA values from `release`, a `published_lsoa_counts` frame, when
+    given). `demo` (None: from the provenance record's dataset) marks the
     pictures "Demo data — synthetic"; `description` (the notes in words) goes into their metadata."""
     from briefing.disclosure import protect_figure
 
-    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive)  # on the figure, not its dict
+    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive, release=release)  # not its dict
     stem = safe_basename(basename)
     labels = {"png": "PNG (slide, high resolution)", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
     snapshot = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
@@ -345,9 +347,11 @@ def notes_description(notes: Any, filters: Any = None) -> str:
 
 
 def chart_files(fig: go.Figure, notes: Any, basename: str, *, filters: Any = None,
-                formats: tuple[str, ...] = ("png", "svg", "pdf")) -> list[Download]:
+                formats: tuple[str, ...] = ("png", "svg", "pdf"), release: Any = None) -> list[Download]:
     """PNG/SVG/PDF downloads of a figure for people (`notes` a briefing.export_spec.ExportNotes), rendered only
-    when clicked, after disclosure control; from the demo (`notes.demo`) "Demo data — synthetic" is in the
-    picture itself; the provenance record and the notes in words are in the file's metadata."""
+    when clicked, after disclosure control (LSOA values from `release` when the chart was drawn from the published
+    LSOA table); from the demo (`notes.demo`) "Demo data — synthetic" is in the picture itself; the provenance
+    record and the notes in words are in the file's metadata."""
     return chart_downloads(fig, basename, notes.provenance, formats, lazy=True, filters=filters,
-                           sensitive=notes.sensitive, demo=notes.demo, description=notes_description(notes, filters))
+                           sensitive=notes.sensitive, demo=notes.demo, description=notes_description(notes, filters),
+                           release=release)

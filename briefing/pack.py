@@ -184,7 +184,7 @@ def section_slide(section, title: str, view_id: str, rule: DisclosureRule, foote
     figure, alt = None, ""
     if charts_:
         figure, _ = protect_figure(charts_[0].figure, rule=rule, filters=charts_[0].filters,
-                                   sensitive=charts_[0].notes.sensitive)
+                                   sensitive=charts_[0].notes.sensitive, release=charts_[0].release)
         alt = figure_alt_text(figure)
     table, table_title, disclosure = None, "", ""
     if tables:

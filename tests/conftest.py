@@ -19,6 +19,20 @@ os.environ.setdefault("CRIME_MONITOR_BASELINES", "off")
 REFERENCE_DATA = Path(os.environ.get("CRIME_REFERENCE_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audit_log_outside_the_project(tmp_path_factory):
+    """Every test's app runs append their audit entries to a temporary log, never to the project's data/audit/
+    (a test that checks the log sets its own `CRIME_MONITOR_AUDIT_LOG`)."""
+    log = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    previous = os.environ.get("CRIME_MONITOR_AUDIT_LOG")
+    os.environ["CRIME_MONITOR_AUDIT_LOG"] = str(log)
+    yield log
+    if previous is None:
+        os.environ.pop("CRIME_MONITOR_AUDIT_LOG", None)
+    else:
+        os.environ["CRIME_MONITOR_AUDIT_LOG"] = previous
+
+
 @pytest.fixture(scope="session")
 def reference_data() -> Path:
     """The folder of real public data (see its README). Missing data is a failure, not a skip."""

@@ -1,5 +1,10 @@
 """Draw a view definition on screen: its heading, then each section's title, choices, key figures, charts,
-tables, text and "not loaded" hints, in order, each as soon as it is built."""
+tables, text and "not loaded" hints, in order, each as soon as it is built.
+
+What reaches the browser depends on the session's role (docs/SECURITY.md): for a role with disclosure control on
+screen (the Panel) every table and chart passes through `briefing.disclosure` first (`for_screen`), so the values,
+hover text and Plotly's own image export hold only protected values; raw rows are drawn only where the role may
+see them (`ViewContext.raw_rows`)."""
 
 from __future__ import annotations
 
@@ -27,10 +32,12 @@ def view_context(state: AppState) -> ViewContext:
     extra: dict[str, Any] = {}
     if state.comparison is not None:
         extra = {"period": list(state.comparison.post), "comparison": list(state.comparison.pre)}
+    capabilities = state.capabilities
     return ViewContext(
         filters=state.filters, comparison=state.comparison, force_name=state.force_name,
         first_month=state.first_month, last_month=state.last_month, is_demo=state.is_demo, read=store.read,
         db=state.db, choose=chooser(), provenance=provenance_for(store.cursor(), state.filters, **extra),
+        raw_rows=capabilities is None or bool(capabilities.rejected_rows),
     )
 
 
@@ -44,7 +51,25 @@ def render(view: View) -> None:
             title_slot = st.empty()
             sections = as_sections(make(replace(ctx, progress=progress_bar())))
             for index, section in enumerate(sections):
-                draw_section(section, title_slot if index == 0 else None)
+                draw_section(section, title_slot if index == 0 else None, state)
+
+
+def for_screen(block: Any, capabilities: Any) -> Any:
+    """The block as a role's browser may receive it: for a role with disclosure control on screen (the Panel), a
+    table's frame after `protect_frame` and a chart's figure after `protect_figure` (LSOA values from the chart's
+    release when it has one); otherwise the block as it is. Exports apply the same control for every role."""
+    if capabilities is None or not capabilities.disclosure_on_screen:
+        return block
+    from briefing.disclosure import protect_figure, protect_frame
+
+    if isinstance(block, Table):
+        protected = protect_frame(block.data, filters=block.filters, sensitive=block.notes.sensitive).frame
+        return replace(block, data=protected)
+    if isinstance(block, Chart):
+        figure, _ = protect_figure(block.figure, filters=block.filters, sensitive=block.notes.sensitive,
+                                   release=block.release)
+        return replace(block, figure=figure)
+    return block
 
 
 def heading(view: View, state: AppState, ctx: ViewContext) -> None:
@@ -70,20 +95,21 @@ def heading(view: View, state: AppState, ctx: ViewContext) -> None:
                    "apply here: this view shows its own measures, named in each title.")
 
 
-def draw_section(section: Section, title_slot: Any = None) -> None:
+def draw_section(section: Section, title_slot: Any = None, state: AppState | None = None) -> None:
     """A section's title and blocks."""
     (title_slot or st).subheader(md_literal(section.title, None), help=section.help)  # titles name data: literal
     for block in section.blocks:
-        draw_block(block)
+        draw_block(block, state)
 
 
-def draw_block(block: Any) -> None:
+def draw_block(block: Any, state: AppState | None = None) -> None:
+    block = for_screen(block, state.capabilities if state is not None else None)
     if isinstance(block, Figures):
         draw_figures(block)
     elif isinstance(block, Chart):
-        draw_chart(block)
+        draw_chart(block, state)
     elif isinstance(block, Table):
-        draw_table(block)
+        draw_table(block, state)
     elif isinstance(block, Text):
         draw_text(block)
     elif isinstance(block, LoadHint):
@@ -98,16 +124,16 @@ def draw_figures(block: Figures) -> None:
                       help=kpi.help)
 
 
-def draw_chart(block: Chart) -> None:
+def draw_chart(block: Chart, state: AppState | None = None) -> None:
     """A Plotly figure at full width (its title, axes and caption are in the figure; the offline topojson
     lets maps draw without internet) and its image downloads."""
     st.plotly_chart(block.figure, key=block.key, width="stretch", config=PLOTLY_CONFIG, theme=None)
     if block.caption:
         st.caption(block.caption)
-    chart_downloads(block)
+    chart_downloads(block, state)
 
 
-def draw_table(block: Table) -> None:
+def draw_table(block: Table, state: AppState | None = None) -> None:
     """A static table (wraps its text, every column visible) or a grid, with its CSV/XLSX downloads."""
     shown = block.shown()
     if block.static:
@@ -121,7 +147,7 @@ def draw_table(block: Table) -> None:
         height = 35 * (len(shown) + 1) + 3 if len(shown) <= 40 else "auto"  # short tables: every row, no scrolling
         st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height)
     columns = st.columns([1, 1, 3])
-    table_downloads(block, columns[:2])
+    table_downloads(block, columns[:2], state)
     if block.caption:
         columns[2].caption(block.caption)
 
@@ -166,4 +192,4 @@ def draw_load_hint(block: LoadHint) -> None:
         st.caption("Shown instead, labelled as proxies: " + "; ".join(block.proxies) + ".")
 
 
-__all__ = ["draw_section", "heading", "render", "view_context"]
+__all__ = ["draw_section", "for_screen", "heading", "render", "view_context"]

@@ -4,6 +4,7 @@ hotspots, "not loaded" hints and the force measures of a priority. Small functio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -13,7 +14,14 @@ from charts import formatting as fmt
 from metrics import calendar, force_measures, hotspots, plan, rates, registry, series
 from metrics.compare import change_by_district, period_change
 from metrics.expected import expected_vs_observed
-from metrics.filters import Filters, add_months
+from briefing.disclosure import (
+    DisclosureRule,
+    protect_figure,
+    published_lsoa_counts,
+    release_period,
+    selection_is_sensitive,
+)
+from metrics.filters import Filters, add_months, month_start
 from metrics.registry import Measure
 from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, SectionFunction, Table, Text, View, ViewContext
 
@@ -317,24 +325,107 @@ def funnel_section(ctx: ViewContext, frame: pd.DataFrame, what: str, unit: str, 
                           filters=filters),))
 
 
+@dataclass(frozen=True, eq=False)
+class LsoaRelease:
+    """The LSOA counts a view may show for a period (`briefing.disclosure.published_lsoa_counts`): `frame`;
+    `period` the months it counts (a whole calendar quarter inside the period asked for when the selection holds a
+    sensitive category; None when none can be published); `sensitive`; `notice` saying which quarter is shown, or
+    why nothing is, when that is not the period asked for."""
+
+    frame: pd.DataFrame
+    period: tuple[date, date] | None
+    sensitive: bool
+    notice: Text | None
+
+
+def lsoa_release(ctx: ViewContext, filters: Filters, period: tuple[date, date], limit: int | None = None
+                 ) -> LsoaRelease:
+    """The published LSOA counts of `filters` for `period` (every LSOA, or the top `limit`), for every role: LSOA
+    counts that include sexual offences, domestic abuse or child victims ("all crime" included) only for a whole
+    calendar quarter, banded, one LSOA per district withheld; other selections exactly for the period."""
+    frame = ctx.read(published_lsoa_counts, period[0], period[1], filters, limit=limit)
+    rule = DisclosureRule()
+    sensitive = selection_is_sensitive(frame.attrs.get("categories"), rule)
+    shown = release_period(frame)
+    asked = plan.period_label(period)
+    why = (f"LSOA counts that include sexual offences, domestic abuse or child victims are published by "
+           f"{rule.block_label()} only")
+    notice = None
+    if sensitive and shown is None:
+        notice = Text(f"{why}, and {asked} holds no whole {rule.block_label()} with every month loaded: choose a "
+                      f"current period that holds one to see them.", "info")
+    elif sensitive and shown != (month_start(period[0]), month_start(period[1])):
+        notice = Text(f"{why}: this shows {plan.period_label(shown)}, the latest whole {rule.block_label()} in "
+                      f"{asked}.", "caption")
+    return LsoaRelease(frame, shown, sensitive, notice)
+
+
+def released_caption(release: LsoaRelease, text: str) -> str:
+    """A table's caption, with the disclosure rule when the counts are banded."""
+    return f"{text} {release.frame.attrs.get('disclosure_note', '')}" if release.sensitive else text
+
+
 def top_lsoas_section(ctx: ViewContext, filters: Filters, what: str, unit: str, key: str,
                       period: tuple[date, date], *, crime_types: bool = False) -> Section:
-    """The 15 LSOAs with most rows (bar chart) and the top 20 as a table."""
-    title = f"{what}: the 15 LSOAs with most, {plan.period_label(period)}"
-    heading = f"Top LSOAs, {plan.period_label(period)}"
-    top = ctx.read(hotspots.top_lsoas, period[0], period[1], filters, 20)
+    """The 15 LSOAs with most rows (bar chart) and the top 20 as a table, as published (`lsoa_release`): by the
+    published value, "<5" and bands where the selection holds a sensitive category."""
+    release = lsoa_release(ctx, filters, period, limit=20)
+    shown_period = release.period or period
+    title = f"{what}: the 15 LSOAs with most, {plan.period_label(shown_period)}"
+    heading = f"Top LSOAs, {plan.period_label(shown_period)}"
+    lead = (release.notice,) if release.notice else ()
+    frame = release.frame if release.sensitive else release.frame[release.frame["count_value"] > 0]  # exact: no 0s
+    if frame.empty:
+        return Section(heading, lead or (Text("No rows with a location in this period for this selection.", "info"),))
     source = registry.STREET_SOURCE
-    notes = ctx.notes(title, source, units=unit, period=period, crime_types=crime_types)
-    if top.empty:
-        return Section(heading, (Text("No rows with a location in this period for this selection.", "info"),))
-    data = top.assign(lsoa=top["lsoa_name"].fillna(top["lsoa_code"]))
-    figure = charts.bar_chart(data.head(15), "count", "lsoa", title, unit.capitalize(), "", source, ctx.last_month)
+    notes = ctx.notes(title, source, units=unit, period=shown_period, crime_types=crime_types)
+    data = frame.assign(lsoa=frame["lsoa_name"].fillna(frame["lsoa_code"]))
+    bars = data.head(15)
+    bars = bars.assign(count_value=bars["count_value"].fillna(0),
+                       count_text=[fmt.number(v) if not isinstance(v, str) else v for v in bars["count"]])
+    figure = charts.bar_chart(bars, "count_value", "lsoa", title, unit.capitalize(), "", source, ctx.last_month,
+                              label_column="count_text")
+    figure, _ = protect_figure(figure, sensitive=release.sensitive, release=release.frame)
     columns = (Column("lsoa", "LSOA", None), Column("count", unit.capitalize(), 0),
                Column("rate_per_1000", "Per 1,000 residents (period)", 1), Column("district", "District", None),
                Column("lsoa_code", "LSOA code", None), Column("residents", "Residents (2011 Census)", 0))
-    table = Table(f"{key}-table", data, columns, notes, caption="The 20 LSOAs with most rows in the period.",
-                  filters=filters)
-    return Section(heading, (Chart(figure, key, notes, filters=filters), table))
+    table = Table(f"{key}-table", data, columns, notes, filters=filters,
+                  caption=released_caption(release, "The 20 LSOAs with most in the period."))
+    return Section(heading, (*lead, Chart(figure, key, notes, filters=filters, release=release.frame), table))
+
+
+def lsoa_map_section(ctx: ViewContext, filters: Filters, what: str, unit: str, key: str,
+                     period: tuple[date, date]) -> Section:
+    """A map of the published LSOA counts (`lsoa_release`), from the LSOA boundaries; without boundaries a map
+    of point density on a grid — not for a selection holding a sensitive category, whose points are not
+    published."""
+    release = lsoa_release(ctx, filters, period)
+    shown_period = release.period or period
+    title = f"{what} by LSOA, {plan.period_label(shown_period)}"
+    heading = f"Hotspots, {plan.period_label(shown_period)}"
+    lead = (release.notice,) if release.notice else ()
+    source = registry.STREET_SOURCE
+    lsoas = release.frame
+    geojson = ctx.read(hotspots.boundaries, tuple(lsoas["lsoa_code"])) if len(lsoas) else None
+    if geojson is not None:
+        figure = charts.choropleth_map(lsoas.assign(count_value=lsoas["count_value"].fillna(0)), geojson, title,
+                                       unit.capitalize(), f"{source}; ONS LSOA boundaries", ctx.last_month,
+                                       value="count_value", note="LSOAs with no rows are shown at 0.")
+        figure, _ = protect_figure(figure, sensitive=release.sensitive, release=lsoas)
+        notes = ctx.notes(title, source, units=unit, period=shown_period, crime_types=True)
+        return Section(heading, (*lead, Chart(figure, key, notes, filters=filters, release=lsoas)))
+    if release.sensitive:
+        return Section(heading, (*lead, Text(
+            "Point maps are not drawn for crime types that include sexual offences, domestic abuse or child victims: "
+            "load the ONS LSOA boundaries (lsoa11-boundaries .geojson) for a map of the published LSOA counts.",
+            "info")))
+    density = ctx.read(hotspots.point_density, period[0], period[1], filters)
+    title = f"{what}: point density, {plan.period_label(period)}"
+    figure = charts.point_density_map(density, title, f"{unit.capitalize()} per cell", source, ctx.last_month,
+                                      note="Grid cells of 0.01° from the anonymised snap points; load the ONS LSOA "
+                                           "boundaries (lsoa11-boundaries .geojson) for an LSOA map.")
+    notes = ctx.notes(title, source, units=unit, period=period, crime_types=True)
+    return Section(f"Hotspots, {plan.period_label(period)}", (Chart(figure, key, notes, filters=filters),))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,10 +52,17 @@ def table_rows(ctx: ViewContext) -> Section:
 
 
 def rejects(ctx: ViewContext) -> Section:
+    """Rejected rows per file and reason, and the first rejected rows' raw text — for readers who may see raw rows
+    (analysts); others read how many rows were rejected (reasons can quote the rows' values)."""
     title = "Rejected rows"
     summary = ctx.read(inventory.reject_summary)
     if summary.empty:
         return Section(title, (Text("No rows were rejected: every row read was loaded.", "success"),))
+    if not ctx.raw_rows:
+        total, files = int(summary["rejects"].sum()), summary["path"].nunique()
+        return Section(title, (Text(f"{total:,} rows in {files:,} file(s) were rejected (see *Rows rejected* above). "
+                                    "Their reasons and raw text (which can hold victim keys, locations and flags) are "
+                                    "shown to analysts only.", "info"),))
     columns = (Column("path", "File", None), Column("reason", "Reason", None), Column("rejects", "Rows", 0),
                Column("first_line", "First line", 0), Column("last_line", "Last line", 0))
     samples = ctx.read(inventory.reject_samples, 200)
@@ -100,6 +107,7 @@ VIEW = View(
     id="data", title="Data", heading="Data: what is loaded", icon=":material/database:", group="More views",
     uses_comparison=False,
     intro=("Every source in the warehouse with the months it covers, gaps, rows loaded and rejected, and when it was "
-           "loaded; rejected rows with their file, line and reason; and the caveats an analyst must keep in mind."),
+           "loaded; rejected rows with their file, line and reason (analysts); and the caveats an analyst must keep in "
+           "mind."),
     sections=(freshness, table_rows, rejects, caveats, plan_measures),
 )

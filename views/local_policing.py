@@ -10,7 +10,7 @@ import pandas as pd
 
 import charts
 from charts import formatting as fmt
-from metrics import hotspots, outcomes, plan, registry, series
+from metrics import outcomes, plan, registry, series
 from metrics.compare import period_change
 from metrics.filters import Filters
 from views.blocks import (
@@ -19,6 +19,7 @@ from views.blocks import (
     district_rates_section,
     funnel_section,
     load_hint,
+    lsoa_map_section,
     priority_view,
     top_lsoas_section,
 )
@@ -118,26 +119,12 @@ def force_rank(ctx: ViewContext) -> Section | None:
 
 
 def hotspot_map(ctx: ViewContext) -> Section | None:
-    """Where the measure concentrates: a map of LSOAs (or of point density without boundaries)."""
+    """Where the measure concentrates: a map of the published LSOA counts (or of point density without
+    boundaries, for selections without a sensitive category)."""
     if ctx.comparison is None:
         return None
-    measure, post = shown(ctx), ctx.comparison.post
-    title = f"{measure.what} by LSOA, {plan.period_label(post)}"
-    lsoas = ctx.read(hotspots.lsoa_counts, post[0], post[1], measure.filters)
-    geojson = ctx.read(hotspots.boundaries, tuple(lsoas["lsoa_code"])) if len(lsoas) else None
-    source = registry.STREET_SOURCE
-    if geojson is not None:
-        figure = charts.choropleth_map(lsoas, geojson, title, measure.unit.capitalize(),
-                                       f"{source}; ONS LSOA boundaries", ctx.last_month,
-                                       note="LSOAs with no rows are shown at 0.")
-    else:
-        density = ctx.read(hotspots.point_density, post[0], post[1], measure.filters)
-        title = f"{measure.what}: point density, {plan.period_label(post)}"
-        figure = charts.point_density_map(density, title, f"{measure.unit.capitalize()} per cell", source,
-                                          ctx.last_month, note="Grid cells of 0.01° from the anonymised snap points; "
-                                          "load the ONS LSOA boundaries (lsoa11-boundaries .geojson) for an LSOA map.")
-    notes = ctx.notes(title, source, units=measure.unit, period=post, crime_types=True)
-    return Section(f"Hotspots, {plan.period_label(post)}", (Chart(figure, "lp_map", notes, filters=measure.filters),))
+    measure = shown(ctx)
+    return lsoa_map_section(ctx, measure.filters, measure.what, measure.unit, "lp_map", ctx.comparison.post)
 
 
 def top_lsoas(ctx: ViewContext) -> Section | None:

@@ -66,7 +66,8 @@ class ViewContext:
     filters: force, districts and crime types chosen (crime types apply only where a view says so);
     comparison: the periods compared (None when nothing is loaded); first_month/last_month: the force's
     loaded street-level months (another family's when it has none); db: the warehouse path that load
-    commands aim at; provenance: the record every export carries.
+    commands aim at; provenance: the record every export carries; raw_rows: the reader may see raw rows
+    (analysts on screen; False in the pack and for every other role), see docs/SECURITY.md.
     """
 
     filters: Filters
@@ -80,6 +81,7 @@ class ViewContext:
     choose: Callable[[Choice], Any] = _default_choice
     progress: Callable[[float, str], None] = _no_progress
     provenance: Mapping[str, Any] | None = field(default=None, compare=False)
+    raw_rows: bool = False  # may show raw rows (rejected source rows, incident-level tables): analysts on screen only
 
     @property
     def force_id(self) -> str | None:
@@ -150,13 +152,16 @@ class Figures:
 @dataclass(frozen=True, eq=False)
 class Chart:
     """A Plotly figure with the notes its image exports carry; `caption` (markdown) is shown under it;
-    `filters` are the data's filters (disclosure control decides from them)."""
+    `filters` are the data's filters (disclosure control decides from them); `release` the published LSOA table
+    (`briefing.disclosure.published_lsoa_counts`) an LSOA chart was drawn from: its exports and the Panel's screen
+    take their LSOA values from it."""
 
     figure: Any
     key: str
     notes: ExportNotes
     caption: str = ""
     filters: Filters | None = None
+    release: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,9 +12,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from access.serve import secrets_toml, write_secrets
-from tests.browser.support import ARTIFACTS, free_port, served_process
+from tests.browser.support import ARTIFACTS, VIEWPORT, free_port, served_process
 
 CLIENT_ID = "crime-monitor-test"
+# the provider's users: an analyst, an officer (with another group too), a Panel member and a user with no role
+USERS: dict[str, dict[str, object]] = {
+    "ann": {"sub": "ann", "email": "ann@essex.example", "groups": ["crime-monitor-analysts"]},
+    "olu": {"sub": "olu", "email": "olu@essex.example", "groups": ["staff", "crime-monitor-officers"]},
+    "pam": {"sub": "pam", "email": "pam@pfcc.example", "groups": ["crime-monitor-panel"]},
+    "ned": {"sub": "ned", "email": "ned@essex.example", "groups": ["finance"]},
+}
 
 
 @contextlib.contextmanager
@@ -39,3 +46,22 @@ def write_test_secrets(folder: Path, provider_url: str) -> Path:
                         client_secret="not-a-secret-only-a-test",
                         server_metadata_url=f"{provider_url}/.well-known/openid-configuration")
     return write_secrets(folder / "secrets.toml", text)
+
+
+@contextlib.contextmanager
+def signed_in(browser, url: str, user: str) -> Iterator:
+    """A fresh browser context (downloads allowed): the app's signed-out page, its Sign in button, the provider's
+    button for `user`, back to the app until its Sign out button is drawn (the signed-in and the not-authorised
+    pages both have one); yields the page and closes the context afterwards."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_role("button", name="Sign in").click(timeout=60_000)
+        page.wait_for_url(lambda address: "/oauth2/authorize" in address, timeout=60_000)
+        page.get_by_role("button", name=user, exact=True).click()
+        page.wait_for_url(lambda address: address.rstrip("/") == url.rstrip("/"), timeout=60_000)
+        page.get_by_role("button", name="Sign out").wait_for(timeout=120_000)
+        yield page
+    finally:
+        context.close()

@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.oidc import oidc_provider, write_test_secrets
+from tests.browser.oidc import USERS, oidc_provider, signed_in, write_test_secrets
 from tests.browser.support import ARTIFACTS, VIEWPORT, streamlit_server
 
 pytestmark = pytest.mark.browser
 
-USERS = {
-    "ann": {"sub": "ann", "email": "ann@essex.example", "groups": ["crime-monitor-analysts"]},
-    "olu": {"sub": "olu", "email": "olu@essex.example", "groups": ["staff", "crime-monitor-officers"]},
-    "pam": {"sub": "pam", "email": "pam@pfcc.example", "groups": ["crime-monitor-panel"]},
-    "ned": {"sub": "ned", "email": "ned@essex.example", "groups": ["finance"]},
-}
 PANEL_VIEWS = ("asb, children, covid, domestic_abuse, fraud, gangs, local_policing, overview, roads, "
                "serious_violence")
 
@@ -42,21 +36,6 @@ def _text(page) -> str:
     return page.locator('[data-testid="stMain"]').inner_text()
 
 
-def _sign_in(browser, url: str, user: str):
-    """A fresh browser, the app's signed-out page, its Sign in button, the provider's button for `user`, and back
-    to the app, drawn."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="Sign in").click(timeout=60_000)
-    page.wait_for_url(lambda address: "/oauth2/authorize" in address, timeout=60_000)
-    page.get_by_role("button", name=user, exact=True).click()
-    page.wait_for_url(lambda address: address.rstrip("/") == url.rstrip("/"), timeout=60_000)
-    # both pages (signed in, not authorised) end with a Sign out button: once it is there, the page is drawn
-    page.get_by_role("button", name="Sign out").wait_for(timeout=60_000)
-    return context, page
-
-
 def test_signed_out_page_shows_only_the_name_and_a_button(signin_app, browser):
     url, _ = signin_app
     context = browser.new_context(viewport=VIEWPORT)
@@ -73,8 +52,7 @@ def test_signed_out_page_shows_only_the_name_and_a_button(signin_app, browser):
 @pytest.mark.parametrize(("user", "role"), [("ann", "analyst"), ("olu", "officer"), ("pam", "panel")])
 def test_each_role_signs_in_with_its_groups(signin_app, browser, user, role):
     url, _ = signin_app
-    context, page = _sign_in(browser, url, user)
-    try:
+    with signed_in(browser, url, user) as page:
         text = _text(page)
         assert f"user: {USERS[user]['email']}" in text and f"role: {role}" in text
         assert f"groups: {json.dumps(USERS[user]['groups'])}" in text          # the claim reached st.user
@@ -86,20 +64,15 @@ def test_each_role_signs_in_with_its_groups(signin_app, browser, user, role):
         else:
             assert "audit" in views
         assert "No sign-in is configured" not in text
-    finally:
-        context.close()
 
 
 def test_a_user_without_a_known_group_is_signed_in_but_not_authorised(signin_app, browser):
     url, _ = signin_app
-    context, page = _sign_in(browser, url, "ned")
-    try:
+    with signed_in(browser, url, "ned") as page:
         text = _text(page)
         assert "signed in as ned@essex.example, but your account is not authorised" in text
         assert "role:" not in text and "views:" not in text
         assert page.get_by_role("button", name="Sign out").count() == 1
-    finally:
-        context.close()
 
 
 def test_sign_ins_are_in_the_audit_log(signin_app, browser):
@@ -107,8 +80,8 @@ def test_sign_ins_are_in_the_audit_log(signin_app, browser):
 
     url, audit_log = signin_app
     for user in ("ann", "ned"):
-        context, _ = _sign_in(browser, url, user)
-        context.close()
+        with signed_in(browser, url, user):
+            pass
     entries = read_entries(audit_log)
     events = {(e["event"], e["user"], e["role"]) for e in entries}
     assert ("sign_in", "ann@essex.example", "analyst") in events
