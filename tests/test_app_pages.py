@@ -172,11 +172,14 @@ def test_overview_numbers_match_the_raw_files(essex_runs, essex_dir):
         return sum(n for (month, kind), n in raw.items() if month in months and kind != ASB)
 
     post, pre = crimes(["2019-01", "2019-02"]), crimes(["2018-11", "2018-12"])
+    # rates per day of exposure: Jan–Feb 2019 has 31 + 28 = 59 days, Nov–Dec 2018 has 30 + 31 = 61
+    days = 61 / 59
     pi_lo, pi_hi = stats.beta.ppf(0.025, post, pre + 1), stats.beta.ppf(0.975, post + 1, pre)
     row = card.loc["All recorded crime (excluding ASB)"]
     assert row["Current period"] == f"{post:,}"
-    assert row["Change in monthly rate"] == f"{(post / pre - 1) * 100:+.1f}%"
-    assert row["95% interval"] == f"{(pi_lo / (1 - pi_lo) - 1) * 100:+.1f}% to {(pi_hi / (1 - pi_hi) - 1) * 100:+.1f}%"
+    assert row["Change in monthly rate"] == f"{(post / pre * days - 1) * 100:+.1f}%"
+    assert row["95% interval"] == (f"{(pi_lo / (1 - pi_lo) * days - 1) * 100:+.1f}% to "
+                                   f"{(pi_hi / (1 - pi_hi) * days - 1) * 100:+.1f}%")
 
 
 def test_local_policing_numbers_match_sql(essex_db, monkeypatch):
@@ -327,9 +330,10 @@ def test_no_export_is_built_on_a_page_run(demo_db, monkeypatch):
     import briefing.tables
 
     built: list[str] = []
-    for module, name in ((briefing.tables, "csv_bytes"), (briefing.tables, "xlsx_bytes"),
-                         (briefing.images, "figure_bytes"), (briefing.pack, "build_pack_bytes"),
-                         (briefing.pack, "_pptx"), (briefing.pack, "_pdf")):
+    for module, name in ((briefing.tables, "csv_bytes"), (briefing.tables, "table_csv_bytes"),
+                         (briefing.tables, "table_xlsx_bytes"), (briefing.tables, "people_csv_bytes"),
+                         (briefing.tables, "people_xlsx_bytes"), (briefing.images, "figure_bytes"),
+                         (briefing.pack, "build_pack_bytes"), (briefing.pack, "_pptx"), (briefing.pack, "_pdf")):
         monkeypatch.setattr(module, name, lambda *a, _name=name, **k: built.append(_name) or b"")
     deferred: list[bool] = []
     original = DeltaGenerator.download_button
