@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import quote, urlparse
 
 import pytest
@@ -191,8 +192,11 @@ def test_table_downloads_as_csv(essex_app, page, essex_db):
         page.get_by_test_id("stDownloadButton").first.locator("button").click()
     download = download_info.value
     assert download.suggested_filename == "sources.csv"
-    text = open(download.path(), encoding="utf-8").read()
-    rows = list(csv.DictReader(io.StringIO(text[text.index("Source,"):] if not text.startswith("Source,") else text)))
+    text = open(download.path(), encoding="utf-8-sig").read()
+    # a file for people: notes first (Title, Source, Units, ...), a blank line, then the table
+    notes, table = re.split(r"\r?\n\r?\n", text, maxsplit=1)
+    assert "Title,Freshness per source" in notes.splitlines()
+    rows = list(csv.DictReader(io.StringIO(table)))
     street = [r for r in rows if r["Source"] == "data.police.uk street-level crime and ASB"]
     con = duckdb.connect(str(essex_db), read_only=True)
     try:
