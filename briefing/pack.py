@@ -251,6 +251,8 @@ def title_slide(con: duckdb.DuckDBPyConnection, comparison, filters: Filters, fo
              ("body", f"Current period {period_label(comparison.post)} compared with {period_label(comparison.pre)}")]
     if comparison.notice:
         lines.append(("small", comparison.notice))
+    if comparison.seasonality_warning and comparison.seasonality_warning not in (comparison.notice or ""):
+        lines.append(("warn", comparison.seasonality_warning))  # different calendar months compared
     if filters.districts:
         lines.append(("body", "Districts: " + ", ".join(filters.districts)))
     lines.append(("head", "Data as at"))

@@ -360,9 +360,21 @@ def change_by_district(
 ) -> pd.DataFrame:
     """`change_by(..., "district", ...)` keeping the force's own districts only (the family the
     Benjamini–Hochberg control runs across); attrs["apart"] counts the rows left out (districts of neighbouring
-    forces from border snap points, and a blank district). Columns as period_change (district first)."""
+    forces from border snap points, and a blank district) and attrs["apart_note"] (also at the end of
+    attrs["note"]) says in words how many counted rows they hold. Columns as period_change (district first)."""
     frame = change_by(con, family, "district", (pre, post), filters, alpha)
     attrs = dict(frame.attrs)
-    own = frame[frame["in_force"].astype(bool)].reset_index(drop=True)
+    in_force = frame["in_force"].astype(bool)
+    own = frame[in_force].reset_index(drop=True)
+    left_out = frame[~in_force]
+    if len(left_out):
+        blank = left_out["district"].isna()
+        counted = int(left_out["pre_count"].sum() + left_out["post_count"].sum())
+        parts = [f"in {int((~blank).sum())} district(s) of neighbouring forces (locations near the border snapped "
+                 "to their LSOAs)" if (~blank).any() else "", "with no district recorded" if blank.any() else ""]
+        attrs["apart_note"] = (f"Not shown or tested: {counted:,} row(s) of the two periods "
+                               + " and ".join(p for p in parts if p) + ".")
+        attrs["note"] = attrs["note"].replace(
+            f"; {attrs['apart']} other row(s) shown apart, not corrected with them", "") + " " + attrs["apart_note"]
     own.attrs = attrs
     return own

@@ -65,7 +65,13 @@ def test_change_by_district_tests_only_the_forces_own_districts(essex):
                                [NOV_DEC_2018[0], JAN_FEB_2019[1], sorted(ESSEX_DISTRICTS)]).fetchall()
     assert others > 0 and frame.attrs["apart"] == others and frame.attrs["family_size"] == 14
     assert "across the 14 districts of the force" in frame.attrs["note"]
-    assert f"{others} other row(s) shown apart" in frame.attrs["note"]
+    (rows_apart,), = essex.execute("""
+        select count(*) from crimes
+        where force_id = 'essex' and crime_type = 'Burglary' and month between ? and ?
+          and coalesce(district, '') not in (select unnest(?::varchar[]))""",
+                                   [NOV_DEC_2018[0], JAN_FEB_2019[1], sorted(ESSEX_DISTRICTS)]).fetchall()
+    assert frame.attrs["apart_note"].startswith(f"Not shown or tested: {rows_apart:,} row(s) of the two periods")
+    assert frame.attrs["note"].endswith(frame.attrs["apart_note"]) and "shown apart" not in frame.attrs["note"]
 
 
 def test_funnel_curve_spans_the_districts_and_says_which_limits(essex):

@@ -45,12 +45,23 @@ def change_figures(row: pd.Series | None, label: str, unit: str, pre: tuple[date
     delta = None if change == fmt.DASH else f"{change} monthly rate vs {plan.period_label(pre)}"
     return Figures((
         Kpi(f"{label}, {plan.period_label(post)}", fmt.number(row["post_count"]), delta=delta, delta_color="inverse",
-            help=f"{fmt.number(row['pre_count'])} {unit} in {plan.period_label(pre)}. The change compares the rate "
-                 "per month of the two periods (their lengths may differ)."),
-        Kpi("95% interval of the change", interval, help="Exact Poisson interval of the ratio of the monthly rates."),
+            help=f"{fmt.number(row['pre_count'])} {unit} in {plan.period_label(pre)}. {_rates_text(row, unit)}"),
+        Kpi("95% interval of the change", interval, help="Exact Poisson interval of the ratio of the rates per day."),
         Kpi("Significance", fmt.significance(row["q_value"], row["rate_ratio"]),
             help="A change is significant when its q-value is below 0.05 (one comparison here: q = p)."),
     ))
+
+
+def _rates_text(row: pd.Series, unit: str) -> str:
+    """How the change is computed, with the two rates per average month (30.44 days) when the row has them."""
+    text = "The change compares the rates per day of the two periods (their lengths may differ)"
+    days = (row.get("post_days"), row.get("pre_days"))
+    if all(not fmt.is_missing(d) for d in days):
+        text += f": {int(days[0])} days against {int(days[1])}"
+    per_month = (row.get("post_per_month"), row.get("pre_per_month"))
+    if all(not fmt.is_missing(v) for v in per_month):
+        text += (f"; per average month of 30.44 days, {per_month[0]:,.1f} {unit} against {per_month[1]:,.1f}")
+    return text + "."
 
 
 def unit_noun(item: Measure) -> str:
