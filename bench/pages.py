@@ -266,7 +266,9 @@ def measure_view(context, db: Path, port: int, view: View, run: int, district: s
             _visit(context, visits, view, "repeat", run, url, args)
         if district is not None:
             # the URL holds what the filter bar shows: the force's name ("Essex Police"), see ui/url_state.py
-            query = {"force": force_name_for(force_id), DISTRICT_PARAM: district} if force_id else {DISTRICT_PARAM: district}
+            query = {DISTRICT_PARAM: district}
+            if force_id:
+                query = {"force": force_name_for(force_id), **query}
             url = view_url(base_url, view, query)
             _visit(context, visits, view, "slice first", run, url, args, district)
             for _ in range(args.repeats):

@@ -47,11 +47,13 @@ PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presen
 PDF_MIME = "application/pdf"
 DEMO_WARNING = "Demo data — synthetic: the numbers in this pack are invented and must not be quoted as real."
 METHODS_TEXT = (
-    "Change: rate per month in the current period against the baseline period; exact Poisson 95% interval of "
-    "the rate ratio (conditional binomial method); significance after Benjamini–Hochberg control of false "
-    "discoveries across the rows of each table (q < 0.05; a single measure: q = p). Expected: seasonal model "
-    "fitted on the months before the current period, with its 95% prediction interval (its basis is in each "
-    "chart's caption)."
+    "Change: the rate per day in the current period against the baseline period (the periods may differ in "
+    "length; shown as the change in the monthly rate, a month being 30.44 days); exact Poisson 95% interval of "
+    "the rate ratio (conditional binomial method; quasi-Poisson for road casualties, which come in collisions); "
+    "significance after Benjamini–Hochberg control of false discoveries across the force's own rows of each "
+    "table (rows in neighbouring forces' areas are not tested; q < 0.05; a single measure: q = p). Expected: "
+    "seasonal model fitted on the months before the current period, with its 95% prediction interval (its basis "
+    "is in each chart's caption)."
 )
 
 
@@ -196,7 +198,7 @@ def section_slide(section, title: str, view_id: str, rule: DisclosureRule, foote
     for item in [*charts_, *tables]:
         notes.append(f"{item.notes.title} — source: {item.notes.source}. Caveats: {item.notes.caveats or 'none recorded'}"
                      + (f" Filters: {item.notes.filters}." if item.notes.filters else ""))
-    notes += [plain_text(c.caption) for c in charts_ if c.caption]
+    notes += [plain_text(c.caption) for c in [*charts_, *tables] if c.caption]
     if disclosure:
         notes.append("Disclosure control: " + disclosure)
     kind = "section" if figure is not None else ("table" if table is not None else "section")

@@ -219,3 +219,31 @@ def test_cli_builds_a_pack_and_rejects_bad_periods(essex_db, tmp_path):
     assert outside.returncode == 2 and "not both within the loaded months" in outside.stderr
     missing = run_cli("briefing", "--db", str(tmp_path / "none.duckdb"), "--out", str(out), check=False)
     assert missing.returncode == 2 and "no warehouse" in missing.stderr
+
+
+def test_roads_slide_carries_the_ksi_recording_caveat_and_the_casualty_intervals(demo_pack):
+    _, deck, _ = demo_pack
+    roads = next(_slide_text(s) for s in deck.slides if _title(s).startswith("7. Improving"))
+    assert "CRASH" in roads and "recording change" in roads
+    assert "quasi-Poisson for casualties" in roads or "quasi-Poisson for casualties" in " ".join(
+        s.notes_slide.notes_text_frame.text for s in deck.slides if _title(s).startswith("7. Improving"))
+
+
+def test_title_slide_warns_when_the_periods_cover_different_months(demo_db):
+    from datetime import datetime, timezone
+
+    from briefing.pack import title_slide
+    from metrics.plan import Comparison
+
+    con = connect_read_only(demo_db)
+    try:
+        different = title_slide(con, Comparison("custom", (date(2017, 1, 1), date(2017, 6, 1)),
+                                                (date(2017, 7, 1), date(2017, 12, 1))), Filters(force_id="essex"),
+                                "Essex Police", True, datetime.now(timezone.utc), {}, "")
+        same = title_slide(con, Comparison("custom", PRE, POST), Filters(force_id="essex"), "Essex Police", True,
+                           datetime.now(timezone.utc), {}, "")
+    finally:
+        con.close()
+    warned = [text for tone, text in different.lines if tone == "warn" and "different months of the year" in text]
+    assert warned and "Jan–Jun against Jul–Dec" in warned[0]
+    assert not any("different months of the year" in text for _, text in same.lines)

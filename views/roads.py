@@ -13,8 +13,8 @@ from views.blocks import CHANGE_FORMATS, load_hint, priority_view
 from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
 
 KSI = registry.measure("ksi_casualties")
-INTERVALS_NOTE = ("Rates per day; 95% intervals exact Poisson for collisions, quasi-Poisson for casualties; significance "
-                  "after Benjamini–Hochberg across these rows.")
+INTERVALS_NOTE = ("Rates per day; 95% intervals exact Poisson for collisions, quasi-Poisson for casualties; "
+                  "significance after Benjamini–Hochberg across these rows.")
 SOURCE = KSI.source
 HEADLINE_MEASURES = ("KSI casualties", "Fatal casualties", "Casualties", "Collisions")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -86,8 +86,8 @@ def figures(ctx: ViewContext) -> Section:
                         caption=f"Not weekly — {gaps}")
     title = (f"{flagged} of {tested} measures show an unusual rise" if flagged
              else f"No measure shows an unusual rise ({tested} tested)")
-    return Section(title, (table_block, Text(f"**What a flag means.** {table.attrs.get('flag_meaning', weekly.FLAG_MEANING)}",
-                                             "caption"), *_row_notes(data)), help=weekly.FLAG_MEANING)
+    meaning = Text(f"**What a flag means.** {table.attrs.get('flag_meaning', weekly.FLAG_MEANING)}", "caption")
+    return Section(title, (table_block, meaning, *_row_notes(data)), help=weekly.FLAG_MEANING)
 
 
 def _row_notes(data) -> tuple[Text, ...]:
