@@ -372,7 +372,7 @@ def test_district_change_tests_the_forces_districts_and_says_what_it_leaves_out(
     table = next(f for f in frames(at) if "District" in f.columns and "q-value (BH)" in f.columns)
     assert sorted(table["District"]) == ESSEX_DISTRICTS
     captions = [plain(c.value) for c in at.caption]
-    assert any(f"Not shown or tested: {apart:,} row(s) of the two periods" in c and "across the 14 districts" in c
+    assert any(f"Not shown or tested: {apart:,} incidents of the two periods" in c and "across the 14 districts" in c
                for c in captions), captions
 
 

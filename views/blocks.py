@@ -11,7 +11,7 @@ import pandas as pd
 import charts
 from charts import formatting as fmt
 from metrics import calendar, force_measures, hotspots, plan, rates, registry, series
-from metrics.compare import change_by_district, period_change
+from metrics.compare import apart_note, change_by_district, period_change
 from metrics.expected import expected_vs_observed
 from metrics.filters import Filters, add_months
 from metrics.registry import Measure
@@ -228,9 +228,23 @@ def district_change_section(ctx: ViewContext, family_filters: Filters, what: str
     change = ctx.read(change_by_district, "crimes", pre, post, family_filters)
     title = title or f"{what}: change by district, {plan.period_label(post)} against {plan.period_label(pre)}"
     return change_section(ctx, change, "district", "District", unit, title, source, key,
-                          caption=change.attrs.get("note", "") + " Significance after Benjamini–Hochberg control "
-                                                                 "across the districts.", filters=family_filters,
+                          caption=district_change_caption(change, unit), filters=family_filters,
                           section_title=f"Change by district, {plan.period_label(post)} against {plan.period_label(pre)}")
+
+
+def district_change_caption(change: pd.DataFrame, unit: str) -> str:
+    """How a change-by-district table was computed, in words, and which rows it leaves out (not tested)."""
+    attrs = change.attrs
+    if "family_size" not in attrs:
+        return attrs.get("note", "")
+    days = ""
+    if len(change) and "pre_days" in change and "post_days" in change:
+        days = f" ({int(change['post_days'].iloc[0])} days against {int(change['pre_days'].iloc[0])})"
+    text = (f"Change in the rate per day{days}, exact Poisson 95% intervals; significance after Benjamini–Hochberg "
+            f"control across {attrs['family_label']}.")
+    if attrs.get("apart_rows"):
+        text += " " + apart_note(attrs, unit)
+    return text
 
 
 def category_change_section(ctx: ViewContext, family_filters: Filters, what: str, key: str,
