@@ -97,10 +97,13 @@ def _round(value: float | None) -> float | None:
 
 def filter_choices(db: Path | None) -> list[dict]:
     """The filters sessions cycle through: none, one district, one crime type, two districts, another
-    comparison preset (districts and crime types read from the warehouse; without it, none and the preset)."""
+    comparison preset (districts and crime types read from the warehouse; without it, none and the preset).
+    Values are what the filter bar shows, as the app's links hold them (ui/url_state.py): the force's name,
+    district and crime-type names, the comparison's label."""
+    from etl.sources.common import force_name_for
     from metrics.plan import PRESETS
 
-    presets = [p for p in PRESETS if p not in ("latest12", "custom")]
+    presets = [label for key, label in PRESETS.items() if key not in ("latest12", "custom")]
     choices: list[dict] = [{}] + [{"compare": presets[0]}] * bool(presets)
     if db is None or not db.is_file():
         return choices
@@ -117,11 +120,12 @@ def filter_choices(db: Path | None) -> list[dict]:
         crime_types = series.categories(con, "crimes", Filters(force_id=force_id))
     finally:
         con.close()
+    force = {"force": force_name_for(force_id)}
     if districts:
-        choices.append({"district": districts[0]})
-        choices.append({"district": districts[1:3] or districts[:1]})
+        choices.append({**force, "district": districts[0]})
+        choices.append({**force, "district": districts[1:3] or districts[:1]})
     if crime_types:
-        choices.append({"crime_type": "Burglary" if "Burglary" in crime_types else crime_types[0]})
+        choices.append({**force, "crime_type": "Burglary" if "Burglary" in crime_types else crime_types[0]})
     return choices
 
 

@@ -46,6 +46,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from bench.browser import (PROJECT_ROOT, STREAMLIT_FLAGS, VIEWPORT, free_port, launch_browser, stop_process_group,
                            streamlit_process, wait_healthy)
 from bench.report import load_average, machine_line, percentile, verdict
+from etl.sources.common import force_name_for
 
 TARGET_FIRST_S = 1.5
 TARGET_REPEAT_S = 0.5
@@ -264,7 +265,10 @@ def measure_view(context, db: Path, port: int, view: View, run: int, district: s
         for _ in range(args.repeats):
             _visit(context, visits, view, "repeat", run, url, args)
         if district is not None:
-            query = {"force": force_id, DISTRICT_PARAM: district} if force_id else {DISTRICT_PARAM: district}
+            # the URL holds what the filter bar shows: the force's name ("Essex Police"), see ui/url_state.py
+            query = {DISTRICT_PARAM: district}
+            if force_id:
+                query = {"force": force_name_for(force_id), **query}
             url = view_url(base_url, view, query)
             _visit(context, visits, view, "slice first", run, url, args, district)
             for _ in range(args.repeats):

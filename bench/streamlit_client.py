@@ -63,7 +63,8 @@ def _read(run: PageRun, data: bytes) -> int | None:
         run.charts += element == "plotly_chart"
         if element == "exception" and run.exception is None:
             exception = message.delta.new_element.exception
-            run.exception = f"{exception.type}: {exception.message}"[:300]
+            # with showErrorDetails = "none" the type is empty and the message is Streamlit's redacted notice
+            run.exception = (f"{exception.type}: {exception.message}" if exception.type else exception.message)[:300]
     elif kind == "navigation":
         run.pages = [(page.url_pathname, page.page_name) for page in message.navigation.app_pages]
     elif kind == "page_not_found":

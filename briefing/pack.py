@@ -47,12 +47,14 @@ PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presen
 PDF_MIME = "application/pdf"
 DEMO_WARNING = "Demo data — synthetic: the numbers in this pack are invented and must not be quoted as real."
 METHODS_TEXT = (
-    "Change: rate per month in the current period against the baseline period; exact Poisson 95% interval of "
-    "the rate ratio (conditional binomial method); significance after Benjamini–Hochberg control of false "
-    "discoveries across the rows of each table (q < 0.05; a single measure: q = p). Expected: seasonal ARIMA "
-    "on log counts (lowest AICc) fitted on the months before the current period, leaving out the COVID-19 "
-    "restrictions and other marked disruptions, with its 95% prediction interval (its basis is in each chart's "
-    "caption); none with fewer than 24 months of history."
+    "Change: the rate per day in the current period against the baseline period (the periods may differ in "
+    "length; shown as the change in the monthly rate, a month being 30.44 days); exact Poisson 95% interval of "
+    "the rate ratio (conditional binomial method; quasi-Poisson for road casualties, which come in collisions); "
+    "significance after Benjamini–Hochberg control of false discoveries across the force's own rows of each "
+    "table (rows in neighbouring forces' areas are not tested; q < 0.05; a single measure: q = p). Expected: "
+    "seasonal ARIMA on log counts (lowest AICc) fitted on the months before the current period, leaving out the "
+    "COVID-19 restrictions and other marked disruptions, with its 95% prediction interval (its basis is in each "
+    "chart's caption); none with fewer than 24 months of history."
 )
 
 
@@ -197,7 +199,7 @@ def section_slide(section, title: str, view_id: str, rule: DisclosureRule, foote
     for item in [*charts_, *tables]:
         notes.append(f"{item.notes.title} — source: {item.notes.source}. Caveats: {item.notes.caveats or 'none recorded'}"
                      + (f" Filters: {item.notes.filters}." if item.notes.filters else ""))
-    notes += [plain_text(c.caption) for c in charts_ if c.caption]
+    notes += [plain_text(c.caption) for c in [*charts_, *tables] if c.caption]
     if disclosure:
         notes.append("Disclosure control: " + disclosure)
     kind = "section" if figure is not None else ("table" if table is not None else "section")
@@ -252,6 +254,8 @@ def title_slide(con: duckdb.DuckDBPyConnection, comparison, filters: Filters, fo
              ("body", f"Current period {period_label(comparison.post)} compared with {period_label(comparison.pre)}")]
     if comparison.notice:
         lines.append(("small", comparison.notice))
+    if comparison.seasonality_warning and comparison.seasonality_warning not in (comparison.notice or ""):
+        lines.append(("warn", comparison.seasonality_warning))  # different calendar months compared
     if filters.districts:
         lines.append(("body", "Districts: " + ", ".join(filters.districts)))
     lines.append(("head", "Data as at"))

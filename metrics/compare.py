@@ -350,6 +350,15 @@ def change_by(
     return period_change(con, family, columns, pre, post, filters, alpha, value=value, dataset=dataset)
 
 
+def apart_note(attrs: dict, unit: str) -> str:
+    """In words: the rows change_by_district left out (attrs apart_rows, apart_districts, apart_blank), in `unit`."""
+    parts = [f"in {attrs['apart_districts']} district(s) of neighbouring forces (locations near the border snapped "
+             "to their LSOAs)" if attrs["apart_districts"] else "", "with no district recorded" if attrs["apart_blank"]
+             else ""]
+    where = " and ".join(p for p in parts if p)
+    return f"Not shown or tested: {attrs['apart_rows']:,} {unit} of the two periods {where}."
+
+
 def change_by_district(
     con: duckdb.DuckDBPyConnection,
     family: str,
@@ -360,9 +369,20 @@ def change_by_district(
 ) -> pd.DataFrame:
     """`change_by(..., "district", ...)` keeping the force's own districts only (the family the
     Benjamini–Hochberg control runs across); attrs["apart"] counts the rows left out (districts of neighbouring
-    forces from border snap points, and a blank district). Columns as period_change (district first)."""
+    forces from border snap points, and a blank district); apart_rows (rows they hold in the two periods),
+    apart_districts and apart_blank describe them and apart_note (also at the end of attrs["note"]) says it in
+    words. Columns as period_change (district first)."""
     frame = change_by(con, family, "district", (pre, post), filters, alpha)
     attrs = dict(frame.attrs)
-    own = frame[frame["in_force"].astype(bool)].reset_index(drop=True)
+    in_force = frame["in_force"].astype(bool)
+    own = frame[in_force].reset_index(drop=True)
+    left_out = frame[~in_force]
+    if len(left_out):
+        blank = left_out["district"].isna()
+        attrs.update(apart_rows=int(left_out["pre_count"].sum() + left_out["post_count"].sum()),
+                     apart_districts=int((~blank).sum()), apart_blank=bool(blank.any()))
+        attrs["apart_note"] = apart_note(attrs, "row(s)")
+        attrs["note"] = attrs["note"].replace(
+            f"; {attrs['apart']} other row(s) shown apart, not corrected with them", "") + " " + attrs["apart_note"]
     own.attrs = attrs
     return own

@@ -132,8 +132,8 @@ def funnel_curve(district_frame: pd.DataFrame, points: int = 121) -> pd.DataFram
     months = int(district_frame.attrs.get("months", 12))
     overdispersion = {"tau": district_frame.attrs["tau"]} if "tau" in district_frame.attrs else {}
     limits = funnel_limits(district_frame.attrs["overall_rate_per_1000"], grid, months, **overdispersion)
-    limits.attrs.setdefault("limits", "Exact Poisson 95% and 99.8% limits around the force's rate per 1,000 "
-                                      "residents (no allowance for overdispersion between districts).")
+    which = district_frame.attrs.get("limits", limits.attrs["limits"])
+    limits.attrs["limits"] = f"95% and 99.8% limits around the force's rate per 1,000 residents: {which}."
     return limits
 
 

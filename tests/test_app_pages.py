@@ -172,11 +172,14 @@ def test_overview_numbers_match_the_raw_files(essex_runs, essex_dir):
         return sum(n for (month, kind), n in raw.items() if month in months and kind != ASB)
 
     post, pre = crimes(["2019-01", "2019-02"]), crimes(["2018-11", "2018-12"])
+    # rates per day of exposure: Jan–Feb 2019 has 31 + 28 = 59 days, Nov–Dec 2018 has 30 + 31 = 61
+    days = 61 / 59
     pi_lo, pi_hi = stats.beta.ppf(0.025, post, pre + 1), stats.beta.ppf(0.975, post + 1, pre)
     row = card.loc["All recorded crime (excluding ASB)"]
     assert row["Current period"] == f"{post:,}"
-    assert row["Change in monthly rate"] == f"{(post / pre - 1) * 100:+.1f}%"
-    assert row["95% interval"] == f"{(pi_lo / (1 - pi_lo) - 1) * 100:+.1f}% to {(pi_hi / (1 - pi_hi) - 1) * 100:+.1f}%"
+    assert row["Change in monthly rate"] == f"{(post / pre * days - 1) * 100:+.1f}%"
+    assert row["95% interval"] == (f"{(pi_lo / (1 - pi_lo) * days - 1) * 100:+.1f}% to "
+                                   f"{(pi_hi / (1 - pi_hi) * days - 1) * 100:+.1f}%")
 
 
 def test_local_policing_numbers_match_sql(essex_db, monkeypatch):
@@ -327,9 +330,10 @@ def test_no_export_is_built_on_a_page_run(demo_db, monkeypatch):
     import briefing.tables
 
     built: list[str] = []
-    for module, name in ((briefing.tables, "csv_bytes"), (briefing.tables, "xlsx_bytes"),
-                         (briefing.images, "figure_bytes"), (briefing.pack, "build_pack_bytes"),
-                         (briefing.pack, "_pptx"), (briefing.pack, "_pdf")):
+    for module, name in ((briefing.tables, "csv_bytes"), (briefing.tables, "table_csv_bytes"),
+                         (briefing.tables, "table_xlsx_bytes"), (briefing.tables, "people_csv_bytes"),
+                         (briefing.tables, "people_xlsx_bytes"), (briefing.images, "figure_bytes"),
+                         (briefing.pack, "build_pack_bytes"), (briefing.pack, "_pptx"), (briefing.pack, "_pdf")):
         monkeypatch.setattr(module, name, lambda *a, _name=name, **k: built.append(_name) or b"")
     deferred: list[bool] = []
     original = DeltaGenerator.download_button
@@ -345,3 +349,60 @@ def test_no_export_is_built_on_a_page_run(demo_db, monkeypatch):
         assert not at.exception, view_id
     assert built == []
     assert len(deferred) > 20 and all(deferred)  # every button's file is a callable, made on click
+
+
+# ---------------------------------------------------------------------------------------------------
+# the statistics of issue 13 where users read them
+# ---------------------------------------------------------------------------------------------------
+ESSEX_DISTRICTS = ["Basildon", "Braintree", "Brentwood", "Castle Point", "Chelmsford", "Colchester", "Epping Forest",
+                   "Harlow", "Maldon", "Rochford", "Southend-on-Sea", "Tendring", "Thurrock", "Uttlesford"]
+
+
+def test_district_change_tests_the_forces_districts_and_says_what_it_leaves_out(essex_runs, essex_db):
+    at = essex_runs["asb"]
+    con = duckdb.connect(str(essex_db), read_only=True)
+    try:  # ASB rows of Nov 2018–Feb 2019 outside the 14 Essex districts (border snaps) or without a district
+        (apart,), = con.execute("""
+            select count(*) from crimes where crime_type = ? and month between ? and ?
+              and coalesce(district, '') not in (select unnest(?::varchar[]))""",
+                                [ASB, date(2018, 11, 1), date(2019, 2, 1), ESSEX_DISTRICTS]).fetchall()
+    finally:
+        con.close()
+    assert apart > 0
+    table = next(f for f in frames(at) if "District" in f.columns and "q-value (BH)" in f.columns)
+    assert sorted(table["District"]) == ESSEX_DISTRICTS
+    captions = [plain(c.value) for c in at.caption]
+    assert any(f"Not shown or tested: {apart:,} incidents of the two periods" in c and "across the 14 districts" in c
+               for c in captions), captions
+
+
+def test_funnel_and_rates_say_which_limits(essex_runs):
+    captions = [plain(c.value) for c in essex_runs["local_policing"].caption]
+    funnel = [c for c in captions if c.startswith("95% and 99.8% limits around the force's rate per 1,000 residents")]
+    assert funnel and ("Spiegelhalter (2005)" in funnel[0] or "Poisson (exact quantiles" in funnel[0])
+    assert any("funnel limits at 95% and 99.8% around the force rate" in c for c in captions)
+
+
+def test_weekly_view_says_what_a_flag_means_and_each_measures_note(demo_runs):
+    from metrics.exceedance import FLAG_MEANING
+
+    captions = [plain(c.value) for c in demo_runs["weekly"].caption]
+    assert any(c == f"**What a flag means.** {FLAG_MEANING}" for c in captions), captions
+    notes = next(c for c in captions if c.startswith("- "))
+    assert "Injury road collisions" in notes and ("usual range for this time of year" in notes
+                                                  or "Higher than usual" in notes)
+    assert "not noise" not in " ".join(captions)
+
+
+def test_a_comparison_of_different_months_warns_of_seasonality(demo_runs):
+    # DEMO_FAST compares Jul–Dec 2017 with Jan–Jun 2017: different calendar months
+    for view_id in ("overview", "asb"):
+        warnings = [plain(w.value) for w in demo_runs[view_id].warning]
+        assert any("different months of the year (Jan–Jun against Jul–Dec)" in w for w in warnings), (view_id, warnings)
+    assert not any("different months of the year" in plain(w.value) for w in demo_runs["weekly"].warning)
+
+
+def test_roads_shows_the_ksi_recording_caveat_and_quasi_poisson_intervals(demo_runs):
+    at = demo_runs["roads"]
+    assert any("CRASH" in w.value and "recording change" in w.value for w in at.warning)
+    assert any("quasi-Poisson for casualties" in plain(c.value) for c in at.caption)

@@ -7,6 +7,7 @@ exception into an error, and the tools report a failing page as an error (exit s
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import views
 from bench.loadtest import Results, report_lines
 from bench.pages import KINDS, PageError, Visit, format_report, summarise
 from tests.conftest import PROJECT_ROOT
@@ -125,6 +127,10 @@ def test_streamlit_client_reads_exceptions_charts_and_the_end_of_a_run():
     run = PageRun()
     assert _read(run, message(exception)) is None
     assert (run.elements, run.charts, run.exception) == (1, 0, "ValueError: boom")
+    redacted = PageRun()  # showErrorDetails = "none": no type, Streamlit's notice as the message
+    assert _read(redacted, message(lambda m: setattr(m.delta.new_element.exception, "message", "This app has "
+                                                     "encountered an error."))) is None
+    assert redacted.exception == "This app has encountered an error."
 
     def chart(m):
         m.delta.new_element.plotly_chart.spec = "{}"
@@ -150,6 +156,13 @@ FAKE_APP = """<div data-testid="stApp" data-test-script-state="running" data-tes
 
 @pytest.mark.browser
 def test_rendered_waits_for_the_run_the_charts_and_skeletons_and_fails_on_an_exception():
+    # a fresh thread: the browser tests' session-wide sync Playwright (tests/browser/conftest.py) keeps its asyncio
+    # loop set as running in the main thread, and a second sync_playwright() there refuses to start
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_rendered_checks).result()
+
+
+def _rendered_checks() -> None:
     from playwright.sync_api import sync_playwright
 
     from bench.browser import launch_browser
@@ -231,8 +244,10 @@ def test_bench_pages_reports_a_failing_page_as_an_error(tmp_path):
     lines = result.stdout.splitlines()
     assert _line(lines, "Data (/data)").split()[-8:-6] == ["ERROR", "ERROR"]
     assert "errors: 1 [target 0]: MISSED" in lines
+    # what the user sees (showErrorDetails = "none"): Streamlit's redacted notice, not the DuckDB error
     assert re.search(r"^  error: Data \[first, run 1\] http://127\.0\.0\.1:\d+/data: PageError: exception on the "
-                     r"page: .*Catalog Error", result.stdout, re.M)
+                     r"page: This app has encountered an error", result.stdout, re.M)
+    assert "Catalog Error" not in result.stdout
     assert "first visit of any view or slice: no successful visit [target <= 1.5 s]: not measured" in lines
 
 
@@ -243,7 +258,10 @@ def test_loadtest_measures_the_server_over_websockets(essex_db):
     lines = result.stdout.splitlines()
     fields = dict(line.split(": ", 1) for line in lines if ": " in line and not line.startswith(" "))
     assert fields["sessions"] == "3" and fields["errors"] == "0" and int(fields["requests"]) >= 3
-    assert fields["views"].startswith("12 (from the app's navigation)")
+    # every view of views.VIEWS, and the first one again at "/" (the default page)
+    assert fields["views"].startswith(f"{len(views.VIEWS) + 1} (from the app's navigation)")
+    # the links hold what the filter bar shows (ui/url_state.py): the force's name and the comparison's label
+    assert "'force': 'Essex Police'" in fields["views"] and "'compare': 'Pre-COVID vs COVID year'" in fields["views"]
     # the filters come from the warehouse: Essex districts and its crime types
     assert re.search(r"'district': '(\w[\w -]*)'", fields["views"]).group(1) in ESSEX_DISTRICTS
     assert re.search(r"^  p95 server time per page [\d.]+ ms \[target <= 3000 ms\]: (met|MISSED)$",
@@ -260,7 +278,9 @@ def test_loadtest_reports_a_failing_page_as_an_error(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     fields = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line
                   and not line.startswith(" "))
-    assert int(fields["errors"]) >= 2 + 12  # every warm-up visit and every timed request failed
+    assert int(fields["errors"]) >= 2 + len(views.VIEWS) + 1  # every warm-up visit and every timed request failed
     assert fields["p95 latency"] == "None ms"
-    assert "Catalog Error" in result.stdout
+    # what the user sees: Streamlit's redacted notice (showErrorDetails = "none"; the details are in the server log)
+    assert re.search(r"^  error: warm-up: /\w*\?: exception on the page: This app has encountered an error",
+                     result.stdout, re.M)
     assert "  errors" in result.stdout and "[target 0]: MISSED" in result.stdout

@@ -55,10 +55,14 @@ def _scalar(con, sql: str, params: list) -> float:
     return con.execute(sql, params).fetchall()[0][0]
 
 
+POST_DAYS, PRE_DAYS = 365, 366  # 2021; 2020 is a leap year
+
+
 def _exact_interval(post: int, pre: int) -> tuple[float, float]:
-    """Rate-ratio 95% interval (equal exposures) by the conditional binomial (Clopper–Pearson) method."""
+    """95% interval of the rate ratio per day (2021 against 2020) by the conditional binomial (Clopper–Pearson)
+    method: the odds of a row falling in 2021, times PRE_DAYS / POST_DAYS."""
     lo_pi, hi_pi = stats.beta.ppf(0.025, post, pre + 1), stats.beta.ppf(0.975, post + 1, pre)
-    return lo_pi / (1 - lo_pi), hi_pi / (1 - hi_pi)
+    return lo_pi / (1 - lo_pi) * PRE_DAYS / POST_DAYS, hi_pi / (1 - hi_pi) * PRE_DAYS / POST_DAYS
 
 
 def test_slides_titles_pictures_and_alt_text(demo_pack):
@@ -125,10 +129,11 @@ def test_key_figures_against_sql(demo_pack, demo_db):
     assert match, text
     pct, lo, hi = (float(g) for g in match.groups())
     ratio_lo, ratio_hi = _exact_interval(post, pre)
-    assert pct == pytest.approx(round((post / pre - 1) * 100, 1), abs=0.051)
+    assert pct == pytest.approx(round((post / POST_DAYS / (pre / PRE_DAYS) - 1) * 100, 1), abs=0.051)
     assert (lo, hi) == pytest.approx((round((ratio_lo - 1) * 100, 1), round((ratio_hi - 1) * 100, 1)), abs=0.051)
     roads = next(t for title, t in slides.items() if title.startswith("7. Improving"))
-    assert f"KSI casualties: {ksi[0]:,} ({(ksi[0] - ksi[1]) / ksi[1] * 100:+.1f}% on previous 12)" in roads
+    per_day = ksi[0] / POST_DAYS / (ksi[1] / PRE_DAYS)
+    assert f"KSI casualties: {ksi[0]:,} ({(per_day - 1) * 100:+.1f}% on previous 12)" in roads
 
 
 def test_scorecard_slide_lists_every_measure(demo_pack, demo_db):
@@ -214,3 +219,31 @@ def test_cli_builds_a_pack_and_rejects_bad_periods(essex_db, tmp_path):
     assert outside.returncode == 2 and "not both within the loaded months" in outside.stderr
     missing = run_cli("briefing", "--db", str(tmp_path / "none.duckdb"), "--out", str(out), check=False)
     assert missing.returncode == 2 and "no warehouse" in missing.stderr
+
+
+def test_roads_slide_carries_the_ksi_recording_caveat_and_the_casualty_intervals(demo_pack):
+    _, deck, _ = demo_pack
+    roads = next(_slide_text(s) for s in deck.slides if _title(s).startswith("7. Improving"))
+    assert "CRASH" in roads and "recording change" in roads
+    assert "quasi-Poisson for casualties" in roads or "quasi-Poisson for casualties" in " ".join(
+        s.notes_slide.notes_text_frame.text for s in deck.slides if _title(s).startswith("7. Improving"))
+
+
+def test_title_slide_warns_when_the_periods_cover_different_months(demo_db):
+    from datetime import datetime, timezone
+
+    from briefing.pack import title_slide
+    from metrics.plan import Comparison
+
+    con = connect_read_only(demo_db)
+    try:
+        different = title_slide(con, Comparison("custom", (date(2017, 1, 1), date(2017, 6, 1)),
+                                                (date(2017, 7, 1), date(2017, 12, 1))), Filters(force_id="essex"),
+                                "Essex Police", True, datetime.now(timezone.utc), {}, "")
+        same = title_slide(con, Comparison("custom", PRE, POST), Filters(force_id="essex"), "Essex Police", True,
+                           datetime.now(timezone.utc), {}, "")
+    finally:
+        con.close()
+    warned = [text for tone, text in different.lines if tone == "warn" and "different months of the year" in text]
+    assert warned and "Jan–Jun against Jul–Dec" in warned[0]
+    assert not any("different months of the year" in text for _, text in same.lines)

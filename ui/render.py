@@ -90,6 +90,9 @@ def heading(view: View, state: AppState, ctx: ViewContext) -> None:
         st.info(notice, icon=ICONS["info"])
     if view.uses_comparison and state.comparison is not None and state.comparison.notice:
         st.info(state.comparison.notice, icon=ICONS["info"])
+    seasonal = state.comparison.seasonality_warning if view.uses_comparison and state.comparison else None
+    if seasonal and seasonal not in (state.comparison.notice or ""):  # different calendar months compared
+        st.warning(seasonal, icon=ICONS["warning"])
     if state.filters.categories and not view.uses_crime_types:
         st.caption("The crime-type filter (" + md_literal(", ".join(state.filters.categories), None) + ") does not "
                    "apply here: this view shows its own measures, named in each title.")

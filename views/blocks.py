@@ -12,7 +12,7 @@ import pandas as pd
 import charts
 from charts import formatting as fmt
 from metrics import calendar, force_measures, hotspots, plan, rates, registry, series
-from metrics.compare import change_by_district, period_change
+from metrics.compare import apart_note, change_by_district, period_change
 from metrics.expected import expected_vs_observed
 from briefing.disclosure import (
     DisclosureRule,
@@ -53,12 +53,23 @@ def change_figures(row: pd.Series | None, label: str, unit: str, pre: tuple[date
     delta = None if change == fmt.DASH else f"{change} monthly rate vs {plan.period_label(pre)}"
     return Figures((
         Kpi(f"{label}, {plan.period_label(post)}", fmt.number(row["post_count"]), delta=delta, delta_color="inverse",
-            help=f"{fmt.number(row['pre_count'])} {unit} in {plan.period_label(pre)}. The change compares the rate "
-                 "per month of the two periods (their lengths may differ)."),
-        Kpi("95% interval of the change", interval, help="Exact Poisson interval of the ratio of the monthly rates."),
+            help=f"{fmt.number(row['pre_count'])} {unit} in {plan.period_label(pre)}. {_rates_text(row, unit)}"),
+        Kpi("95% interval of the change", interval, help="Exact Poisson interval of the ratio of the rates per day."),
         Kpi("Significance", fmt.significance(row["q_value"], row["rate_ratio"]),
             help="A change is significant when its q-value is below 0.05 (one comparison here: q = p)."),
     ))
+
+
+def _rates_text(row: pd.Series, unit: str) -> str:
+    """How the change is computed, with the two rates per average month (30.44 days) when the row has them."""
+    text = "The change compares the rates per day of the two periods (their lengths may differ)"
+    days = (row.get("post_days"), row.get("pre_days"))
+    if all(not fmt.is_missing(d) for d in days):
+        text += f": {int(days[0])} days against {int(days[1])}"
+    per_month = (row.get("post_per_month"), row.get("pre_per_month"))
+    if all(not fmt.is_missing(v) for v in per_month):
+        text += (f"; per average month of 30.44 days, {per_month[0]:,.1f} {unit} against {per_month[1]:,.1f}")
+    return text + "."
 
 
 def unit_noun(item: Measure) -> str:
@@ -225,9 +236,23 @@ def district_change_section(ctx: ViewContext, family_filters: Filters, what: str
     change = ctx.read(change_by_district, "crimes", pre, post, family_filters)
     title = title or f"{what}: change by district, {plan.period_label(post)} against {plan.period_label(pre)}"
     return change_section(ctx, change, "district", "District", unit, title, source, key,
-                          caption=change.attrs.get("note", "") + " Significance after Benjamini–Hochberg control "
-                                                                 "across the districts.", filters=family_filters,
+                          caption=district_change_caption(change, unit), filters=family_filters,
                           section_title=f"Change by district, {plan.period_label(post)} against {plan.period_label(pre)}")
+
+
+def district_change_caption(change: pd.DataFrame, unit: str) -> str:
+    """How a change-by-district table was computed, in words, and which rows it leaves out (not tested)."""
+    attrs = change.attrs
+    if "family_size" not in attrs:
+        return attrs.get("note", "")
+    days = ""
+    if len(change) and "pre_days" in change and "post_days" in change:
+        days = f" ({int(change['post_days'].iloc[0])} days against {int(change['pre_days'].iloc[0])})"
+    text = (f"Change in the rate per day{days}, exact Poisson 95% intervals; significance after Benjamini–Hochberg "
+            f"control across {attrs['family_label']}.")
+    if attrs.get("apart_rows"):
+        text += " " + apart_note(attrs, unit)
+    return text
 
 
 def category_change_section(ctx: ViewContext, family_filters: Filters, what: str, key: str,

@@ -13,6 +13,8 @@ from views.blocks import CHANGE_FORMATS, load_hint, priority_view
 from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
 
 KSI = registry.measure("ksi_casualties")
+INTERVALS_NOTE = ("Rates per day; 95% intervals exact Poisson for collisions, quasi-Poisson for casualties; "
+                  "significance after Benjamini–Hochberg across these rows.")
 SOURCE = KSI.source
 HEADLINE_MEASURES = ("KSI casualties", "Fatal casualties", "Casualties", "Collisions")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -51,7 +53,8 @@ def twelve_months(ctx: ViewContext) -> Section:
             delta=None if fmt.is_missing(rows[name]["pct_change"]) else f"{rows[name]['pct_change']:+.1f}% on previous 12",
             delta_color="inverse", help=f"{label}; the 12 months before: {fmt.number(rows[name]['previous_12_months'])}.")
         for name in HEADLINE_MEASURES if name in rows))
-    blocks: list = [figures]
+    # the change in severity recording (CRASH) beside every KSI figure, on screen and on the slide
+    blocks: list = [figures, Text(change.attrs.get("ksi_caveat", roads.KSI_SEVERITY_CAVEAT), "warning")]
     if len(change) and int(change["months_with_data_previous"].min()) < 12:
         blocks.append(Text(f"The previous 12 months hold data for only {int(change['months_with_data_previous'].min())} "
                            "months: load earlier STATS19 years for a like-for-like comparison.", "info"))
@@ -59,8 +62,7 @@ def twelve_months(ctx: ViewContext) -> Section:
         blocks.append(Text("The 12-month comparison is for the whole force area.", "caption"))
     title = "Change in road casualties and collisions, 12 months against the previous 12"
     figure = charts.change_chart(change, "measure", title, SOURCE, last,
-                                 note="Exact Poisson 95% intervals; significance after Benjamini–Hochberg across these "
-                                      "rows.")
+                                 note=INTERVALS_NOTE)
     data = change.assign(
         interval=[fmt.pct_change(r, lo, hi)[1]
                   for r, lo, hi in zip(change["rate_ratio"], change["ci_lower"], change["ci_upper"])],
@@ -74,7 +76,8 @@ def twelve_months(ctx: ViewContext) -> Section:
                       caveats=KSI.caveats)
     blocks += [Chart(figure, "roads_change", notes),
                Table("roads-12-month-change", data, columns, notes,
-                     formats={**CHANGE_FORMATS, "p_value": fmt.q_value})]
+                     formats={**CHANGE_FORMATS, "p_value": fmt.q_value},
+                     caption=f"{INTERVALS_NOTE} {change.attrs.get('note', roads.CLUSTERING_NOTE)}")]
     return Section(f"12 months to {last:%B %Y} against the 12 months before", tuple(blocks))
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from charts import formatting as fmt
 from metrics import registry, weekly
 from views.model import Choice, Column, LoadHint, Section, Table, Text, View, ViewContext
+from views.text import md_literal
 
 WEEKS_OFFERED = 52
 WEEKLY_SOURCES = ("force_extract", "police_uk_stop_search", "stats19")
@@ -85,7 +86,17 @@ def figures(ctx: ViewContext) -> Section:
                         caption=f"Not weekly — {gaps}")
     title = (f"{flagged} of {tested} measures show an unusual rise" if flagged
              else f"No measure shows an unusual rise ({tested} tested)")
-    return Section(title, (table_block,), help=weekly.FLAG_MEANING)
+    meaning = Text(f"**What a flag means.** {table.attrs.get('flag_meaning', weekly.FLAG_MEANING)}", "caption")
+    return Section(title, (table_block, meaning, *_row_notes(data)), help=weekly.FLAG_MEANING)
+
+
+def _row_notes(data) -> tuple[Text, ...]:
+    """Each measure's plain-English note (flagged measures first), as one caption list."""
+    rows = data[data["note"].fillna("").str.len() > 0].sort_values("flagged", ascending=False, kind="stable")
+    if rows.empty:
+        return ()
+    return (Text("\n".join(f"- **{md_literal(row.measure, None)}**{' ▲' if row.flagged else ''}: "
+                           f"{md_literal(row.note, None)}" for row in rows.itertuples(index=False)), "caption"),)
 
 
 VIEW = View(

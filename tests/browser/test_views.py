@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import quote, urlparse
 
 import pytest
@@ -152,13 +153,16 @@ def test_weekly_figures_fit_one_laptop_screen(demo_app, page):
     wait_for_app(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-weekly-1366x768.png"))
+    # the figures (the table of every measure with its flags) fit; what a flag means and each measure's note
+    # follow below it, read by scrolling
     bottom = page.evaluate("""() => {
         const main = document.querySelector('[data-testid="stMain"]');
-        const blocks = Array.from(main.querySelectorAll('[data-testid="stElementContainer"]'))
+        const tables = Array.from(main.querySelectorAll('[data-testid="stTable"], [data-testid="stDataFrame"]'))
             .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0);
-        return Math.max(...blocks.map(e => e.getBoundingClientRect().bottom)) + main.scrollTop;
+        return tables.length ? Math.max(...tables.map(e => e.getBoundingClientRect().bottom)) + main.scrollTop : -1;
     }""")
-    assert bottom <= 768, f"the weekly figures end at {bottom:.0f} px, below a 768 px screen"
+    assert 0 < bottom <= 768, f"the weekly figures end at {bottom:.0f} px, below a 768 px screen"
+    assert page.get_by_text("What a flag means.").is_visible()
 
 
 def test_phone_overview_chart_keeps_its_size_and_scorecard_reads_as_cards(demo_app, browser):
@@ -191,8 +195,11 @@ def test_table_downloads_as_csv(essex_app, page, essex_db):
         page.get_by_test_id("stDownloadButton").first.locator("button").click()
     download = download_info.value
     assert download.suggested_filename == "sources.csv"
-    text = open(download.path(), encoding="utf-8").read()
-    rows = list(csv.DictReader(io.StringIO(text[text.index("Source,"):] if not text.startswith("Source,") else text)))
+    text = open(download.path(), encoding="utf-8-sig").read()
+    # a file for people: notes first (Title, Source, Units, ...), a blank line, then the table
+    notes, table = re.split(r"\r?\n\r?\n", text, maxsplit=1)
+    assert "Title,Freshness per source" in notes.splitlines()
+    rows = list(csv.DictReader(io.StringIO(table)))
     street = [r for r in rows if r["Source"] == "data.police.uk street-level crime and ASB"]
     con = duckdb.connect(str(essex_db), read_only=True)
     try:
