@@ -128,23 +128,30 @@ def domestic_abuse_monthly(con, filters: Filters, start: date | None = None, end
         """)
 
 
+def _checked(flag: str) -> str:
+    """`flag` if it is one of FLAGS (a column name from code), else ValueError."""
+    if flag not in FLAGS:
+        raise ValueError(f"flag must be one of {', '.join(FLAGS)}, not {flag!r}")
+    return flag
+
+
+def _from_chosen(con, flag: str, filters: Filters, start: date | None, end: date | None, chosen: str,
+                 logic: str) -> pd.DataFrame:
+    """Run `with chosen as (select <chosen> <the filters' WHERE clause>), <logic>`: `chosen` ends in `where`
+    and names only the checked `flag` and columns from code; the filters' values are bound."""
+    _checked(flag)
+    where, params = _where(filters, start, end)
+    return con.execute(f"with chosen as (select {chosen} {where}), {logic}", params).df()
+
+
 def flag_series(con, flag: str, filters: Filters, start: date | None = None, end: date | None = None,
                 period: str = "month") -> pd.DataFrame:
     """Incidents with `flag` per month (or Monday-start week), with all incidents and the flagged share (%)."""
-    if flag not in FLAGS:
-        raise ValueError(f"flag must be one of {', '.join(FLAGS)}, not {flag!r}")
     if period not in ("month", "week"):
         raise ValueError("period must be 'month' or 'week'")
     column, step = ("month", "interval 1 month") if period == "month" else ("week_start", "interval 7 day")
-    where, params = _where(filters, start, end)
-    frame = con.execute(
-        f"""
-        with
-
-        chosen as (
-            select {column} as period_start, {flag} as flagged from incidents where {where}
-        ),
-
+    chosen = f"{column} as period_start, {_checked(flag)} as flagged from incidents where"
+    frame = _from_chosen(con, flag, filters, start, end, chosen, f"""
         periods as (
             select cast(unnest(generate_series(min(period_start), max(period_start), {step})) as date) as period_start
             from chosen
@@ -165,9 +172,7 @@ def flag_series(con, flag: str, filters: Filters, start: date | None = None, end
         )
 
         select * from final order by period_start
-        """,
-        params,
-    ).df()
+        """)
     return frame.rename(columns={"period_start": "month" if period == "month" else "week_start"})
 
 
@@ -183,40 +188,18 @@ def hate_crime_series(con, filters: Filters, start: date | None = None, end: dat
 
 def flag_by_crime_type(con, flag: str, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """Incidents with `flag` by police.uk crime type (None = offence code not in the Home Office table)."""
-    if flag not in FLAGS:
-        raise ValueError(f"flag must be one of {', '.join(FLAGS)}, not {flag!r}")
-    where, params = _where(filters, start, end)
-    return con.execute(
-        f"""
-        with
-
-        chosen as (
-            select crime_type from incidents where {flag} and {where}
-        ),
-
+    return _from_chosen(con, flag, filters, start, end, f"crime_type from incidents where {_checked(flag)} and", """
         final as (
             select crime_type, count(*) as count from chosen group by 1
         )
 
         select * from final order by count desc, crime_type nulls last
-        """,
-        params,
-    ).df()
+        """)
 
 
 def flag_totals(con, flag: str, filters: Filters, start: date | None = None, end: date | None = None) -> pd.DataFrame:
     """One row over the period: incidents with `flag` (`count`), all incidents, and the flagged share (%)."""
-    if flag not in FLAGS:
-        raise ValueError(f"flag must be one of {', '.join(FLAGS)}, not {flag!r}")
-    where, params = _where(filters, start, end)
-    return con.execute(
-        f"""
-        with
-
-        chosen as (
-            select {flag} as flagged from incidents where {where}
-        ),
-
+    return _from_chosen(con, flag, filters, start, end, f"{_checked(flag)} as flagged from incidents where", """
         final as (
             select
                 count(*) filter (where flagged) as count,
@@ -226,7 +209,4 @@ def flag_totals(con, flag: str, filters: Filters, start: date | None = None, end
         )
 
         select * from final
-        """,
-        params,
-    ).df()
-
+        """)

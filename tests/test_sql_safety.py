@@ -96,9 +96,9 @@ REVIEWED: dict[tuple[str, str], str] = {
        for name in ("severity_counts", "ksi_series", "casualties_by_road_user", "collisions_by_speed_limit",
                     "collisions_by_hour_day", "road_period_change", "_road_counts",
                     "casualties_per_collision_dispersion")},
-    **{("metrics/incidents.py", name): "Filters.where/_where fragments, values bound; flag checked against FLAGS;"
-       " column/step fixed in code; _repeat_cte a code fragment"
-       for name in ("domestic_abuse_summary", "domestic_abuse_monthly", "flag_series", "flag_by_crime_type", "flag_totals")},
+    **{("metrics/incidents.py", name): "Filters.where/_where fragments, values bound; flag checked against FLAGS"
+       " (_checked); column/step fixed in code; _repeat_cte and the callers' logic are code fragments"
+       for name in ("_with_repeat_flags", "_from_chosen")},
     ("metrics/stop_search.py", "stop_search_summary"): "_MEASURES is a module constant; Filters.where clause, values bound",
 }
 
