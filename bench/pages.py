@@ -21,7 +21,7 @@ moment of the final stable state in which ALL of these hold:
   - every Plotly chart is drawn: each [data-testid=stPlotlyChart] holds a .main-svg;
   - no skeleton (a lazily loaded element still loading), spinner or stale element is left;
 and that state then held for --settle seconds (not counted), so a rerun that follows at once is waited for.
-A page showing an exception ([data-testid=stException]), a page that never renders (--timeout), the app
+A page showing an exception ([data-testid=stException]) or the app's error notice with an error id, a page that never renders (--timeout), the app
 showing another page than the one asked for, or a slice the app did not apply are ERRORS, never fast pages;
 the exit status is 1 when any visit failed.
 
@@ -72,8 +72,11 @@ RENDER_PROBE_JS = r"""
     const app = document.querySelector('[data-testid="stApp"]');
     const main = document.querySelector('[data-testid="stMain"]');
     const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
-    const exception = document.querySelector('[data-testid="stException"]');
-    if (exception && state.exception === null) state.exception = exception.innerText.slice(0, 300) || 'exception';
+    // Streamlit's exception element, or the app's own error notice (access.errors.user_message: an error id)
+    const notice = Array.from(document.querySelectorAll('[data-testid="stAlertContentError"] [data-testid="stMarkdownContainer"]'))
+      .find(e => e.innerText.includes('The error has been recorded as'));
+    const exception = document.querySelector('[data-testid="stException"]') || notice;
+    if (exception && state.exception === null) state.exception = exception.innerText.trim().slice(0, 300) || 'exception';
     const last = {
       script: app ? app.getAttribute('data-test-script-state') : null,
       connection: app ? app.getAttribute('data-test-connection-state') : null,

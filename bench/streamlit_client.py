@@ -22,6 +22,10 @@ FINISHED_WITH_COMPILE_ERROR = 1
 FINISHED_EARLY_FOR_RERUN = 2
 
 
+# the words of the app's error notice (access.errors.user_message), which replaces a failing page's exception
+ERROR_NOTICE_MARK = "The error has been recorded as"
+
+
 class PageRunError(Exception):
     """The page failed: an exception element, a compile error, a page not found, a closed connection or a
     timeout."""
@@ -65,6 +69,10 @@ def _read(run: PageRun, data: bytes) -> int | None:
             exception = message.delta.new_element.exception
             # with showErrorDetails = "none" the type is empty and the message is Streamlit's redacted notice
             run.exception = (f"{exception.type}: {exception.message}" if exception.type else exception.message)[:300]
+        elif element == "alert" and run.exception is None:
+            body = message.delta.new_element.alert.body
+            if ERROR_NOTICE_MARK in body:  # the app's own error notice (access.errors.run_safely)
+                run.exception = body[:300]
     elif kind == "navigation":
         run.pages = [(page.url_pathname, page.page_name) for page in message.navigation.app_pages]
     elif kind == "page_not_found":

@@ -244,9 +244,10 @@ def test_bench_pages_reports_a_failing_page_as_an_error(tmp_path):
     lines = result.stdout.splitlines()
     assert _line(lines, "Data (/data)").split()[-8:-6] == ["ERROR", "ERROR"]
     assert "errors: 1 [target 0]: MISSED" in lines
-    # what the user sees (showErrorDetails = "none"): Streamlit's redacted notice, not the DuckDB error
+    # what the user sees: the app's error notice with an error id (access.errors), not the DuckDB error
     assert re.search(r"^  error: Data \[first, run 1\] http://127\.0\.0\.1:\d+/data: PageError: exception on the "
-                     r"page: This app has encountered an error", result.stdout, re.M)
+                     r"page: Something went wrong while drawing this page\. The error has been recorded as E-[0-9A-F]{8}",
+                     result.stdout, re.M)
     assert "Catalog Error" not in result.stdout
     assert "first visit of any view or slice: no successful visit [target <= 1.5 s]: not measured" in lines
 
@@ -280,7 +281,7 @@ def test_loadtest_reports_a_failing_page_as_an_error(tmp_path):
                   and not line.startswith(" "))
     assert int(fields["errors"]) >= 2 + len(views.VIEWS) + 1  # every warm-up visit and every timed request failed
     assert fields["p95 latency"] == "None ms"
-    # what the user sees: Streamlit's redacted notice (showErrorDetails = "none"; the details are in the server log)
-    assert re.search(r"^  error: warm-up: /\w*\?: exception on the page: This app has encountered an error",
-                     result.stdout, re.M)
+    # what the user sees: the app's error notice with an error id (the details are in the server log)
+    assert re.search(r"^  error: warm-up: /\w*\?: exception on the page: Something went wrong while drawing this "
+                     r"page\. The error has been recorded as E-[0-9A-F]{8}", result.stdout, re.M)
     assert "  errors" in result.stdout and "[target 0]: MISSED" in result.stdout
