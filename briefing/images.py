@@ -318,17 +318,29 @@ def chart_downloads(
     pictures "Demo data — synthetic"; `description` (the notes in words) goes into their metadata."""
     from briefing.disclosure import protect_figure
 
-    fig, _ = protect_figure(fig, rule=rule, filters=filters, sensitive=sensitive, release=release)  # not its dict
+    # the figure as drawn now (one copy; later changes to it do not reach the files)
+    snapshot = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
+
+    @functools.cache
+    def protected_snapshot() -> dict:
+        # disclosure control on the snapshot, on click (lazy) or now
+        protected, _ = protect_figure(go.Figure(snapshot), rule=rule, filters=filters, sensitive=sensitive,
+                                      release=release)
+        return protected.to_dict()
+
+    def render(fmt: str) -> bytes:
+        return figure_bytes(protected_snapshot(), fmt, provenance=record, demo=demo, description=description)
+
     stem = safe_basename(basename)
     labels = {"png": "PNG (slide, high resolution)", "svg": "SVG (vector)", "pdf": "PDF (vector)"}
-    snapshot = fig.to_dict() if hasattr(fig, "to_dict") else copy.deepcopy(dict(fig))
     record = dict(provenance) if provenance else None
     out = []
     for fmt in formats:
         if fmt not in FORMATS:
             raise ValueError(f"unknown image format {fmt!r}; one of: {', '.join(FORMATS)}")
-        render = functools.partial(figure_bytes, snapshot, fmt, provenance=record, demo=demo, description=description)
-        out.append(Download(labels[fmt], render if lazy else render(), f"{stem}.{fmt}", FORMATS[fmt]))
+        # lazy: protected and rendered only on click
+        out.append(Download(labels[fmt], functools.partial(render, fmt) if lazy else render(fmt), f"{stem}.{fmt}",
+                            FORMATS[fmt]))
     return out
 
 
