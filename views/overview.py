@@ -28,7 +28,7 @@ SCORECARD_EXPORT = (
     Column("q_value", "q-value (Benjamini–Hochberg)", 3), Column("significance", "Significance (BH)", None),
     Column("expected_latest", "Expected (latest month)", 0), Column("expected_lower", "Expected range, lower", 0),
     Column("expected_upper", "Expected range, upper", 0), Column("expected", "Latest month against expected", None),
-    Column("source", "Source", None),
+    Column("expected_basis", "Expected: months fitted and left out", None), Column("source", "Source", None),
 )
 
 
@@ -76,6 +76,18 @@ def scorecard_frame(card: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def expected_caption(card: pd.DataFrame) -> str:
+    """How the Expected column was computed, each distinct fit basis once with how many measures it covers
+    (each measure's own basis is in the CSV/XLSX)."""
+    bases = [b for b in card.get("expected_basis", pd.Series(dtype=object)) if isinstance(b, str) and b]
+    text = ("Expected: the latest month against a seasonal model on log counts (chosen by AICc) fitted on the "
+            "months before the current period, with its 95% prediction interval.")
+    if not bases:
+        return text + " No expected range where fewer than 24 months of history precede the current period."
+    counts = pd.Series(bases).value_counts(sort=False)
+    return text + " " + " ".join(f"{basis.rstrip('.')} ({n} measure{'s' if n != 1 else ''})." for basis, n in counts.items())
+
+
 def scorecard_card(ctx: ViewContext) -> pd.DataFrame:
     """Every measure's scorecard row with its expected flag (each measure's model fitted, or read, in turn)."""
     card = ctx.read(plan.scorecard, ctx.area_filters, ctx.comparison, with_expected=False)
@@ -97,11 +109,7 @@ def scorecard(ctx: ViewContext) -> Section:
     card = scorecard_card(ctx)
     data = scorecard_frame(card)
     notes = [row["label"] + ": " + row["note"] for _, row in card.iterrows() if row["available"] and row["note"]]
-    basis = [str(row.get("expected_note")) for _, row in card.iterrows() if isinstance(row.get("expected_note"), str)]
-    caption = (card.attrs.get("note", "") + " Expected: the latest month against a model fitted on the months before "
-               "the current period (95% interval); " + ("; ".join(dict.fromkeys(basis)) if basis else
-                                                         "no expected range where fewer months precede it.")
-               + (" " + " ".join(notes) if notes else ""))
+    caption = (card.attrs.get("note", "") + " " + expected_caption(card) + (" " + " ".join(notes) if notes else ""))
     table = Table("scorecard", data, SCORECARD_COLUMNS,
                   ctx.notes(f"Scorecard, {ctx.comparison.label}", "; ".join(sorted(set(card["source"]))),
                             units="counts per period; change in the rate per month (%)", period=ctx.comparison.label),
