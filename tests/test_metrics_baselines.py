@@ -138,6 +138,12 @@ def test_a_load_starts_the_computation_in_the_background(essex_db, tmp_path, mon
 
     db = tmp_path / "essex.duckdb"
     shutil.copyfile(essex_db, db)
+    con = duckdb.connect(str(db))  # never computed on this copy, whatever other tests did to the shared warehouse
+    try:
+        con.execute("delete from meta where key = 'baselines_stamp'")
+        con.execute("delete from baselines")
+    finally:
+        con.close()
     monkeypatch.setenv("CRIME_MONITOR_BASELINES", "on")
     process = start_baselines(db, log=lambda _m: None)
     assert process is not None and process.wait(timeout=600) == 0
