@@ -583,14 +583,15 @@ def protect_figure(fig: Any, *, rule: DisclosureRule | None = None, filters: Any
     selecting a sensitive category, every category, or unknown): LSOA-level bars and choropleths take their values
     and hover text from `release` (a `published_lsoa_counts` frame; bars in its order) and LSOAs not in it are
     withheld ("[c]", no length or colour); point maps are emptied (their points are not LSOA blocks). Returns
-    (figure, LSOAs and points withheld or banded). Other figures come back unchanged."""
+    (figure, LSOAs and points withheld or banded). A figure that is not sensitive comes back as it is (the same
+    object, not a copy: copying a map's boundaries on every page run costs tens of ms)."""
     import plotly.graph_objects as go
 
     rule = rule or DisclosureRule()
-    copy_ = go.Figure(fig)
     is_sensitive = sensitive if sensitive is not None else selection_is_sensitive(_selection(None, filters), rule)
     if not is_sensitive:
-        return copy_, 0
+        return fig, 0
+    copy_ = go.Figure(fig)
     lookup = _release_lookup(release)
     order = [] if release is None else [str(v) for v in release["lsoa_name"].fillna(release["lsoa_code"])]
     withheld = 0

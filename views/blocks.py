@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+import plotly.graph_objects as go
 
 import charts
 from charts import formatting as fmt
+from charts.memo import remembered
 from metrics import calendar, force_measures, hotspots, plan, rates, registry, series
 from metrics.compare import apart_note, change_by_district, period_change
 from metrics.expected import expected_vs_observed
@@ -390,6 +392,15 @@ def released_caption(release: LsoaRelease, text: str) -> str:
     return f"{text} {release.frame.attrs.get('disclosure_note', '')}" if release.sensitive else text
 
 
+@remembered
+def protected_chart(builder: str, args: tuple, kwargs: dict, *, sensitive: bool,
+                    release: pd.DataFrame | None) -> go.Figure:
+    """`charts.<builder>(*args, **kwargs)` after disclosure control (`protect_figure` with the published LSOA
+    values of `release`), remembered as one figure by the content of all of it (`charts.memo`)."""
+    figure = getattr(charts, builder)(*args, **kwargs)
+    return protect_figure(figure, sensitive=sensitive, release=release)[0]
+
+
 def top_lsoas_section(ctx: ViewContext, filters: Filters, what: str, unit: str, key: str,
                       period: tuple[date, date], *, crime_types: bool = False) -> Section:
     """The 15 LSOAs with most rows (bar chart) and the top 20 as a table, as published (`lsoa_release`): by the
@@ -408,9 +419,9 @@ def top_lsoas_section(ctx: ViewContext, filters: Filters, what: str, unit: str, 
     bars = data.head(15)
     bars = bars.assign(count_value=bars["count_value"].fillna(0),
                        count_text=[fmt.number(v) if not isinstance(v, str) else v for v in bars["count"]])
-    figure = charts.bar_chart(bars, "count_value", "lsoa", title, unit.capitalize(), "", source, ctx.last_month,
-                              label_column="count_text")
-    figure, _ = protect_figure(figure, sensitive=release.sensitive, release=release.frame)
+    figure = protected_chart("bar_chart", (bars, "count_value", "lsoa", title, unit.capitalize(), "", source,
+                                           ctx.last_month), dict(label_column="count_text"),
+                             sensitive=release.sensitive, release=release.frame)
     columns = (Column("lsoa", "LSOA", None), Column("count", unit.capitalize(), 0),
                Column("rate_per_1000", "Per 1,000 residents (period)", 1), Column("district", "District", None),
                Column("lsoa_code", "LSOA code", None), Column("residents", "Residents (2011 Census)", 0))
@@ -433,10 +444,10 @@ def lsoa_map_section(ctx: ViewContext, filters: Filters, what: str, unit: str, k
     lsoas = release.frame
     geojson = ctx.read(hotspots.boundaries, tuple(lsoas["lsoa_code"])) if len(lsoas) else None
     if geojson is not None:
-        figure = charts.choropleth_map(lsoas.assign(count_value=lsoas["count_value"].fillna(0)), geojson, title,
-                                       unit.capitalize(), f"{source}; ONS LSOA boundaries", ctx.last_month,
-                                       value="count_value", note="LSOAs with no rows are shown at 0.")
-        figure, _ = protect_figure(figure, sensitive=release.sensitive, release=lsoas)
+        figure = protected_chart("choropleth_map", (lsoas.assign(count_value=lsoas["count_value"].fillna(0)), geojson,
+                                 title, unit.capitalize(), f"{source}; ONS LSOA boundaries", ctx.last_month),
+                                 dict(value="count_value", note="LSOAs with no rows are shown at 0."),
+                                 sensitive=release.sensitive, release=lsoas)
         notes = ctx.notes(title, source, units=unit, period=shown_period, crime_types=True)
         return Section(heading, (*lead, Chart(figure, key, notes, filters=filters, release=lsoas)))
     if release.sensitive:
