@@ -1,20 +1,24 @@
 """`python -m bench pages`: the page budget, measured in headless Chromium against the real app.
 
-    python -m bench pages [--db DB] [--runs N] [--repeats N] [--views covid data ...] [--no-run-sh]
+    python -m bench pages [--db DB] [--runs N] [--repeats N] [--views covid data ...] [--mode app|tab] [--no-run-sh]
 
 For every view (discovered from the running app's sidebar links) and every run, a FRESH server
-(`streamlit run app.py`, new process, empty Streamlit caches, an empty model cache folder) serves, in order:
-  first          the view with default filters: the first page this process ever serves
-  repeat         the same URL again, --repeats times (a new tab, i.e. a new Streamlit session, each time)
-  slice first    the view with one district (?district=NAME): a slice nobody opened on this server; the
-                 district rotates over the force's districts from view to view and run to run
-  slice repeat   the same slice again, --repeats times
+(`streamlit run app.py`, new process, empty Streamlit caches) serves one browser tab, used as an analyst uses
+the dashboard (--mode app, the default): the tab opens on the landing view (the Overview; for the Overview, the
+next view) — kind "open", printed but not a target — and then, each timed from the click that asks for it:
+  first          the view's sidebar link: the first time this server shows the view
+  repeat         back to the landing view (not timed) and the view's link again, --repeats times
+  slice first    a district picked in the filter bar's Districts list (typed, then its option clicked): a slice
+                 nobody opened on this server; the district rotates over the force's districts
+  slice repeat   back to the landing view and the view again, the district kept, --repeats times
+--mode tab opens every visit in a new tab instead (a new Streamlit session, the frontend starting again each time;
+the slice by URL, ?district=NAME), timed from the navigation's start.
 Then `scripts/run.sh` (venv already set up; an existing warehouse) is timed from its start to the first
 Overview rendered. Prints p50/p95 per view and kind against the targets (first visit of any view or slice
 <= 1.5 s, repeat <= 0.5 s, run.sh <= 10 s) and writes every visit to WORKDIR/results.json.
 
-Time-to-rendered is measured in the page, from the navigation's start (performance.timeOrigin) to the first
-moment of the final stable state in which ALL of these hold:
+Time-to-rendered is measured in the page, from the click (or the navigation's start, performance.timeOrigin) to
+the first moment, after a script run the click started, of the final stable state in which ALL of these hold:
   - the Streamlit script run has finished: stApp's data-test-script-state is "notRunning" and its
     connection state "CONNECTED" (the state the status widget shows; the widget itself fades out over 200 ms);
   - the main area shows at least one element;
@@ -95,8 +99,18 @@ RENDER_PROBE_JS = r"""
     else if (state.ranUntil === null) state.ranUntil = at;
   };
   state.check = check;
-  new MutationObserver(() => { changedAt = performance.now(); state.dirty = true; }).observe(document, {
-    subtree: true, childList: true, attributes: true,
+  state.runSeenAt = null;  // the last mutation that showed a script run (started, or ended since the last check)
+  new MutationObserver((records) => {
+    changedAt = performance.now(); state.dirty = true;
+    for (const r of records) {
+      if (r.attributeName === 'data-test-script-state'
+          && (r.oldValue === 'running' || r.target.getAttribute('data-test-script-state') === 'running')) {
+        // a run, however short: not rendered, and an exception shown before it is gone
+        state.runSeenAt = changedAt; state.since = null; state.ranUntil = null; state.exception = null;
+      }
+    }
+  }).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeOldValue: true,
     attributeFilter: ['data-test-script-state', 'data-test-connection-state', 'data-stale', 'data-testid']});
   setInterval(check, 50);
 })();
@@ -104,7 +118,8 @@ RENDER_PROBE_JS = r"""
 STATE_JS = """() => {
   const s = window.__benchRender;
   if (s) s.check();  // so the answer reflects the DOM as it is now
-  return s ? {since: s.since, ranUntil: s.ranUntil, exception: s.exception, last: s.last, now: performance.now(),
+  return s ? {since: s.since, ranUntil: s.ranUntil, runSeenAt: s.runSeenAt, exception: s.exception, last: s.last,
+              now: performance.now(),
               origin: performance.timeOrigin, path: location.pathname, search: location.search} : null;
 }"""
 # the link's text is the material icon's ligature name, then the title: keep the last line
@@ -137,10 +152,12 @@ class View:
     title: str
 
 
-def wait_rendered(page, timeout: float, settle: float = 0.5) -> dict:
-    """Wait until the page is rendered (see the module docstring) and has stayed so for `settle` seconds.
-    Returns the probe's state: `since` (ms after performance.timeOrigin), `origin` (epoch ms), `path`, `search`.
-    Raises PageError on an exception element or when the page does not render within `timeout` seconds."""
+def wait_rendered(page, timeout: float, settle: float = 0.5, after: float | None = None) -> dict:
+    """Wait until the page is rendered (see the module docstring) and has stayed so for `settle` seconds; with
+    `after` (ms after performance.timeOrigin, e.g. the moment of a click), only a rendered state that follows a script
+    run seen after that moment counts. Returns the probe's state: `since` (ms after performance.timeOrigin), `origin`
+    (epoch ms), `path`, `search`. Raises PageError on an exception element or when the page does not render within
+    `timeout` seconds."""
     deadline = time.monotonic() + timeout
     state = None
     while True:
@@ -151,11 +168,23 @@ def wait_rendered(page, timeout: float, settle: float = 0.5) -> dict:
                 raise
         if state and state["exception"]:
             raise PageError(f"exception on the page: {state['exception'].splitlines()[0][:200]}")
-        if state and state["since"] is not None and state["now"] - state["since"] >= settle * 1000:
+        ran = after is None or (state and state["runSeenAt"] is not None and state["runSeenAt"] >= after)
+        if ran and state and state["since"] is not None and state["now"] - state["since"] >= settle * 1000:
             return state
         if time.monotonic() > deadline:
             raise PageError(f"not rendered within {timeout:g} s (last state: {state and state['last']})")
         time.sleep(0.1)
+
+
+def check_shown(state: dict, wanted_path: str, district: str | None) -> None:
+    """PageError when the rendered page is not the view asked for, or dropped the district slice."""
+    if state["path"].strip("/") != wanted_path.strip("/"):
+        raise PageError(f"the app showed {state['path']!r} instead of /{wanted_path.strip('/')}")
+    if district is not None:
+        shown = parse_qs(state["search"].lstrip("?")).get(DISTRICT_PARAM, [])
+        if district not in shown:
+            raise PageError(f"the app did not apply the district slice {district!r} (URL query now "
+                            f"{state['search']!r})")
 
 
 def timed_visit(context, url: str, timeout: float, settle: float, district: str | None = None) -> tuple[float, float]:
@@ -166,17 +195,43 @@ def timed_visit(context, url: str, timeout: float, settle: float, district: str 
     try:
         page.goto(url, wait_until="commit", timeout=NAVIGATION_TIMEOUT_S * 1000)
         state = wait_rendered(page, timeout, settle)
-        wanted_path = urlsplit(url).path.strip("/")
-        if state["path"].strip("/") != wanted_path:
-            raise PageError(f"the app showed {state['path']!r} instead of /{wanted_path}")
-        if district is not None:
-            shown = parse_qs(state["search"].lstrip("?")).get(DISTRICT_PARAM, [])
-            if district not in shown:
-                raise PageError(f"the app did not apply the district slice {district!r} (URL query now "
-                                f"{state['search']!r})")
+        check_shown(state, urlsplit(url).path, district)
         return state["since"] / 1000, state["ranUntil"] / 1000
     finally:
         page.close()
+
+
+NOW_JS = "() => performance.now()"
+
+
+def nav_link(page, view: View):
+    """The view's link in the app's sidebar navigation."""
+    for link in page.evaluate(NAV_LINKS_JS):
+        if urlsplit(link["href"]).path.strip("/") == view.path:
+            return page.locator(f'[data-testid="stSidebarNav"] a[href="{link["href"]}"]')
+    raise PageError(f"no link to /{view.path} in the sidebar navigation")
+
+
+def timed_action(page, action, args) -> tuple[float, float, dict]:
+    """Do `action()` (a click) in the open app and wait for the script run it starts to be rendered: seconds from
+    the moment before the click to rendered and to the end of the run, and the probe's state."""
+    mark = page.evaluate(NOW_JS)
+    action()
+    state = wait_rendered(page, args.timeout, args.settle, after=mark)
+    return (state["since"] - mark) / 1000, (state["ranUntil"] - mark) / 1000, state
+
+
+def choose_district(page, district: str, args) -> tuple[float, float, dict]:
+    """Pick `district` in the sidebar's Districts filter as a user does (type, click the option), timed from the
+    click on the option."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text="Districts")
+    box.locator("input").click()
+    page.keyboard.type(district)
+    option = page.get_by_role("option", name=district, exact=True)
+    option.wait_for(timeout=NAVIGATION_TIMEOUT_S * 1000)
+    timed = timed_action(page, option.click, args)
+    page.keyboard.press("Escape")  # close the list
+    return timed
 
 
 def discover_views(context, base_url: str, timeout: float = DISCOVERY_TIMEOUT_S, settle: float = 0.5) -> list[View]:
@@ -279,6 +334,64 @@ def measure_view(context, db: Path, port: int, view: View, run: int, district: s
     return visits
 
 
+def measure_view_in_app(context, db: Path, port: int, view: View, landing: View, run: int, district: str | None,
+                        args) -> list[Visit]:
+    """One fresh server for this view and run, used as an analyst uses the dashboard: a tab opened on `landing`
+    (kind "open": the frontend's start and a fresh server's first page), then, timed from the click: the view's
+    sidebar link (first), back to `landing` and to the view again (repeat), the district picked in the filter bar
+    (slice first), back and to the view again with the district kept (slice repeat)."""
+    visits: list[Visit] = []
+    with tempfile.TemporaryDirectory(prefix="bench-pages-cache-") as cache, \
+            streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}, port=port,
+                              log_dir=args.workdir / "logs" / f"run{run}-{view.path or 'default'}") as (base_url, _):
+        page = context.new_page()
+
+        def step(kind: str, timed, wanted: View = view, slice_: str | None = None) -> None:
+            visit = Visit(view.path, view.title, kind, run, view_url(base_url, wanted))
+            try:
+                seconds, script_done, state = timed()
+                check_shown(state, wanted.path, slice_)
+                visit.seconds, visit.script_done_s = round(seconds, 3), round(script_done, 3)
+                visit.url = base_url + state["path"] + state["search"]
+            except Exception as exc:  # every failure is an error of that visit, never a fast page
+                visit.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc) else \
+                    type(exc).__name__
+            visits.append(visit)
+            shown = (f"{visit.seconds:.2f} s (script run done at {visit.script_done_s:.2f} s)" if visit.error is None
+                     else f"ERROR {visit.error}")
+            print(f"  run {run} {view.title} [{kind}] {shown}", file=sys.stderr, flush=True)
+
+        def open_landing() -> tuple[float, float, dict]:
+            page.goto(view_url(base_url, landing), wait_until="commit", timeout=NAVIGATION_TIMEOUT_S * 1000)
+            state = wait_rendered(page, args.timeout, args.settle)
+            return state["since"] / 1000, state["ranUntil"] / 1000, state
+
+        def back_and_again() -> tuple[float, float, dict]:
+            timed_action(page, nav_link(page, landing).click, args)  # not timed: away to the landing view
+            return timed_action(page, nav_link(page, view).click, args)
+
+        try:
+            step("open", open_landing, landing)
+            step("first", lambda: timed_action(page, nav_link(page, view).click, args))
+            for _ in range(args.repeats):
+                step("repeat", back_and_again)
+            if district is not None:
+                step("slice first", lambda: choose_district(page, district, args), slice_=district)
+                for _ in range(args.repeats):
+                    step("slice repeat", back_and_again, slice_=district)
+        finally:
+            page.close()
+    return visits
+
+
+def landing_for(view: View, views: list[View]) -> View:
+    """Where the analyst comes from: the default page (the Overview), or for the Overview the next view."""
+    others = [v for v in views if v != view]
+    if not others:
+        raise PageError("the app has one view only: nothing to navigate from")
+    return next((v for v in others if v.path == ""), others[0])
+
+
 def setup_is_current() -> bool:
     """True when scripts/setup.sh would install nothing (the venv's marker matches the requirements), so
     timing scripts/run.sh never installs packages into a shared venv."""
@@ -348,7 +461,11 @@ def summarise(visits: list[Visit], run_sh: Visit | None) -> dict:
         figures = _figures(ok, len(mine) - len(ok))
         overall[name] = {**figures, "target_s": target, "over_target": sum(1 for s in ok if s > target),
                          "verdict": verdict(figures["p95_s"], target) if ok else "not measured"}
-    drawing = [v.seconds - v.script_done_s for v in visits if v.error is None and v.script_done_s is not None]
+    opened = [v for v in visits if v.kind == "open"]
+    overall["open"] = _figures([v.seconds for v in opened if v.error is None],
+                               sum(1 for v in opened if v.error is not None))
+    drawing = [v.seconds - v.script_done_s for v in visits
+               if v.kind != "open" and v.error is None and v.script_done_s is not None]
     overall["drawing"] = _figures(drawing, 0)
     errors = [f"{v.title} [{v.kind}, run {v.run}] {v.url}: {v.error}" for v in visits if v.error]
     if run_sh is not None and run_sh.error:
@@ -384,6 +501,11 @@ def format_report(summary: dict) -> list[str]:
                    f"p50 {o['p50_s']:.2f} s, p95 {o['p95_s']:.2f} s, max {o['max_s']:.2f} s over {o['n']} visits, "
                    f"{o['over_target']} over the target")
         lines.append(f"{label}: {figures} [target <= {o['target_s']:g} s]: {o['verdict']}")
+    opened = summary["overall"].get("open", {"n": 0})
+    if opened["n"]:
+        lines.append(f"opening the dashboard in a new tab on the landing view (a fresh server's first page; not a "
+                     f"target, scripts/run.sh below is the cold start): p50 {opened['p50_s']:.2f} s, "
+                     f"p95 {opened['p95_s']:.2f} s over {opened['n']} tabs")
     drawing = summary["overall"]["drawing"]
     if drawing["n"]:
         lines.append(f"of which after the script run finished (drawing in the browser): p50 {drawing['p50_s']:.2f} s, "
@@ -405,6 +527,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="fresh servers per view (default 3)")
     parser.add_argument("--repeats", type=int, default=2, help="repeat visits per URL and run (default 2)")
     parser.add_argument("--views", nargs="+", metavar="VIEW", help="only these views (URL path or title)")
+    parser.add_argument("--mode", choices=("app", "tab"), default="app",
+                        help="app (default): one tab per server, views and districts chosen by clicking in the app, "
+                             "timed from the click; tab: every visit a new tab (a new session, the frontend starting "
+                             "again), timed from the navigation's start")
     parser.add_argument("--no-slices", action="store_true", help="skip the district slice visits")
     parser.add_argument("--no-run-sh", action="store_true", help="skip timing scripts/run.sh")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds before a visit is an error (default 180)")
@@ -432,7 +558,8 @@ def run_pages(args: argparse.Namespace, db: Path) -> tuple[list[Visit], Visit | 
             with tempfile.TemporaryDirectory(prefix="bench-pages-cache-") as cache, \
                     streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}, log_dir=args.workdir / "logs",
                                       port=port) as (base_url, _process):
-                views = choose_views(discover_views(context, base_url), args.views)
+                all_views = discover_views(context, base_url)
+            views = choose_views(all_views, args.views)
             print(f"views: {len(views)} ({', '.join(v.title for v in views)}); slices: "
                   f"{len(districts)} districts of {force_id}, rotated", flush=True)
             run_sh = None if args.no_run_sh else measure_run_sh(context, db, port, args)
@@ -440,7 +567,11 @@ def run_pages(args: argparse.Namespace, db: Path) -> tuple[list[Visit], Visit | 
                 for number, view in enumerate(views):
                     district = districts[((run - 1) * len(views) + number) % len(districts)] if districts else None
                     try:
-                        visits.extend(measure_view(context, db, port, view, run, district, force_id, args))
+                        if args.mode == "app":
+                            visits.extend(measure_view_in_app(context, db, port, view, landing_for(view, all_views),
+                                                              run, district, args))
+                        else:
+                            visits.extend(measure_view(context, db, port, view, run, district, force_id, args))
                     except RuntimeError as exc:  # the server did not start (its port taken meanwhile?)
                         visits.append(Visit(view.path, view.title, "first", run, f"http://127.0.0.1:{port}/",
                                             error=f"server: {exc}"))
@@ -461,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"Crime Plan Monitor page budget: headless Chromium against `streamlit run app.py`, warehouse {db}")
     print(machine_line(), flush=True)
+    print("mode: " + ("app — one tab per server; a visit is a click on the view's sidebar link or on a district in "
+                      "the filter bar, timed from the click" if args.mode == "app" else
+                      "tab — every visit opens a new tab (a new session), timed from the navigation's start"))
     print(f"runs: {args.runs} (a fresh server with empty caches per view and run); repeats: {args.repeats}; "
           f"settle {args.settle:g} s (not counted)", flush=True)
     started = time.time()

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote_plus, urlsplit
 
 import duckdb
 import pytest
@@ -226,11 +227,15 @@ def test_bench_pages_on_one_view_and_run_sh(essex_db, tmp_path):
     assert "errors: 0 [target 0]: met" in lines
     assert re.search(r"^machine: \d+ CPUs.*load average [\d.]+ [\d.]+ [\d.]+", out, re.M)
 
+    # the default mode: one tab opened on the Overview, then clicks in the app
+    assert re.search(r"^opening the dashboard in a new tab on the landing view .*: p50 [\d.]+ s, p95 [\d.]+ s over "
+                     r"1 tabs$", out, re.M)
     figures = json.loads((tmp_path / "results.json").read_text())
     visits = figures["visits"]
-    assert sorted(v["kind"] for v in visits) == sorted(KINDS) and {v["view"] for v in visits} == {"asb"}
+    assert sorted(v["kind"] for v in visits) == sorted((*KINDS, "open")) and {v["view"] for v in visits} == {"asb"}
     assert all(v["error"] is None and 0 < v["script_done_s"] <= v["seconds"] for v in visits)
-    slices = {re.search(r"district=([^&]+)", v["url"]).group(1).replace("+", " ") for v in visits
+    assert [urlsplit(v["url"]).path for v in visits] == ["/", "/asb", "/asb", "/asb", "/asb"]
+    slices = {unquote_plus(re.search(r"district=([^&]+)", v["url"]).group(1)) for v in visits
               if v["kind"].startswith("slice")}
     assert len(slices) == 1 and slices <= ESSEX_DISTRICTS
     assert figures["run_sh"]["error"] is None and figures["run_sh"]["seconds"] > 0
@@ -246,7 +251,9 @@ def test_bench_pages_reports_a_failing_page_as_an_error(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert _line(lines, "Data (/data)").split()[-8:-6] == ["ERROR", "ERROR"]
-    assert "errors: 1 [target 0]: MISSED" in lines
+    assert "errors: 2 [target 0]: MISSED" in lines  # the tab opened on the Overview, then the click to Data
+    assert re.search(r"^  error: Data \[open, run 1\] http://127\.0\.0\.1:\d+/: PageError: exception on the page: "
+                     r"Something went wrong", result.stdout, re.M)
     # what the user sees: the app's error notice with an error id (access.errors), not the DuckDB error
     assert re.search(r"^  error: Data \[first, run 1\] http://127\.0\.0\.1:\d+/data: PageError: exception on the "
                      r"page: Something went wrong while drawing this page\. The error has been recorded as E-[0-9A-F]{8}",
