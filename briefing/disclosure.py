@@ -39,6 +39,7 @@ import hashlib
 import math
 import os
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -617,8 +618,11 @@ def protect_figure(fig: Any, *, rule: DisclosureRule | None = None, filters: Any
                                          showticklabels=numbers)})
     if withheld:
         note = release.attrs.get("disclosure_note", rule.describe()) if release is not None else rule.describe()
-        copy_.add_annotation(text=note, xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom",
-                             showarrow=False, font=dict(size=10, color="#555"))
+        # on lines of at most 120 characters, right-aligned at the plot's right edge: one long line ran off the
+        # figure's left edge on a full-width map
+        wrapped = "<br>".join(textwrap.wrap(note, 120)) or note
+        copy_.add_annotation(text=wrapped, xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom",
+                             showarrow=False, font=dict(size=10, color="#555"), align="right")
     return copy_, withheld
 
 

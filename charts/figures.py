@@ -69,7 +69,7 @@ def _finish(
     fig.update_layout(  # the template is the default (charts.theme): set at the figure's creation, unvalidated
         title=dict(text=html.escape(title, quote=False)),  # Plotly reads tags (<a href>) in text: names are literal
         height=height + 15 * (len(lines) - 1),
-        margin=dict(l=10, r=20, t=80, b=bottom),
+        margin=dict(l=left_margin(fig, bool(y_label)), r=20, t=80, b=bottom),
     )
     if x_label is not None:
         fig.update_xaxes(title_text=x_label)
@@ -82,6 +82,37 @@ def _finish(
     )
     fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at)}
     return fig
+
+
+TICK_CHAR_PX = 7.2   # width of a digit or an average letter of the 13 px tick font
+TICK_GAP_PX = 14     # tick mark, padding, and room to spare at the figure's edge
+Y_TITLE_PX = 24      # a rotated y-axis title beside the tick labels
+
+
+def y_tick_chars(fig: go.Figure) -> int:
+    """Characters in the widest y-axis tick label the figure will show: the longest line of a category label, or the
+    largest value with thousands separators (the axis may run 20% above the data, and a minus sign)."""
+    chars = 0
+    for trace in fig.data:
+        values = getattr(trace, "y", None)
+        if values is None or len(values) == 0:
+            continue
+        items = list(values)
+        if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in items):
+            finite = [abs(float(v)) for v in items if math.isfinite(float(v))]
+            decimals = 1 if finite and max(finite) < 10 else 0
+            chars = max(chars, len(f"{max(finite, default=0) * 1.2:,.{decimals}f}") + 1)
+        else:
+            chars = max(chars, max(len(part) for v in items for part in str(v).split("<br>")))
+    return chars
+
+
+def left_margin(fig: go.Figure, y_title: bool) -> int:
+    """Pixels left of the plot for the y-axis tick labels and title (Plotly's automargin is off, see charts.theme)."""
+    chars = y_tick_chars(fig)
+    if not chars:
+        return 10
+    return int(TICK_GAP_PX + TICK_CHAR_PX * chars + (Y_TITLE_PX if y_title else 0))
 
 
 @remembered
@@ -304,7 +335,6 @@ def bar_chart(
     fig.update_layout(showlegend=False, bargap=0.25)
     if horizontal:
         fig.update_xaxes(tickformat=",", rangemode="tozero")
-        fig.update_yaxes(automargin=True)
         low, high = float(min(data[values_col].min(), 0)), float(max(data[values_col].max(), 0))
         span = (high - low) or 1.0
         fig.update_xaxes(range=[low - (0.18 * span if low < 0 else 0), high + (0.18 * span if high > 0 else 0)])

@@ -45,9 +45,11 @@ def _template() -> go.layout.Template:
     template.layout.title = dict(font=dict(size=17), x=0.0, xanchor="left", y=0.98, yanchor="top")
     template.layout.legend = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, title_text="")
     template.layout.hoverlabel = dict(font_family=FONT_FAMILY)
-    template.layout.xaxis = dict(showline=True, linecolor="#666", ticks="outside", gridcolor="#E5E8EC", automargin=True)
+    # no automargin: Plotly then draws each chart two or three times to fit the margins to the tick labels (60% of a
+    # trend chart's drawing time in the browser); charts.figures sizes the left margin from the labels instead
+    template.layout.xaxis = dict(showline=True, linecolor="#666", ticks="outside", gridcolor="#E5E8EC", automargin=False)
     template.layout.yaxis = dict(showline=True, linecolor="#666", ticks="outside", gridcolor="#E5E8EC",
-                                 rangemode="tozero", automargin=True)
+                                 rangemode="tozero", automargin=False)
     return template
 
 
