@@ -6,8 +6,9 @@
 Starts `streamlit run app.py` on a free port with CRIME_MONITOR_DB=PATH and an empty model cache (or uses --url).
 Each session is a lightweight client speaking Streamlit's own websocket protocol (bench/streamlit_client.py),
 not a browser: 20 Chromium renderers on a 2-core machine would measure the renderers, not the server. A
-session asks for the views in turn, each with filters in its query string, back to back (no think time unless
---think), until the time is up. A request is one page: a new Streamlit session (as when a user opens a link),
+session asks for the views in turn, each with filters in its query string, back to back, until the time is up;
+with --think T a session reads each page for a random time (exponential, mean T s) before the next, and the
+sessions start spread over the first T s, as people using the dashboard at the same time do. A request is one page: a new Streamlit session (as when a user opens a link),
 timed from opening its connection until the server's "script finished" message, i.e. the server's time to run
 the page and send it. Drawing it in a browser is measured by `python -m bench pages`. Requests for a view and
 filters already asked for on this server are also reported apart ("repeats"): the rest are first hits. An error is a request
@@ -157,12 +158,14 @@ async def _session(base_url: str, number: int, views: list[tuple[str, str]], fil
     rng = random.Random(number)
     order = views[number % len(views):] + views[: number % len(views)]
     step = 0
+    if think:  # people do not all click at the same moment: the sessions start spread over the first think time
+        await asyncio.sleep(rng.uniform(0, think))
     while step == 0 or time.monotonic() < clock["deadline"]:
         path, title = order[step % len(order)]
         step += 1
         await _request(base_url, path, title, urlencode(rng.choice(filters), doseq=True), results, timeout)
-        if think:
-            await asyncio.sleep(think)
+        if think:  # reading the page: exponentially distributed, mean `think` seconds
+            await asyncio.sleep(rng.expovariate(1 / think))
 
 
 async def _run_load(load_cmd: list[str], delay: float, results: Results) -> None:
@@ -296,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="warehouse for the server this script starts ($CRIME_MONITOR_DB otherwise)")
     parser.add_argument("--url", help="use a running server at this URL instead of starting one")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a request counts as an error (default 60)")
-    parser.add_argument("--think", type=float, default=0.0, help="seconds a session waits between pages (default 0)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a session reads a page before asking for the next (exponentially "
+                             "distributed; sessions start spread over the first think time); default 0: back to back")
     parser.add_argument("--views", nargs="+", metavar="VIEW", help="only these views (URL path or title)")
     parser.add_argument("--no-filters", action="store_true", help="every request with default filters")
     parser.add_argument("--load", nargs="+", metavar="SOURCE", help="run `python -m etl load SOURCE...` during the test")
@@ -311,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.url or 'a server this command starts'} (warehouse {db if not args.url else 'as served'})")
     print("client: Streamlit's websocket protocol, no browser; a request = a new session asking for one view "
           "with filters, timed until the server's script-finished message")
+    print(f"think time: {'mean %g s between pages (exponential), sessions starting spread over it' % args.think if args.think else 'none: every session asks for its next page as soon as one is served'}")
     print(machine_line(), flush=True)
     try:
         summary = run_loadtest(db if db.is_file() else None, args)

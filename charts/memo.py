@@ -93,9 +93,12 @@ def _feed(digest: Any, value: Any) -> None:
     if isinstance(value, pd.DataFrame):
         digest.update(repr((list(value.columns), [str(t) for t in value.dtypes], value.shape)).encode())
         _feed(digest, dict(value.attrs))
-        digest.update(pd.util.hash_pandas_object(value.index.to_frame(), index=False).to_numpy().tobytes())
-        for _, column in value.items():
-            _feed_values(digest, column)
+        try:  # one call for the whole frame (index and every column); column by column only when pandas cannot
+            digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+        except TypeError:
+            digest.update(pd.util.hash_pandas_object(value.index.to_frame(), index=False).to_numpy().tobytes())
+            for _, column in value.items():
+                _feed_values(digest, column)
     elif isinstance(value, pd.Series):
         digest.update(repr((value.name, str(value.dtype), len(value))).encode())
         _feed(digest, dict(value.attrs))

@@ -264,9 +264,10 @@ def test_bench_pages_reports_a_failing_page_as_an_error(tmp_path):
 
 def test_loadtest_measures_the_server_over_websockets(essex_db):
     result = _bench("loadtest", "--db", str(essex_db), "--sessions", "3", "--seconds", "3", "--timeout", "120",
-                    "--no-warmup")
+                    "--no-warmup", "--think", "0.5")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
+    assert "think time: mean 0.5 s between pages (exponential), sessions starting spread over it" in lines
     fields = dict(line.split(": ", 1) for line in lines if ": " in line and not line.startswith(" "))
     assert fields["sessions"] == "3" and fields["errors"] == "0" and int(fields["requests"]) >= 3
     # every view of views.VIEWS, and the first one again at "/" (the default page)
