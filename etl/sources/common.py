@@ -393,8 +393,9 @@ def install_staging_macros(con) -> None:
     `x < '!'` (binary comparison: the first byte is a space, a control character, or x is empty) reads only
     the string's inlined first bytes, unlike `prefix(x, ' ')`; `suffix(x, ' ')` tests the last byte. Values
     that pass neither test are returned as they are: the CSV reader already reads an empty field, quoted or
-    not, as NULL, so `nullif(..., '')` is needed only after trimming (all three together cut the macro's
-    cost by about 40 %)."""
+    not, as NULL, so `nullif(..., '')` is needed only after trimming. Together about 10 % cheaper than
+    testing `prefix` and `suffix` and always taking `nullif` (0.55 against 0.61 CPU-s for 9 columns of
+    2.4 M rows); the `suffix` test, which reads the string's last byte, is most of what remains."""
     con.execute(
         """
         CREATE OR REPLACE TEMP MACRO clean_text(x) AS
