@@ -284,3 +284,37 @@ def test_padded_values_are_trimmed_and_empty_ones_are_null(tmp_path):
                 " last_outcome_category, context FROM crimes").fetchall() == [clean]
         finally:
             con.close()
+
+
+def test_files_sent_back_from_a_streaming_batch_load_in_exact_batches(tmp_path, monkeypatch):
+    """A streaming batch may hold more files than an exact-pass batch: the files it sends to the exact pass
+    (here three with a rejected row, among five clean ones) are loaded in exact batches of their own, and
+    every file still balances and keeps its rejects' physical lines (counted here by hand)."""
+    from etl.sources import police_uk
+
+    monkeypatch.setattr(police_uk, "BATCH_FILES", 2)  # exact batches of two files at most
+    monkeypatch.setattr(police_uk, "STREAM_BATCH_FILES", 100)  # all eight files in one streaming batch
+    header = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
+              "Last outcome category,Context")
+    bad_months = {"2019-02", "2019-05", "2019-07"}
+    for number in range(1, 9):
+        month = f"2019-{number:02d}"
+        rows = [f"{number:02d}{row:062x},{month},Essex Police,Essex Police,0.47,51.74,On or near Mill Lane,"
+                f"E01021001,Chelmsford 001A,Burglary,,"
+                for row in range(3)]
+        if month in bad_months:  # line 3 of the file (header = line 1): a row of another month
+            rows[1] = rows[1].replace(f",{month},", ",2018-12,")
+        folder = tmp_path / "archive" / month
+        folder.mkdir(parents=True)
+        (folder / f"{month}-essex-street.csv").write_text("\n".join([header, *rows]) + "\n")
+    db = tmp_path / "w.duckdb"
+    summary = load_sources([tmp_path / "archive"], db, progress=False, accept_rejects=True)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (24, 21, 3)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        by_month = dict(con.execute("SELECT strftime(month, '%Y-%m'), count(*) FROM crimes GROUP BY 1").fetchall())
+        rejects = con.execute("SELECT path, line_number FROM rejects ORDER BY path").fetchall()
+    finally:
+        con.close()
+    assert by_month == {f"2019-{n:02d}": (2 if f"2019-{n:02d}" in bad_months else 3) for n in range(1, 9)}
+    assert rejects == [(str(tmp_path / "archive" / m / f"{m}-essex-street.csv"), 3) for m in sorted(bad_months)]
