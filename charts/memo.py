@@ -93,9 +93,9 @@ def _feed(digest: Any, value: Any) -> None:
     if isinstance(value, pd.DataFrame):
         digest.update(repr((list(value.columns), [str(t) for t in value.dtypes], value.shape)).encode())
         _feed(digest, dict(value.attrs))
-        try:  # one call for the whole frame (index and every column); column by column only when pandas cannot
+        if not any(dtype == object for dtype in value.dtypes):  # one pandas call for the whole frame
             digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
-        except TypeError:
+        else:
             digest.update(pd.util.hash_pandas_object(value.index.to_frame(), index=False).to_numpy().tobytes())
             for _, column in value.items():
                 _feed_values(digest, column)
@@ -150,11 +150,12 @@ def _pickled(digest: Any, value: list | tuple | dict) -> bool:
 
 
 def _feed_values(digest: Any, column: pd.Series) -> None:
-    """A column's values: pandas' own hash, or item by item for cells it cannot hash (lists, dicts)."""
-    try:
-        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
-    except TypeError:
+    """A column's values: pandas' own hash of a typed column; item by item, each with its type, for an object column
+    (pandas hashes those through their text, so 1 and "1" would be the same; and it cannot hash lists or dicts)."""
+    if column.dtype == object:
         _feed(digest, column.tolist())
+    else:
+        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
 
 
 def content_key(name: str, args: tuple, kwargs: dict) -> bytes:

@@ -99,6 +99,13 @@ def test_cells_pandas_cannot_hash_are_keyed_item_by_item():
     assert memo.content_key("f", (changed,), {}) != one
 
 
+def test_object_columns_are_keyed_with_the_type_of_each_cell():
+    numbers = pd.DataFrame({"label": pd.Series([1, 2], dtype=object)})
+    texts = pd.DataFrame({"label": pd.Series(["1", "2"], dtype=object)})
+    assert memo.content_key("f", (numbers,), {}) != memo.content_key("f", (texts,), {})
+    assert memo.content_key("f", (numbers,), {}) == memo.content_key("f", (numbers.copy(),), {})
+
+
 def test_keys_tell_types_and_positions_apart():
     key = memo.content_key
     assert key("f", (1,), {}) != key("f", (1.0,), {}) != key("f", (True,), {})
