@@ -259,9 +259,13 @@ class _RecordingProxy:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def hosts(self) -> list[str]:
-        """The host of every request so far ('CONNECT host:443 ...' or 'GET http://host/...')."""
+        """The host of every request so far ('CONNECT host:443 ...' or 'GET http://host/...'). A connection that
+        sent no request line (Chromium opens spare connections to its proxy ahead of need and closes some unused)
+        asked for no host and is not counted."""
         out = []
         for line in self.requests:
+            if not line:
+                continue
             parts = line.split()
             target = parts[1] if len(parts) > 1 else ""
             out.append(target.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].lower())
