@@ -3,7 +3,7 @@
     python -m bench.loadtest --sessions 20 --seconds 30 [--db PATH] [--url URL] [--load SOURCE ...] [--json FILE]
     (also `python -m bench loadtest ...`)
 
-Starts `streamlit run app.py` on a free port with CRIME_MONITOR_DB=PATH and an empty model cache (or uses --url).
+Starts `streamlit run app.py` on a free port with CRIME_MONITOR_DB=PATH, a new process (or uses --url).
 Each session is a lightweight client speaking Streamlit's own websocket protocol (bench/streamlit_client.py),
 not a browser: 20 Chromium renderers on a 2-core machine would measure the renderers, not the server. A
 session asks for the views in turn, each with filters in its query string, back to back, until the time is up;
@@ -36,7 +36,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,8 +234,7 @@ def run_loadtest(db: Path | None, args: argparse.Namespace) -> dict:
         if args.url:
             base_url = args.url.rstrip("/")
         else:
-            cache = stack.enter_context(tempfile.TemporaryDirectory(prefix="loadtest-model-cache-"))
-            base_url, process = stack.enter_context(streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}))
+            base_url, process = stack.enter_context(streamlit_process(db))
             server_pid = process.pid
         views = choose_pages(discover_pages(base_url, max(args.timeout, WARMUP_TIMEOUT_S)), args.views)
         if not args.no_warmup:

@@ -41,7 +41,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -297,6 +296,19 @@ def view_url(base_url: str, view: View, query: dict | None = None) -> str:
     return f"{base_url}/{view.path}" + (f"?{urlencode(query)}" if query else "")
 
 
+def error_text(exc: Exception) -> str:
+    """A visit's error in one line: the exception's type and the first line of its message."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc) else type(exc).__name__
+
+
+def record(visits: list[Visit], visit: Visit) -> None:
+    """Keep the visit and print its progress line (stderr)."""
+    visits.append(visit)
+    shown = (f"{visit.seconds:.2f} s (script run done at {visit.script_done_s:.2f} s)" if visit.error is None
+             else f"ERROR {visit.error}")
+    print(f"  run {visit.run} {visit.title} [{visit.kind}] {shown}", file=sys.stderr, flush=True)
+
+
 def _visit(context, visits: list[Visit], view: View, kind: str, run: int, url: str, args,
            district: str | None = None) -> None:
     visit = Visit(view.path, view.title, kind, run, url)
@@ -304,20 +316,16 @@ def _visit(context, visits: list[Visit], view: View, kind: str, run: int, url: s
         seconds, script_done = timed_visit(context, url, args.timeout, args.settle, district)
         visit.seconds, visit.script_done_s = round(seconds, 3), round(script_done, 3)
     except Exception as exc:  # every failure of a visit is an error of that visit, never a fast page
-        visit.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc) else type(exc).__name__
-    visits.append(visit)
-    shown = (f"{visit.seconds:.2f} s (script run done at {visit.script_done_s:.2f} s)" if visit.error is None
-             else f"ERROR {visit.error}")
-    print(f"  run {run} {view.title} [{kind}] {shown}", file=sys.stderr, flush=True)
+        visit.error = error_text(exc)
+    record(visits, visit)
 
 
 def measure_view(context, db: Path, port: int, view: View, run: int, district: str | None, force_id: str | None,
                  args) -> list[Visit]:
     """One fresh server (new process, empty caches) for this view and run: first, repeats, slice, repeats."""
     visits: list[Visit] = []
-    with tempfile.TemporaryDirectory(prefix="bench-pages-cache-") as cache, \
-            streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}, port=port,
-                              log_dir=args.workdir / "logs" / f"run{run}-{view.path or 'default'}") as (base_url, _):
+    with streamlit_process(db, port=port,
+                           log_dir=args.workdir / "logs" / f"run{run}-{view.path or 'default'}") as (base_url, _):
         url = view_url(base_url, view)
         _visit(context, visits, view, "first", run, url, args)
         for _ in range(args.repeats):
@@ -341,9 +349,8 @@ def measure_view_in_app(context, db: Path, port: int, view: View, landing: View,
     sidebar link (first), back to `landing` and to the view again (repeat), the district picked in the filter bar
     (slice first), back and to the view again with the district kept (slice repeat)."""
     visits: list[Visit] = []
-    with tempfile.TemporaryDirectory(prefix="bench-pages-cache-") as cache, \
-            streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}, port=port,
-                              log_dir=args.workdir / "logs" / f"run{run}-{view.path or 'default'}") as (base_url, _):
+    with streamlit_process(db, port=port,
+                           log_dir=args.workdir / "logs" / f"run{run}-{view.path or 'default'}") as (base_url, _):
         page = context.new_page()
 
         def step(kind: str, timed, wanted: View = view, slice_: str | None = None) -> None:
@@ -354,12 +361,8 @@ def measure_view_in_app(context, db: Path, port: int, view: View, landing: View,
                 visit.seconds, visit.script_done_s = round(seconds, 3), round(script_done, 3)
                 visit.url = base_url + state["path"] + state["search"]
             except Exception as exc:  # every failure is an error of that visit, never a fast page
-                visit.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc) else \
-                    type(exc).__name__
-            visits.append(visit)
-            shown = (f"{visit.seconds:.2f} s (script run done at {visit.script_done_s:.2f} s)" if visit.error is None
-                     else f"ERROR {visit.error}")
-            print(f"  run {run} {view.title} [{kind}] {shown}", file=sys.stderr, flush=True)
+                visit.error = error_text(exc)
+            record(visits, visit)
 
         def open_landing() -> tuple[float, float, dict]:
             page.goto(view_url(base_url, landing), wait_until="commit", timeout=NAVIGATION_TIMEOUT_S * 1000)
@@ -401,7 +404,7 @@ def setup_is_current() -> bool:
 
 
 def measure_run_sh(context, db: Path, port: int, args) -> Visit:
-    """`bash scripts/run.sh` (PORT=port, the given warehouse, an empty model cache) from its start until the
+    """`bash scripts/run.sh` (PORT=port, the given warehouse, a new server process) from its start until the
     first Overview is rendered in the browser (the browser is already running; health is polled every 0.1 s)."""
     visit = Visit("", "scripts/run.sh to the first Overview", "run.sh", 1, f"http://127.0.0.1:{port}/")
     if not setup_is_current():
@@ -410,9 +413,8 @@ def measure_run_sh(context, db: Path, port: int, args) -> Visit:
         return visit
     log_dir = args.workdir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-runsh-cache-") as cache, \
-            open(log_dir / "run-sh.log", "w") as log:
-        env = {**os.environ, "PORT": str(port), "CRIME_MONITOR_DB": str(db), "CRIME_MONITOR_CACHE": cache}
+    with open(log_dir / "run-sh.log", "w") as log:
+        env = {**os.environ, "PORT": str(port), "CRIME_MONITOR_DB": str(db)}
         started = time.time()
         process = subprocess.Popen(["bash", "scripts/run.sh", *STREAMLIT_FLAGS], cwd=PROJECT_ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -424,7 +426,7 @@ def measure_run_sh(context, db: Path, port: int, args) -> Visit:
             state = wait_rendered(page, args.timeout, args.settle)
             visit.seconds = round((state["origin"] + state["since"]) / 1000 - started, 3)
         except Exception as exc:
-            visit.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            visit.error = error_text(exc)
         finally:
             if page is not None:
                 page.close()
@@ -555,9 +557,7 @@ def run_pages(args: argparse.Namespace, db: Path) -> tuple[list[Visit], Visit | 
         try:
             context = browser.new_context(viewport=VIEWPORT)
             context.add_init_script(RENDER_PROBE_JS)
-            with tempfile.TemporaryDirectory(prefix="bench-pages-cache-") as cache, \
-                    streamlit_process(db, extra_env={"CRIME_MONITOR_CACHE": cache}, log_dir=args.workdir / "logs",
-                                      port=port) as (base_url, _process):
+            with streamlit_process(db, log_dir=args.workdir / "logs", port=port) as (base_url, _process):
                 all_views = discover_views(context, base_url)
             views = choose_views(all_views, args.views)
             print(f"views: {len(views)} ({', '.join(v.title for v in views)}); slices: "

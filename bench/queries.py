@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -115,22 +114,17 @@ def _period_change(by: str, force_id: str | None):
 
 @contextlib.contextmanager
 def _model_cache(enabled: bool):
-    """With enabled=False every call fits its models afresh (no memory or disk cache): the first-visit cost."""
+    """With enabled=False every call fits its models afresh (the process's fit memory emptied before and after):
+    the first-visit cost."""
     from metrics import expected
 
-    before = os.environ.get("CRIME_MONITOR_CACHE")
     if not enabled:
-        os.environ["CRIME_MONITOR_CACHE"] = "off"
         expected._memory_cache.clear()
     try:
         yield
     finally:
         if not enabled:
             expected._memory_cache.clear()
-            if before is None:
-                os.environ.pop("CRIME_MONITOR_CACHE", None)
-            else:
-                os.environ["CRIME_MONITOR_CACHE"] = before
 
 
 def _expected_with(cached: bool):
