@@ -138,3 +138,42 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"test was skipped, which this project treats as a failure: {reason}"
+
+
+TAB_KEY = "tab"  # ui.render.TAB_KEY, the URL parameter and widget key of a view's tabs
+SNAPSHOT = ("title", "header", "subheader", "metric", "markdown", "caption", "code", "info", "warning", "error",
+            "success", "table", "dataframe", "exception", "tabs", "selectbox")
+
+
+class EveryTab:
+    """What a page shows in every one of its tabs: the first run's elements (the lead sections, the open tab,
+    any sections after the tabs), then each other tab's own elements with that tab open, in tab order — as a
+    reader who opens every tab sees the view."""
+
+    def __init__(self, snapshots: list[dict[str, list]]):
+        self.snapshots = snapshots
+
+    def __getattr__(self, name: str) -> list:
+        if name not in SNAPSHOT:
+            raise AttributeError(name)
+        return [element for snapshot in self.snapshots for element in snapshot[name]]
+
+
+def every_tab(at):
+    """Run an AppTest that has already run once again with each of its other tabs open (lazy tabs run only
+    the open one). A page without tabs: the AppTest itself."""
+    if not at.tabs:
+        return at
+
+    def snapshot(node) -> dict[str, list]:
+        return {name: list(getattr(node, name)) for name in SNAPSHOT}
+
+    runs = [snapshot(at)]
+    labels = [tab.label for tab in at.tabs]
+    for index, label in enumerate(labels[1:], start=1):
+        at.session_state[TAB_KEY] = label
+        at.run()
+        assert not at.exception, (label, [e.message for e in at.exception])
+        assert [tab.label for tab in at.tabs] == labels, label
+        runs.append(snapshot(at.tabs[index]))
+    return EveryTab(runs)

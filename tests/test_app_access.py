@@ -152,7 +152,7 @@ def test_a_failing_page_shows_an_error_id_which_the_audit_log_records(small_db, 
 @pytest.mark.parametrize("role", ["panel", "officer"])
 def test_lsoa_counts_of_violence_are_the_quarters_bands_for_every_role(small_db, audit_log, monkeypatch, role,
                                                                       reference_data):
-    params = {**QUARTER, "crime_type": VSO}
+    params = {**QUARTER, "crime_type": VSO, "tab": "Hotspots"}  # the map and the top LSOAs
     at = run_app(small_db, "local_policing", role, monkeypatch, params)
     assert not at.exception and not at.error
     truth = raw_vso_counts(reference_data)
@@ -173,7 +173,7 @@ def test_lsoa_counts_of_violence_are_the_quarters_bands_for_every_role(small_db,
 
 
 def test_a_part_quarter_says_which_quarter_it_would_show(small_db, audit_log, monkeypatch):
-    at = run_app(small_db, "local_policing", "panel", monkeypatch, {"crime_type": VSO})
+    at = run_app(small_db, "local_policing", "panel", monkeypatch, {"crime_type": VSO, "tab": "Hotspots"})
     assert not at.exception
     assert "published by calendar quarter only" in page_text(at)
     assert not [t for t in tables(at) if "LSOA code" in t.columns]

@@ -15,13 +15,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT_ROOT, app_reads
+from tests.conftest import PROJECT_ROOT, app_reads, every_tab
 
 PAGES = ("asb", "domestic_abuse", "serious_violence", "gangs", "children", "roads", "fraud", "weekly")
 BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "null"}
 
 
-def _run(db: Path, page: str, params: dict[str, str] | None = None):
+def _run(db: Path, page: str, params: dict[str, str] | None = None, *, tabs: bool = False):
+    """The page's AppTest after one run; with tabs=True, what it shows in every tab (conftest.every_tab)."""
     from streamlit.testing.v1 import AppTest
 
     with app_reads(db):
@@ -30,8 +31,8 @@ def _run(db: Path, page: str, params: dict[str, str] | None = None):
             at.query_params[key] = value
         at.switch_page(str(PROJECT_ROOT / "pages" / f"{page}.py"))
         at.run()
-    assert not at.exception, (page, [e.message for e in at.exception])
-    return at
+        assert not at.exception, (page, [e.message for e in at.exception])
+        return every_tab(at) if tabs else at
 
 
 def _plain(markdown: str) -> str:
@@ -71,12 +72,12 @@ def _shown_cells(at) -> list[str]:
 
 @pytest.fixture(scope="module")
 def essex_runs(essex_db):
-    return {page: _run(essex_db, page) for page in PAGES}
+    return {page: _run(essex_db, page, tabs=True) for page in PAGES}
 
 
 @pytest.fixture(scope="module")
 def demo_runs(demo_db):
-    return {page: _run(demo_db, page) for page in PAGES}
+    return {page: _run(demo_db, page, tabs=True) for page in PAGES}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -300,7 +301,7 @@ def test_weekly_rows_in_priority_order_flags_and_the_missing_asb(demo_runs):
 
 def test_local_policing_shows_its_force_measures_on_demo(demo_db):
     """999/101 answer times and officer numbers belong to priority 1 (metrics/measure_priorities.toml)."""
-    at = _run(demo_db, "local_policing")
+    at = _run(demo_db, "local_policing", {"tab": "Force measures"})
     table = _table_with(at, "Meets target").set_index("Measure")
     (officers, unit), = _sql(
         demo_db,
@@ -310,3 +311,25 @@ def test_local_policing_shows_its_force_measures_on_demo(demo_db):
     assert "Police officers" in table.index
     assert table.loc["Police officers", "Value"].replace(",", "") == f"{officers:.1f} {unit}"
     assert "999 calls answered within 10 seconds" in table.index
+
+
+def test_later_tabs_run_only_when_opened_and_a_link_opens_one(demo_db):
+    """A view's later sections sit in tabs; only the open one runs (the first by default, or the link's)."""
+    at = _run(demo_db, "local_policing")
+    assert [t.label for t in at.tabs] == ["Districts", "Force rank", "Hotspots", "Outcomes", "Force measures"]
+    titles = [_plain(s.value) for s in at.subheader]
+    assert titles[0] == "All crime (excluding ASB): trend"
+    assert "Rates by district, Jan 2021–Dec 2021" in titles  # the first tab, open
+    assert "Force measures" not in titles and not any(t.startswith("Outcomes of crimes") for t in titles)
+    assert not [frame for frame in [t.value for t in at.table] if "Meets target" in frame.columns]
+    linked = _run(demo_db, "local_policing", {"tab": "Outcomes"})
+    linked_titles = [_plain(s.value) for s in linked.subheader]
+    assert linked_titles == ["All crime (excluding ASB): trend", "Outcomes of crimes recorded in Jan 2021–Dec 2021"]
+
+
+def test_a_view_with_nothing_loaded_for_its_tabs_draws_no_tab_bar_on_essex(essex_runs):
+    """Essex has no roads data: the roads view's tabs do not apply, and its one remaining part (the force
+    measures) is drawn in place, not as a lone tab."""
+    at = essex_runs["roads"]
+    assert list(at.tabs) == []
+    assert "No force measures loaded for this priority" in _texts(at)

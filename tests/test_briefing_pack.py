@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 import views
 from etl.warehouse import connect_read_only, load_fingerprint
 from metrics.filters import Filters
-from tests.conftest import PROJECT_ROOT, run_cli
+from tests.conftest import PROJECT_ROOT, every_tab, run_cli
 
 PACK_TITLE = "Police, Fire and Crime Panel briefing"
 POST = (date(2021, 1, 1), date(2021, 12, 1))
@@ -189,7 +189,7 @@ def test_pack_and_views_show_the_same_sections(demo_db, monkeypatch):
         at.switch_page(view.page)
         at.run()
         assert not at.exception, view.id
-        on_screen = [re.sub(r"\\(.)", r"\1", s.value) for s in at.subheader]  # as it reads (escapes removed)
+        on_screen = [re.sub(r"\\(.)", r"\1", s.value) for s in every_tab(at).subheader]  # escapes removed
         in_pack = content.sections[view.id]
         assert [title for title, _ in in_pack] == on_screen, view.id
         slides = [s.section for s in content.slides if s.view_id == view.id]

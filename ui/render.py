@@ -1,5 +1,8 @@
 """Draw a view definition on screen: its heading, then each section's title, choices, key figures, charts,
-tables, text and "not loaded" hints, in order, each as soon as it is built.
+tables, text and "not loaded" hints, in order, each as soon as it is built. A view's later sections sit in tabs
+(`views.model.in_tab`): only the open tab's sections run and reach the browser (`st.tabs(on_change="rerun")`), and
+the open tab is kept in the URL (`?tab=Hotspots`), so a first visit draws the lead section and one tab, not the
+whole view.
 
 What reaches the browser depends on the session's role (docs/SECURITY.md): for a role with disclosure control on
 screen (the Panel) every table and chart passes through `briefing.disclosure` first (`for_screen`), so the values,
@@ -19,7 +22,19 @@ from ui import store
 from ui.downloads import chart_downloads, table_downloads
 from ui.shell import AppState, app_state
 from ui.widgets import chooser, progress_bar
-from views.model import Chart, Figures, LoadHint, Section, Table, Text, View, ViewContext, as_sections
+from views.model import (
+    Chart,
+    Figures,
+    LoadHint,
+    Section,
+    Table,
+    Text,
+    View,
+    ViewContext,
+    applies,
+    as_sections,
+    screen_layout,
+)
 from views.text import md_literal
 
 TONES = {"info": st.info, "warning": st.warning, "success": st.success, "error": st.error}
@@ -41,17 +56,43 @@ def view_context(state: AppState) -> ViewContext:
     )
 
 
+TAB_KEY = "tab"  # the URL parameter holding a view's open tab (its label)
+
+
 def render(view: View) -> None:
-    """Draw `view` for the filters the shell decided this run."""
+    """Draw `view` for the filters the shell decided this run: its lead sections, then its tabs (only the open
+    tab's sections run and reach the browser; the open tab is kept in the URL), then any sections after them."""
     state = app_state()
     ctx = view_context(state)
     heading(view, state, ctx)
-    for make in view.sections:
-        with st.container():
-            title_slot = st.empty()
-            sections = as_sections(make(replace(ctx, progress=progress_bar())))
-            for index, section in enumerate(sections):
-                draw_section(section, title_slot if index == 0 else None, state)
+    layout = screen_layout(view.sections)
+    for make in layout.lead:
+        draw_made(make, ctx, state)
+    tabs = [(label, makes) for label, makes in layout.tabs if any(applies(make, ctx) for make in makes)]
+    if view.uses_comparison and ctx.comparison is None:
+        tabs = []  # nothing loaded for the comparison: the lead section says what to load
+    if len(tabs) == 1:  # one tab alone is no choice: drawn in place
+        tabs, layout = [], replace(layout, tail=(*tabs[0][1], *layout.tail))
+    if tabs:
+        containers = st.tabs([label for label, _ in tabs], key=TAB_KEY, on_change="rerun", bind="query-params")
+        for (label, makes), container in zip(tabs, containers):
+            if container.open:
+                with container:
+                    if not sum(draw_made(make, ctx, state) for make in makes):
+                        st.info(f"Nothing to show under {label} for {md_literal(ctx.area_label, None)} with these "
+                                "filters.", icon=ICONS["info"])
+    for make in layout.tail:
+        draw_made(make, ctx, state)
+
+
+def draw_made(make: Any, ctx: ViewContext, state: AppState) -> int:
+    """Run one section function and draw what it gives (as soon as it is built); the number of sections drawn."""
+    with st.container():
+        title_slot = st.empty()
+        sections = as_sections(make(replace(ctx, progress=progress_bar())))
+        for index, section in enumerate(sections):
+            draw_section(section, title_slot if index == 0 else None, state)
+    return len(sections)
 
 
 def for_screen(block: Any, capabilities: Any) -> Any:

@@ -14,7 +14,7 @@ from views.blocks import (
     priority_view,
     top_lsoas_section,
 )
-from views.model import Section, Text, ViewContext, only_when
+from views.model import Section, Text, ViewContext, in_tab, only_when
 from views.text import md_literal
 
 INTRO = ("Anti-social behaviour incidents reported to the police (data.police.uk): whether they rose or fell, the "
@@ -71,5 +71,7 @@ def hotspots(ctx: ViewContext) -> Section | None:
 
 
 VIEW = priority_view("asb", ":material/campaign:", INTRO, (
-    headline, *only_when(_loaded, covid_rise, district_rates, district_change, hotspots),
+    headline, *only_when(_loaded, covid_rise),
+    *in_tab("Districts", *only_when(_loaded, district_rates, district_change)),
+    *in_tab("Hotspots", *only_when(_loaded, hotspots)),
 ))

@@ -25,7 +25,20 @@ from briefing.disclosure import (
 )
 from metrics.filters import Filters, add_months, month_start
 from metrics.registry import Measure
-from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, SectionFunction, Table, Text, View, ViewContext
+from views.model import (
+    Chart,
+    Column,
+    Figures,
+    Kpi,
+    LoadHint,
+    Section,
+    SectionFunction,
+    Table,
+    Text,
+    View,
+    ViewContext,
+    in_tab,
+)
 
 CENSUS_SOURCE = "2011 Census"
 
@@ -38,7 +51,8 @@ def priority_view(priority_id: str, icon: str, intro: str, sections: tuple[Secti
     number = f"{prio.number} · " if prio.number else ""
     return View(id=priority_id.replace("-", "_"), title=number + (prio.short_title or prio.title),
                 heading=number + prio.title, icon=icon, group="Plan priorities" if prio.number else "More views",
-                intro=intro, sections=(*sections, *((force_measures_for(priority_id),) if prio.number else ())),
+                intro=intro, sections=(*sections, *(in_tab("Force measures", force_measures_for(priority_id)) if prio.number
+                                                     else ())),
                 priority_id=priority_id, **options)
 
 
@@ -269,11 +283,16 @@ def category_change_section(ctx: ViewContext, family_filters: Filters, what: str
                           source, key, filters=family_filters, section_title=f"Change by category, {periods_text}")
 
 
+def proxy_applies(ctx: ViewContext) -> bool:
+    """Whether a view shows its public proxy's change by district: street-level crime is loaded for the force
+    and its own extract is not."""
+    return (ctx.comparison is not None and ctx.read(series.data_range, "incidents", ctx.force_filters)[1] is None
+            and ctx.read(series.data_range, "crimes", ctx.force_filters)[1] is not None)
+
+
 def proxy_districts_section(ctx: ViewContext, proxy: Measure, key: str) -> Section | None:
     """When the force extract is not loaded: the public proxy's change by district."""
-    if ctx.comparison is None or ctx.read(series.data_range, "incidents", ctx.force_filters)[1] is not None:
-        return None
-    if ctx.read(series.data_range, "crimes", ctx.force_filters)[1] is None:
+    if not proxy_applies(ctx):
         return None
     return district_change_section(ctx, registry.measure_filters(proxy, ctx.area_filters), proxy_label(proxy),
                                    "crimes", key, source=proxy.source)
@@ -284,6 +303,7 @@ def proxy_districts_for(proxy: Measure, key: str):
     def proxy_districts(ctx: ViewContext) -> Section | None:
         return proxy_districts_section(ctx, proxy, key)
 
+    proxy_districts.condition = proxy_applies
     return proxy_districts
 
 

@@ -10,7 +10,7 @@ from charts import formatting as fmt
 from metrics import incidents, periods, plan, registry, series
 from metrics.filters import Filters
 from views.blocks import load_hint, measure_headline, outcome_breakdown, priority_view, proxy_districts_for, proxy_label
-from views.model import Chart, Figures, Kpi, Section, Text, ViewContext
+from views.model import Chart, Figures, Kpi, Section, Text, ViewContext, in_tab
 
 INTRO = ("Crimes against children and hate crimes, flagged in the force's own records: whether they rose or fell, "
          "and what they are. Public data carry neither flag, so without the force extract only labelled proxies "
@@ -68,5 +68,7 @@ def hate_crimes(ctx: ViewContext) -> list[Section] | Section | None:
 
 
 VIEW = priority_view("children", ":material/child_care:", INTRO, (
-    child_victims, hate_crimes, proxy_districts_for(PROXY, "children_proxy_change"),
+    child_victims,
+    *in_tab("Hate crimes", hate_crimes),
+    *in_tab("Districts", proxy_districts_for(PROXY, "children_proxy_change")),
 ))

@@ -9,7 +9,7 @@ import charts
 from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry
 from views.blocks import expected_caption
-from views.model import Chart, Choice, Column, Section, Table, Text, View, ViewContext
+from views.model import Chart, Choice, Column, Section, Table, Text, View, ViewContext, in_tab, only_when
 from views.text import md_literal
 
 WINDOW_CHOICE = Choice("window", "Period summarised", tuple(periods.COVID_WINDOWS), "year", labels=periods.COVID_WINDOWS)
@@ -127,5 +127,6 @@ VIEW = View(
     intro=("Observed counts against **expected** counts from a seasonal model fitted on the months up to February 2020 "
            "(as Langton, Dixon & Farrell 2021 did with data.police.uk data), with its 95% prediction interval. Grey bands "
            "are the national lockdowns."),
-    sections=(summary, detail, covid_calendar),
+    sections=(summary, *in_tab("One series", *only_when(_has_covid_months, detail)),
+              *in_tab("COVID-19 calendar", covid_calendar)),
 )

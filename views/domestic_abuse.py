@@ -13,7 +13,7 @@ from metrics import calendar, incidents, periods, plan, registry, series
 from metrics.filters import Filters
 from metrics.weekly import latest_complete_week
 from views.blocks import load_hint, measure_headline, outcome_breakdown, priority_view, proxy_districts_for, proxy_label
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
+from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, in_tab, only_when
 
 INTRO = ("Domestic-abuse crimes flagged in the force's own records: whether they rose or fell, repeat victims and "
          "outcomes. Public data carry no domestic-abuse flag, so without the force extract only a labelled proxy can "
@@ -120,6 +120,10 @@ def crime_types(ctx: ViewContext) -> Section:
 
 
 VIEW = priority_view("domestic-abuse", ":material/home:", INTRO, (
-    headline, *only_when(_extract_loaded, repeat_victims, weekly, outcomes, crime_types),
-    proxy_districts_for(PROXY, "da_proxy_change"),
+    headline,
+    *in_tab("Repeat victims", *only_when(_extract_loaded, repeat_victims)),
+    *in_tab("Week by week", *only_when(_extract_loaded, weekly)),
+    *in_tab("Outcomes", *only_when(_extract_loaded, outcomes)),
+    *in_tab("Crime types", *only_when(_extract_loaded, crime_types)),
+    *in_tab("Districts", proxy_districts_for(PROXY, "da_proxy_change")),
 ))

@@ -8,7 +8,7 @@ import charts
 from charts import formatting as fmt
 from metrics import calendar, fraud, periods, plan, registry, series
 from views.blocks import measure_change_figures, measure_trend, priority_view
-from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, ViewContext, only_when
+from views.model import Chart, Column, Figures, Kpi, LoadHint, Section, Table, Text, ViewContext, in_tab, only_when
 
 INTRO = ("Fraud reported to Action Fraud by people living in the force area (not crimes recorded by the force): "
          "whether reports rose or fell, the losses reported, which types of fraud, and how reports changed when "
@@ -112,5 +112,8 @@ def covid_rise(ctx: ViewContext) -> Section:
 
 
 VIEW = priority_view("fraud", ":material/credit_card:", INTRO, (
-    reports, *only_when(_loaded, losses, by_type, covid_rise),
+    reports,
+    *in_tab("Losses", *only_when(_loaded, losses)),
+    *in_tab("By type", *only_when(_loaded, by_type)),
+    *in_tab("COVID-19 rise", *only_when(_loaded, covid_rise)),
 ))

@@ -17,7 +17,7 @@ from views.blocks import (
     priority_view,
     top_lsoas_section,
 )
-from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
+from views.model import Chart, Column, Figures, Kpi, Section, Table, Text, ViewContext, in_tab, only_when
 
 INTRO = ("Drug offences and possession of weapons — mostly found by proactive policing, so a rise can mean more "
          "enforcement — and the stop and search that finds many of them.")
@@ -117,6 +117,10 @@ def hotspots(ctx: ViewContext) -> Section:
 
 
 VIEW = priority_view("gangs", ":material/groups:", INTRO, (
-    drugs, *only_when(_loaded, weapons, category_change, district_change, hotspots),
-    searches, *only_when(_searches_loaded, search_objects, search_outcomes),
+    drugs,
+    *in_tab("Weapons", *only_when(_loaded, weapons)),
+    *in_tab("By category", *only_when(_loaded, category_change)),
+    *in_tab("Districts", *only_when(_loaded, district_change)),
+    *in_tab("Hotspots", *only_when(_loaded, hotspots)),
+    *in_tab("Stop and search", searches, *only_when(_searches_loaded, search_objects, search_outcomes)),
 ))

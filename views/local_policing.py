@@ -23,7 +23,7 @@ from views.blocks import (
     priority_view,
     top_lsoas_section,
 )
-from views.model import Chart, Choice, Column, Section, Table, Text, ViewContext
+from views.model import Chart, Choice, Column, Section, Table, Text, ViewContext, in_tab
 from views.text import md_literal
 
 INTRO = ("All recorded crime (or the crime types chosen in the sidebar) and anti-social behaviour across the "
@@ -169,5 +169,9 @@ def outcomes_section(ctx: ViewContext) -> Section | None:
 
 
 VIEW = priority_view("local-policing", ":material/local_police:", INTRO, (
-    headline, districts, force_rank, hotspot_map, top_lsoas, outcomes_section,
+    headline,
+    *in_tab("Districts", districts),
+    *in_tab("Force rank", force_rank),
+    *in_tab("Hotspots", hotspot_map, top_lsoas),
+    *in_tab("Outcomes", outcomes_section),
 ), uses_crime_types=True)

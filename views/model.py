@@ -268,15 +268,64 @@ class View:
 
 def only_when(condition: Callable[[ViewContext], bool], *sections: SectionFunction) -> tuple[SectionFunction, ...]:
     """Section functions that run only when `condition(ctx)` holds (typically: the data they show are loaded),
-    so each can assume its data are there."""
+    so each can assume its data are there. The condition is kept as the function's `condition` (see `applies`)."""
     def guarded(make: SectionFunction) -> SectionFunction:
+        inner = getattr(make, "condition", None)
+
         @functools.wraps(make)
         def section(ctx: ViewContext) -> Section | Sequence[Section] | None:
             return make(ctx) if condition(ctx) else None
 
+        section.condition = condition if inner is None else (lambda ctx: bool(inner(ctx)) and bool(condition(ctx)))
         return section
 
     return tuple(guarded(make) for make in sections)
+
+
+def in_tab(label: str, *sections: SectionFunction) -> tuple[SectionFunction, ...]:
+    """Section functions shown on screen under the tab `label` of their view: only the open tab's sections run
+    and reach the browser, so a view's later parts cost nothing until someone opens them. The briefing pack
+    and `View.build` see them as any other section."""
+    def tabbed(make: SectionFunction) -> SectionFunction:
+        @functools.wraps(make)  # keeps an only_when condition
+        def section(ctx: ViewContext) -> Section | Sequence[Section] | None:
+            return make(ctx)
+
+        section.tab = label
+        return section
+
+    return tuple(tabbed(make) for make in sections)
+
+
+def applies(make: SectionFunction, ctx: ViewContext) -> bool:
+    """Whether a section function's only_when condition holds (True when it has none): cheap, no section
+    built."""
+    condition = getattr(make, "condition", None)
+    return condition is None or bool(condition(ctx))
+
+
+@dataclass(frozen=True)
+class ScreenLayout:
+    """How a view's sections sit on screen: `lead` (drawn first, always), then `tabs` [(label, section
+    functions)] in order of first appearance, then `tail` (untabbed sections after the first tabbed one)."""
+
+    lead: tuple[SectionFunction, ...]
+    tabs: tuple[tuple[str, tuple[SectionFunction, ...]], ...]
+    tail: tuple[SectionFunction, ...]
+
+
+def screen_layout(sections: Sequence[SectionFunction]) -> ScreenLayout:
+    """Split a view's section functions by their `in_tab` labels (see ScreenLayout)."""
+    lead: list[SectionFunction] = []
+    tail: list[SectionFunction] = []
+    tabs: dict[str, list[SectionFunction]] = {}
+    for make in sections:
+        label = getattr(make, "tab", None)
+        if label is not None:
+            tabs.setdefault(label, []).append(make)
+        else:
+            (tail if tabs else lead).append(make)
+    return ScreenLayout(tuple(lead), tuple((label, tuple(makes)) for label, makes in tabs.items()), tuple(tail))
 
 
 def as_sections(result: Section | Sequence[Section] | None) -> list[Section]:
@@ -336,5 +385,6 @@ def memo_reader(con: Any) -> Reader:
 
 __all__ = [
     "Block", "Chart", "Choice", "Column", "ExportNotes", "Figures", "Kpi", "LoadHint", "Reader", "Section", "Table",
-    "Text", "View", "ViewContext", "as_sections", "cell_text", "display_frame", "md_literal", "memo_reader", "only_when",
+    "ScreenLayout", "Text", "View", "ViewContext", "applies", "as_sections", "cell_text", "display_frame", "in_tab",
+    "md_literal", "memo_reader", "only_when", "screen_layout",
 ]

@@ -10,7 +10,7 @@ import charts
 from charts import formatting as fmt
 from metrics import inventory, plan, registry
 from views.blocks import load_hint
-from views.model import Chart, Column, Section, Table, Text, View, ViewContext
+from views.model import Chart, Column, Section, Table, Text, View, ViewContext, in_tab
 from views.text import md_literal
 
 FLAG_TEXT = {"above": "▲ above expected", "below": "▼ below expected", "within": "within expected"}
@@ -174,5 +174,6 @@ VIEW = View(
            "baseline; a change is marked significant only when its Benjamini–Hochberg q-value is below 0.05 across "
            "every measure tested here. **Expected** says whether the latest month is inside the range a seasonal "
            "model fitted on the months before the current period predicts."),
-    sections=(scorecard, change_by_measure, not_loaded, freshness),
+    sections=(scorecard, *in_tab("Change by measure", change_by_measure), not_loaded,
+              *in_tab("Data as at", freshness)),
 )

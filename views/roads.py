@@ -10,7 +10,7 @@ import charts
 from charts import formatting as fmt
 from metrics import calendar, periods, plan, registry, roads, series
 from views.blocks import CHANGE_FORMATS, load_hint, priority_view
-from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, ViewContext, only_when
+from views.model import Chart, Choice, Column, Figures, Kpi, Section, Table, Text, ViewContext, in_tab, only_when
 
 KSI = registry.measure("ksi_casualties")
 INTERVALS_NOTE = ("Rates per day; 95% intervals exact Poisson for collisions, quasi-Poisson for casualties; "
@@ -160,5 +160,10 @@ def when(ctx: ViewContext) -> Section:
 
 
 VIEW = priority_view("roads", ":material/directions_car:", INTRO, (
-    twelve_months, *only_when(_loaded, ksi_trend, collision_trend, road_users, speed_limits, when),
+    twelve_months,
+    *in_tab("Killed or seriously injured", *only_when(_loaded, ksi_trend)),
+    *in_tab("Collisions", *only_when(_loaded, collision_trend)),
+    *in_tab("Who", *only_when(_loaded, road_users)),
+    *in_tab("Speed limits", *only_when(_loaded, speed_limits)),
+    *in_tab("When", *only_when(_loaded, when)),
 ), uses_comparison=False)

@@ -15,7 +15,7 @@ from views.blocks import (
     priority_view,
     top_lsoas_section,
 )
-from views.model import Choice, Section, ViewContext, only_when
+from views.model import Choice, Section, ViewContext, in_tab, only_when
 
 INTRO = ("What police.uk can count of serious violence: **violence and sexual offences (including common assault), "
          "robbery and possession of weapons**. Whether it rose or fell, the trend against the expected seasonal "
@@ -62,5 +62,8 @@ def hotspots(ctx: ViewContext) -> Section:
 
 
 VIEW = priority_view("serious-violence", ":material/warning:", INTRO, (
-    headline, *only_when(_loaded, by_category, category_change, district_change, hotspots),
+    headline,
+    *in_tab("By category", *only_when(_loaded, by_category, category_change)),
+    *in_tab("Districts", *only_when(_loaded, district_change)),
+    *in_tab("Hotspots", *only_when(_loaded, hotspots)),
 ))

@@ -169,7 +169,7 @@ def test_phone_overview_chart_keeps_its_size_and_scorecard_reads_as_cards(demo_a
     context = browser.new_context(viewport={"width": 390, "height": 844})
     try:
         phone = context.new_page()
-        phone.goto(demo_app)
+        phone.goto(f"{demo_app}/?tab=Change+by+measure")  # the forest plot's tab, opened by the link
         wait_for_app(phone)
         plot = phone.evaluate("""() => {
             const area = document.querySelector('.js-plotly-plot .nsewdrag');
@@ -207,3 +207,20 @@ def test_table_downloads_as_csv(essex_app, page, essex_db):
     finally:
         con.close()
     assert len(street) == 1 and int(float(street[0]["Rows loaded"].replace(",", ""))) == loaded
+
+
+def test_a_tab_opens_on_click_and_its_label_goes_to_the_url(demo_app, page):
+    """Only the open tab is drawn; clicking another runs and draws it, and the link then opens it."""
+    page.goto(f"{demo_app}/local_policing")
+    wait_for_app(page)
+    main = page.get_by_test_id("stMain")
+    assert main.get_by_text("Rates by district, Jan 2021–Dec 2021").count() == 1
+    assert main.get_by_text("Outcomes of crimes recorded in Jan 2021–Dec 2021").count() == 0
+    main.get_by_role("tab", name="Outcomes").click()
+    main.get_by_text("Outcomes of crimes recorded in Jan 2021–Dec 2021").wait_for()
+    wait_for_app(page)
+    assert "tab=Outcomes" in page.url
+    assert main.get_by_text("Rates by district, Jan 2021–Dec 2021").count() == 0
+    page.reload()
+    wait_for_app(page)
+    main.get_by_text("Outcomes of crimes recorded in Jan 2021–Dec 2021").wait_for()
