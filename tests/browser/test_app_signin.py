@@ -31,6 +31,7 @@ NAVIGATION = {"ann": [*AGGREGATE, "Weekly figures", "Data", "Audit log"],
               "pam": AGGREGATE}
 QUARTER = urlencode([("crime_type", VSO), ("compare", "Custom periods"), ("pre", "Oct 2018"), ("pre", "Oct 2018"),
                      ("post", "Oct 2018"), ("post", "Dec 2018")])
+HOTSPOTS = QUARTER + "&tab=Hotspots"  # the local policing view's tab with the LSOA map and table
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_the_panel_sees_only_published_lsoa_values(app, browser, reference_data)
     url, _ = app
     truth = raw_vso_counts(reference_data)
     with _signed_in(browser, url, "pam") as page:
-        _open(page, f"{url}/local_policing?{QUARTER}")
+        _open(page, f"{url}/local_policing?{HOTSPOTS}")
         table = page.locator('[data-testid="stTable"]').filter(has_text="LSOA code")
         rows = [[c.strip() for c in r] for r in table.locator("tbody tr").evaluate_all(
             "rows => rows.map(r => Array.from(r.querySelectorAll('th, td')).map(c => c.innerText))")]
@@ -154,7 +155,7 @@ def test_the_analyst_sees_rejected_rows_and_the_audit_trail(app, browser):
         names = [b.get_attribute("aria-label") or b.get_attribute("title") or b.inner_text()
                  for b in toolbar.locator("button").all()]
         assert names and not [n for n in names if "download" in (n or "").lower()], names
-        _open(page, f"{url}/local_policing?{QUARTER}")
+        _open(page, f"{url}/local_policing?{HOTSPOTS}")
         with page.expect_download(timeout=120_000) as download:
             page.locator(".st-key-download_lp_top_lsoas-table_csv button").click()
         assert download.value.suggested_filename == "lp_top_lsoas-table.csv"
