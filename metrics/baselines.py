@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from metrics.expected import MODEL_VERSION, Baseline, FitWindow, expected_from_series
+from metrics.expected import MODEL_VERSION, Baseline, FitWindow, SeriesRequest, expected_from_many, expected_from_series
 
 AUTO_FULL_FORCES = 3
 META_KEY = "baselines_stamp"
@@ -124,6 +124,14 @@ def expected_for(
     store = _active_collector.get() or BaselineStore(con)
     return expected_from_series(series, fit_until, until=until, fit_from=fit_from, alpha=alpha,
                                 include_disrupted=include_disrupted, store=store)
+
+
+def expected_for_many(con: duckdb.DuckDBPyConnection, requests: list[SeriesRequest], alpha: float = 0.05
+                      ) -> list[pd.DataFrame]:
+    """expected_for for several series (metrics.expected.SeriesRequest each), in order: stored baselines read,
+    the rest fitted together (in parallel in the fit workers)."""
+    store = _active_collector.get() or BaselineStore(con)
+    return expected_from_many(requests, alpha, store)
 
 
 # ---------------------------------------------------------------------------------------------
