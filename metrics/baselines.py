@@ -1,9 +1,9 @@
 """Baselines stored with the data: the expected-vs-observed models of every slice the views offer, fitted
 after a load and kept in the warehouse's `baselines` table, so a page reads them with SQL instead of fitting.
 
-One code path: `expected_for(con, series, fit_until, ...)` is what every view, the scorecard, the COVID-19
-view, the briefing pack and the CLI end in (through metrics.expected.expected_vs_observed and the
-metrics.plan helpers). It builds the fit window, hashes the fit values (metrics.expected.baseline_key: model
+One code path: `expected_for(con, series, fit_until, ...)` (or `expected_for_many` for a page's batch of
+series) is what every view, the scorecard, the COVID-19 view, the briefing pack and the CLI end in (through
+metrics.expected.expected_vs_observed and the metrics.plan helpers). It builds the fit window, hashes the fit values (metrics.expected.baseline_key: model
 version + window + exact values), reads the stored row with that key, and fits on demand when there is
 none (a slice outside the stored set, or data changed since): a stored baseline and a fresh fit of the same
 series give the same frame.

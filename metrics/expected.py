@@ -21,6 +21,14 @@ the same model's joint forecast distribution: the months are log-normal and corr
 shared coefficient error), so the total's mean and variance are exact; the total is matched to a log-normal
 (Fenton–Wilkinson) and cut at the same t quantile as the monthly intervals (`total_interval`).
 
+Where fits run (`obtain_baselines`): a stored baseline (metrics.baselines) or this process's earlier fit
+when there is one; otherwise the fits a call needs (one series, or a page's batch: `expected_from_many`)
+are submitted together to a small pool of spawned worker processes ($CRIME_MONITOR_FIT_WORKERS, default
+min(2, CPU count); 0 = fit in this process), so a server's interpreter lock stays free for its other
+sessions and two fits use two cores. The same code fits there, so the floats are the same. One fit per key
+at a time across threads; a pool that cannot start or breaks (a worker died) falls back to fitting here
+with a logged warning. `warm_fit_pool()` starts the workers in the background; they stop at exit.
+
 Frame: month, observed, expected, lower, upper, in_fit, flag ('above'|'below'|'within'; None in the fit
 window and where a month is not observed), cumulative_difference, cumulative_lower, cumulative_upper (from
 the projection start on). Rows run from the first fitted month (the first month of the series when there is

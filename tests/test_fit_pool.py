@@ -85,7 +85,8 @@ def _london_series() -> list[np.ndarray]:
     totals: dict[tuple[str, str], np.ndarray] = {}
     with open(LONDON, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        months = [f"{y}{m:02d}" for y in range(2015, 2021) for m in range(1, 13) if "201503" <= f"{y}{m:02d}" <= "202002"]
+        months = [f"{y}{m:02d}" for y in range(2015, 2021) for m in range(1, 13)]
+        months = [m for m in months if "201503" <= m <= "202002"]
         for row in reader:
             key = (row["MajorText"], row["BoroughName"])
             if key in wanted:
