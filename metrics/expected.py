@@ -908,20 +908,12 @@ def _attrs(window: FitWindow, baseline: Baseline | None, key: str | None, source
     }
 
 
-def observed_request(
-    con: duckdb.DuckDBPyConnection,
-    family: str = "crimes",
-    filters: Filters | None = None,
-    fit_until: date = date(2020, 2, 1),
-    until: date | None = None,
-    fit_from: date | None = None,
-    value: str = "count",
-    *,
-    dataset: str | None = None,
-    include_disrupted: bool = False,
-) -> SeriesRequest:
+def observed_request(con: duckdb.DuckDBPyConnection, family: str = "crimes", filters: Filters | None = None,
+                     fit_until: date = date(2020, 2, 1), until: date | None = None, fit_from: date | None = None,
+                     value: str = "count", *, dataset: str | None = None,
+                     include_disrupted: bool = False) -> SeriesRequest:
     """The family's monthly total under the filters (built in DuckDB by `metrics.series.monthly_series`) as
-    the request expected_vs_observed answers (an empty series when nothing is loaded)."""
+    the request expected_vs_observed answers, arguments as there (an empty series when nothing is loaded)."""
     from metrics.series import data_range, monthly_series
 
     first, last = data_range(con, family, filters)
