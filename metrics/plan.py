@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -40,6 +41,9 @@ from metrics.registry import (  # noqa: F401  (the registry, re-exported: plan.M
     measures_for,
     priority,
 )
+
+if TYPE_CHECKING:
+    from metrics.expected import SeriesRequest
 
 
 def measure_available(con: duckdb.DuckDBPyConnection, item: Measure, filters: Filters | None = None) -> bool:
@@ -256,7 +260,8 @@ EMPTY_EXPECTED = {"expected_latest": np.nan, "expected_lower": np.nan, "expected
                   "expected_basis": ""}
 
 
-def _latest_request(series: pd.DataFrame, comparison: Comparison, include_disrupted: bool = False):
+def _latest_request(series: pd.DataFrame, comparison: Comparison, include_disrupted: bool = False
+                    ) -> SeriesRequest | None:
     """The metrics.expected.SeriesRequest behind a measure's expected-vs-observed row of its last month: fitted
     on the months before the comparison's current period (None for an empty series)."""
     from metrics.expected import SeriesRequest
@@ -492,7 +497,7 @@ def impact_keys(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> list
 
 
 def _impact_request(con: duckdb.DuckDBPyConnection, key: str, filters: Filters | None, fit_until: date,
-                    include_disrupted: bool):
+                    include_disrupted: bool) -> SeriesRequest:
     """The metrics.expected.SeriesRequest of one impact key (see impact_keys) under the filters."""
     from metrics.expected import SeriesRequest, observed_request
 
