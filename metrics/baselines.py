@@ -1,9 +1,9 @@
 """Baselines stored with the data: the expected-vs-observed models of every slice the views offer, fitted
 after a load and kept in the warehouse's `baselines` table, so a page reads them with SQL instead of fitting.
 
-One code path: `expected_for(con, series, fit_until, ...)` is what every view, the scorecard, the COVID-19
-view, the briefing pack and the CLI end in (through metrics.expected.expected_vs_observed and the
-metrics.plan helpers). It builds the fit window, hashes the fit values (metrics.expected.baseline_key: model
+One code path: `expected_for(con, series, fit_until, ...)` (or `expected_for_many` for a page's batch of
+series) is what every view, the scorecard, the COVID-19 view, the briefing pack and the CLI end in (through
+metrics.expected.expected_vs_observed and the metrics.plan helpers). It builds the fit window, hashes the fit values (metrics.expected.baseline_key: model
 version + window + exact values), reads the stored row with that key, and fits on demand when there is
 none (a slice outside the stored set, or data changed since): a stored baseline and a fresh fit of the same
 series give the same frame.
@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from metrics.expected import MODEL_VERSION, Baseline, FitWindow, expected_from_series
+from metrics.expected import MODEL_VERSION, Baseline, FitWindow, SeriesRequest, expected_from_many, expected_from_series
 
 AUTO_FULL_FORCES = 3
 META_KEY = "baselines_stamp"
@@ -124,6 +124,14 @@ def expected_for(
     store = _active_collector.get() or BaselineStore(con)
     return expected_from_series(series, fit_until, until=until, fit_from=fit_from, alpha=alpha,
                                 include_disrupted=include_disrupted, store=store)
+
+
+def expected_for_many(con: duckdb.DuckDBPyConnection, requests: list[SeriesRequest], alpha: float = 0.05
+                      ) -> list[pd.DataFrame]:
+    """expected_for for several series (metrics.expected.SeriesRequest each), in order: stored baselines read,
+    the rest fitted together (in parallel in the fit workers)."""
+    store = _active_collector.get() or BaselineStore(con)
+    return expected_from_many(requests, alpha, store)
 
 
 # ---------------------------------------------------------------------------------------------

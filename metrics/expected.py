@@ -21,6 +21,14 @@ the same model's joint forecast distribution: the months are log-normal and corr
 shared coefficient error), so the total's mean and variance are exact; the total is matched to a log-normal
 (Fenton–Wilkinson) and cut at the same t quantile as the monthly intervals (`total_interval`).
 
+Where fits run (`obtain_baselines`): a stored baseline (metrics.baselines) or this process's earlier fit
+when there is one; otherwise the fits a call needs (one series, or a page's batch: `expected_from_many`)
+are submitted together to a small pool of spawned worker processes ($CRIME_MONITOR_FIT_WORKERS, default
+min(2, CPU count); 0 = fit in this process), so a server's interpreter lock stays free for its other
+sessions and two fits use two cores. The same code fits there, so the floats are the same. One fit per key
+at a time across threads; a pool that cannot start or breaks (a worker died) falls back to fitting here
+with a logged warning. `warm_fit_pool()` starts the workers in the background; they stop at exit.
+
 Frame: month, observed, expected, lower, upper, in_fit, flag ('above'|'below'|'within'; None in the fit
 window and where a month is not observed), cumulative_difference, cumulative_lower, cumulative_upper (from
 the projection start on). Rows run from the first fitted month (the first month of the series when there is
@@ -31,14 +39,25 @@ projection_start, include_disrupted, baseline_key, baseline_source ('stored' | '
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import logging
 import math
+import multiprocessing.context
+import os
+import sys
 import threading
+import time
+import types
 import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -349,16 +368,25 @@ def baseline_key(fit_values: np.ndarray, window: FitWindow) -> str:
 MEMORY_ENTRIES = 2048
 _memory_cache: OrderedDict[str, Baseline | None] = OrderedDict()
 _memory_guard = threading.Lock()
-_key_locks: dict[str, threading.Lock] = {}
+_in_flight: dict[str, threading.Event] = {}  # keys being fitted now (single flight: one fit per key at a time)
 
 
-def _remembered(key: str, steps: int) -> tuple[bool, Baseline | None]:
-    with _memory_guard:
-        if key in _memory_cache:
-            value = _memory_cache[key]
-            if value is None or value.horizon >= steps:
-                _memory_cache.move_to_end(key)
-                return True, value
+class FitRequest(NamedTuple):
+    """One series' baseline to obtain: its key (baseline_key), the fit values (counts, no gaps) and the months
+    to forecast after them."""
+
+    key: str
+    fit_values: np.ndarray
+    steps: int
+
+
+def _remembered_locked(key: str, steps: int) -> tuple[bool, Baseline | None]:
+    """This process's earlier fit of `key` when it forecasts `steps` months (caller holds _memory_guard)."""
+    if key in _memory_cache:
+        value = _memory_cache[key]
+        if value is None or value.horizon >= steps:
+            _memory_cache.move_to_end(key)
+            return True, value
     return False, None
 
 
@@ -368,26 +396,242 @@ def _remember(key: str, value: Baseline | None) -> None:
         _memory_cache.move_to_end(key)
         while len(_memory_cache) > MEMORY_ENTRIES:
             _memory_cache.popitem(last=False)
-        _key_locks.pop(key, None)
+
+
+def _obtain_fits(wanted: dict[str, tuple[np.ndarray, int]]) -> dict[str, Baseline | None]:
+    """{key: baseline} for {key: (fit values, months asked)}: this process's earlier fit when it covers the
+    months, else a fit now, all of them at once (in the fit workers when there are some, see _fit_now). A key
+    another thread is fitting is waited for, not fitted twice."""
+    obtained: dict[str, Baseline | None] = {}
+    while wanted:
+        mine: dict[str, tuple[np.ndarray, int]] = {}
+        theirs: dict[str, threading.Event] = {}
+        with _memory_guard:
+            for key, (values, steps) in wanted.items():
+                found, baseline = _remembered_locked(key, steps)
+                if found:
+                    obtained[key] = baseline
+                elif key in _in_flight:
+                    theirs[key] = _in_flight[key]
+                else:
+                    _in_flight[key] = threading.Event()
+                    mine[key] = (values, steps + SPARE_STEPS)
+        try:
+            for key, baseline in _fit_now(mine).items():
+                _remember(key, baseline)
+                obtained[key] = baseline
+        finally:
+            with _memory_guard:
+                for key in mine:
+                    _in_flight.pop(key).set()
+        for event in theirs.values():
+            event.wait()
+        wanted = {key: wanted[key] for key in theirs}  # remembered now, unless that fit failed or is too short
+    return obtained
+
+
+def obtain_baselines(requests: Sequence[FitRequest], store=None) -> list[tuple[Baseline | None, str | None]]:
+    """[(baseline, 'stored' | 'fitted' | None)] per request, in order: the stored row when `store`
+    (metrics.baselines.BaselineStore) has one covering its months, else this process's earlier fit, else a
+    fit now. The fits a batch needs run together (in parallel in the fit workers); a key asked twice is
+    fitted once, for the most months asked."""
+    results: list[tuple[Baseline | None, str | None] | None] = [None] * len(requests)
+    wanted: dict[str, tuple[np.ndarray, int]] = {}
+    for index, request in enumerate(requests):
+        stored = store.get(request.key, request.steps) if store is not None else None
+        if stored is not None:
+            results[index] = (stored, "stored")
+        else:
+            values, steps = wanted.get(request.key, (request.fit_values, 0))
+            wanted[request.key] = (values, max(steps, int(request.steps)))
+    obtained = _obtain_fits(wanted)
+    for index, request in enumerate(requests):
+        if results[index] is None:
+            baseline = obtained[request.key]
+            results[index] = (baseline, "fitted" if baseline is not None else None)
+    return results
 
 
 def obtain_baseline(key: str, fit_values: np.ndarray, steps: int, store=None) -> tuple[Baseline | None, str | None]:
-    """(baseline, 'stored' | 'fitted'): the stored row when `store` (metrics.baselines.BaselineStore) has
-    one covering `steps`, else this process's earlier fit, else a fit now (concurrent requests for one key
-    share one fit)."""
-    baseline, source = (store.get(key, steps), "stored") if store is not None else (None, None)
-    if baseline is None:
-        found, baseline = _remembered(key, steps)
-        if not found:
-            with _memory_guard:
-                lock = _key_locks.setdefault(key, threading.Lock())
-            with lock:
-                found, baseline = _remembered(key, steps)
-                if not found:
-                    baseline = fit_baseline(fit_values, steps + SPARE_STEPS)
-                    _remember(key, baseline)
-        source = "fitted" if baseline is not None else None
-    return baseline, source
+    """(baseline, 'stored' | 'fitted'): obtain_baselines for one series."""
+    return obtain_baselines([FitRequest(key, fit_values, steps)], store)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# fitting in worker processes: the fits hold the interpreter lock (statsforecast and scipy in Python), so a
+# server fitting in its own process stalls every session's script; a pool of spawned workers leaves it free
+# and uses the cores. Results are the same floats (the same deterministic code, pickled arrays).
+# ---------------------------------------------------------------------------------------------
+FIT_WORKERS_ENV = "CRIME_MONITOR_FIT_WORKERS"
+MAX_POOL_FAILURES = 3  # pools broken (a worker died) before fits stay in this process for good
+_log = logging.getLogger(__name__)
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+_pool_failures = 0
+_pool_guard = threading.Lock()
+_warm_started = False
+_main_swap_guard = threading.Lock()
+_NEUTRAL_MAIN = types.ModuleType("__main__")  # no __file__, no __spec__: a spawned child imports no main module
+
+
+def fit_workers() -> int:
+    """Worker processes for model fits: $CRIME_MONITOR_FIT_WORKERS (0 = fit in this process); default
+    min(2, CPU count)."""
+    default = min(2, os.cpu_count() or 1)
+    text = os.environ.get(FIT_WORKERS_ENV, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        _log.warning("%s=%r is not a whole number of workers (0 or more): using %d", FIT_WORKERS_ENV, text, default)
+        return default
+    return int(text)
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned fit worker that does not run the parent's __main__: under Streamlit that is the app script
+    (installed as sys.modules['__main__'] for each run), which a spawned child would otherwise execute. The
+    swap lasts while the child is launched (its start data are written) and is undone only if nobody else
+    replaced __main__ meanwhile."""
+
+    def start(self) -> None:
+        with _main_swap_guard:
+            saved = sys.modules.get("__main__")
+            sys.modules["__main__"] = _NEUTRAL_MAIN
+            try:
+                super().start()
+            finally:
+                if sys.modules.get("__main__") is _NEUTRAL_MAIN:
+                    sys.modules["__main__"] = saved
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    """'spawn' (never fork a threaded server) with _WorkerProcess."""
+
+    Process = _WorkerProcess
+
+
+def _worker_started(parent_pid: int) -> None:
+    """In each worker, once: import the model library (so the first fit does not wait for it), and exit when
+    the parent process is gone (a killed server leaves no workers behind)."""
+    from statsforecast.models import ARIMA  # noqa: F401
+
+    def watch_parent() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, name="fit-worker-parent-watch", daemon=True).start()
+
+
+def _fit_in_worker(fit_values: np.ndarray, steps: int) -> Baseline | None:
+    """fit_baseline, in a worker (a module-level function, picklable by name)."""
+    return fit_baseline(fit_values, steps)
+
+
+def _fit_pool() -> ProcessPoolExecutor | None:
+    """The fit workers (started on first use), or None: workers = 0, or the pool cannot be had."""
+    global _pool, _pool_workers, _pool_failures
+    workers = fit_workers()
+    with _pool_guard:
+        if _pool is not None and _pool_workers == workers:
+            return _pool
+        if _pool is not None:  # the configured number changed: start again
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        if workers == 0 or _pool_failures >= MAX_POOL_FAILURES:
+            return None
+        try:
+            _pool = ProcessPoolExecutor(workers, mp_context=_WorkerContext(), initializer=_worker_started,
+                                        initargs=(os.getpid(),))
+        except (OSError, RuntimeError, ValueError) as exc:
+            _pool_failures = MAX_POOL_FAILURES
+            _log.warning("model fits: no worker processes (%s); fitting in the server process", exc)
+            return None
+        _pool_workers = workers
+        return _pool
+
+
+def _discard_pool(pool: ProcessPoolExecutor, exc: BaseException) -> None:
+    """Stop using a broken pool (the next fit starts a new one, up to MAX_POOL_FAILURES times)."""
+    global _pool, _pool_failures
+    with _pool_guard:
+        if _pool is pool:
+            _pool = None
+            _pool_failures += 1
+            _log.warning("model fits: worker pool failed (%s: %s); fitting in the server process%s",
+                         type(exc).__name__, exc, "" if _pool_failures < MAX_POOL_FAILURES else " from now on")
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _fit_now(jobs: dict[str, tuple[np.ndarray, int]]) -> dict[str, Baseline | None]:
+    """fit_baseline for each {key: (fit values, months to forecast)}: submitted together to the fit workers
+    when there are some, else (or for any the pool fails to return) fitted here, in turn."""
+    pool = _fit_pool() if jobs else None
+    futures: dict[str, Future] = {}
+    if pool is not None:
+        try:
+            for key, (values, steps) in jobs.items():
+                futures[key] = pool.submit(_fit_in_worker, values, steps)
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:  # broken, or shut down meanwhile
+            _discard_pool(pool, exc)
+    fitted: dict[str, Baseline | None] = {}
+    for key, (values, steps) in jobs.items():
+        future = futures.get(key)
+        if future is not None:
+            try:
+                fitted[key] = future.result()
+                continue
+            except BrokenProcessPool as exc:
+                _discard_pool(pool, exc)
+            except Exception as exc:  # noqa: BLE001 (fitted here instead: the same result, or the same error)
+                _log.warning("model fits: a worker's fit failed (%s: %s); fitting in the server process",
+                             type(exc).__name__, exc)
+        fitted[key] = fit_baseline(values, steps)
+    return fitted
+
+
+WARM_VALUES = np.round(100 + 20 * np.sin(np.arange(36) * 2 * np.pi / SEASON) + np.arange(36) % 5)
+
+
+def warm_fit_pool(wait: bool = False) -> None:
+    """Start the fit workers in the background, once per process (nothing when workers = 0): each imports the
+    model library and fits a small series, so the first page does not pay for it. wait=True: return when
+    they are ready."""
+    global _warm_started
+    with _pool_guard:
+        started, _warm_started = _warm_started, True
+    if started:
+        return
+    thread = threading.Thread(target=_warm, name="fit-pool-warm", daemon=True)
+    thread.start()
+    if wait:
+        thread.join()
+
+
+def _warm() -> None:
+    pool = _fit_pool()
+    if pool is None:
+        return
+    try:
+        futures = [pool.submit(_fit_in_worker, WARM_VALUES, 1) for _ in range(_pool_workers)]
+        for future in futures:
+            future.result()
+    except BrokenProcessPool as exc:
+        _discard_pool(pool, exc)
+    except (RuntimeError, OSError) as exc:  # shut down meanwhile (the interpreter is exiting)
+        _log.warning("model fits: workers not warmed (%s)", exc)
+
+
+def shutdown_fit_pool() -> None:
+    """Stop the fit workers and wait for them (at interpreter exit, and in tests); a later fit starts anew."""
+    global _pool
+    with _pool_guard:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown_fit_pool)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,6 +786,91 @@ def _projection_note(frame: pd.DataFrame, window: FitWindow) -> str:
             "the interval.")
 
 
+@dataclass(frozen=True, eq=False)
+class SeriesRequest:
+    """One monthly series to compare with its expected values: expected_from_series's arguments (values
+    indexed by month; the projection starts after `fit_until`)."""
+
+    series: pd.Series
+    fit_until: date = date(2020, 2, 1)
+    until: date | None = None
+    fit_from: date | None = None
+    include_disrupted: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    """A request's months, observations and fit window; `frame` is already the answer when there is
+    nothing to fit (no data, or no fit window)."""
+
+    window: FitWindow
+    months: pd.DatetimeIndex
+    observed: np.ndarray
+    frame: pd.DataFrame | None = None
+
+    @property
+    def fit_values(self) -> np.ndarray:
+        return self.observed[: self.window.months]
+
+    @property
+    def fit_request(self) -> FitRequest:
+        return FitRequest(baseline_key(self.fit_values, self.window), self.fit_values,
+                          len(self.months) - self.window.months)
+
+
+def _prepare(request: SeriesRequest) -> _Prepared:
+    """The months from the first fitted one (the first asked when there is no model) to `until`, their
+    observations and the fit window (see expected_from_series)."""
+    monthly = _as_monthly(request.series)
+    projection_start = add_months(month_start(request.fit_until), 1)
+    if monthly.empty:
+        frame = _empty_frame(pd.DatetimeIndex([]), np.array([]))
+        window = FitWindow(projection_start, None, None, 0, include_disrupted=request.include_disrupted)
+        frame.attrs = _attrs(window, None, None, None, "No data: nothing to fit.")
+        return _Prepared(window, pd.DatetimeIndex([]), np.array([]), frame)
+    first = pd.Timestamp(month_start(request.fit_from)) if request.fit_from else monthly.index.min()
+    last = pd.Timestamp(month_start(request.until)) if request.until else monthly.index.max()
+    last = max(last, min(pd.Timestamp(month_start(request.fit_until)), monthly.index.max()), first)
+    months = pd.date_range(first, last, freq="MS")
+    observed = monthly.reindex(months).to_numpy(dtype="float64")
+    window = choose_fit_window([m.date() for m in months], observed, projection_start,
+                               include_disrupted=request.include_disrupted)
+    if not window.ok:
+        frame = _empty_frame(months, observed)
+        frame.attrs = _attrs(window, None, None, None, window.basis)
+        return _Prepared(window, months, observed, frame)
+    keep = months >= pd.Timestamp(window.fit_from)
+    return _Prepared(window, months[keep], observed[keep])
+
+
+def _finish(prepared: _Prepared, baseline: Baseline | None, source: str | None, alpha: float, store) -> pd.DataFrame:
+    """The frame of a prepared request from its baseline (see the module docstring)."""
+    window, months, observed = prepared.window, prepared.months, prepared.observed
+    key = prepared.fit_request.key
+    if baseline is None:
+        frame = _empty_frame(months, observed)
+        note = (f"No seasonal model could be fitted to {month_range_text(window.fit_from, window.fit_until)} "
+                "(the counts hardly vary).")
+        frame.attrs = _attrs(window, None, key, None, note)
+        return frame
+    if store is not None:
+        store.record(key, baseline, window)
+    frame = _model_frame(months, observed, window, baseline, alpha)
+    note = (f"{window.basis} {baseline.model} chosen by AICc among {baseline.candidates} candidate models; "
+            f"{100 * (1 - alpha):.0f}% prediction interval." + _projection_note(frame, window))
+    frame.attrs = _attrs(window, baseline, key, source, note)
+    return frame
+
+
+def expected_from_many(requests: Sequence[SeriesRequest], alpha: float = 0.05, store=None) -> list[pd.DataFrame]:
+    """expected_from_series for each request, in order, with the models the batch needs fitted together
+    (in parallel in the fit workers, see obtain_baselines): the same frames as one call each."""
+    prepared = [_prepare(request) for request in requests]
+    asked = [p for p in prepared if p.frame is None]
+    obtained = iter(obtain_baselines([p.fit_request for p in asked], store))
+    return [p.frame if p.frame is not None else _finish(p, *next(obtained), alpha, store) for p in prepared]
+
+
 def expected_from_series(
     series: pd.Series,
     fit_until: date = date(2020, 2, 1),
@@ -559,42 +888,8 @@ def expected_from_series(
     `until` (default: the series' last month; months beyond the data get expected values and no
     observation). `store`: a metrics.baselines.BaselineStore to read stored baselines from. See the
     module docstring for the frame and its attrs."""
-    monthly = _as_monthly(series)
-    projection_start = add_months(month_start(fit_until), 1)
-    if monthly.empty:
-        frame = _empty_frame(pd.DatetimeIndex([]), np.array([]))
-        window = FitWindow(projection_start, None, None, 0, include_disrupted=include_disrupted)
-        frame.attrs = _attrs(window, None, None, None, "No data: nothing to fit.")
-        return frame
-    first = pd.Timestamp(month_start(fit_from)) if fit_from else monthly.index.min()
-    last = pd.Timestamp(month_start(until)) if until else monthly.index.max()
-    last = max(last, min(pd.Timestamp(month_start(fit_until)), monthly.index.max()), first)
-    months = pd.date_range(first, last, freq="MS")
-    observed = monthly.reindex(months).to_numpy(dtype="float64")
-    window = choose_fit_window([m.date() for m in months], observed, projection_start,
-                               include_disrupted=include_disrupted)
-    if not window.ok:
-        frame = _empty_frame(months, observed)
-        frame.attrs = _attrs(window, None, None, None, window.basis)
-        return frame
-    keep = months >= pd.Timestamp(window.fit_from)
-    months, observed = months[keep], observed[keep]
-    fit_values = observed[: window.months]
-    key = baseline_key(fit_values, window)
-    baseline, source = obtain_baseline(key, fit_values, len(months) - window.months, store)
-    if baseline is None:
-        frame = _empty_frame(months, observed)
-        note = (f"No seasonal model could be fitted to {month_range_text(window.fit_from, window.fit_until)} "
-                "(the counts hardly vary).")
-        frame.attrs = _attrs(window, None, key, None, note)
-        return frame
-    if store is not None:
-        store.record(key, baseline, window)
-    frame = _model_frame(months, observed, window, baseline, alpha)
-    note = (f"{window.basis} {baseline.model} chosen by AICc among {baseline.candidates} candidate models; "
-            f"{100 * (1 - alpha):.0f}% prediction interval." + _projection_note(frame, window))
-    frame.attrs = _attrs(window, baseline, key, source, note)
-    return frame
+    request = SeriesRequest(series, fit_until, until, fit_from, include_disrupted)
+    return expected_from_many([request], alpha, store)[0]
 
 
 def _attrs(window: FitWindow, baseline: Baseline | None, key: str | None, source: str | None, note: str) -> dict:
@@ -613,6 +908,26 @@ def _attrs(window: FitWindow, baseline: Baseline | None, key: str | None, source
     }
 
 
+def observed_request(con: duckdb.DuckDBPyConnection, family: str = "crimes", filters: Filters | None = None,
+                     fit_until: date = date(2020, 2, 1), until: date | None = None, fit_from: date | None = None,
+                     value: str = "count", *, dataset: str | None = None,
+                     include_disrupted: bool = False) -> SeriesRequest:
+    """The family's monthly total under the filters (built in DuckDB by `metrics.series.monthly_series`) as
+    the request expected_vs_observed answers, arguments as there (an empty series when nothing is loaded)."""
+    from metrics.series import data_range, monthly_series
+
+    first, last = data_range(con, family, filters)
+    if first is None:
+        return SeriesRequest(pd.Series(dtype="float64"), fit_until)
+    start = month_start(fit_from) if fit_from else first
+    end = month_start(until) if until else last
+    end = max(end, start)
+    series_frame = monthly_series(con, family, None, filters, start, min(end, last) if last >= start else start,
+                                  value, dataset=dataset)
+    series = pd.Series(series_frame[value].to_numpy(dtype="float64"), index=pd.to_datetime(series_frame["month"]))
+    return SeriesRequest(series, fit_until, until=end, fit_from=start, include_disrupted=include_disrupted)
+
+
 def expected_vs_observed(
     con: duckdb.DuckDBPyConnection,
     family: str = "crimes",
@@ -628,22 +943,14 @@ def expected_vs_observed(
 ) -> pd.DataFrame:
     """Expected against observed for the family's monthly total under the filters (series built in
     DuckDB by `metrics.series.monthly_series`), from the stored baseline when there is one
-    (metrics.baselines.expected_for). See `expected_from_series` for the frame."""
-    from metrics.baselines import expected_for
-    from metrics.series import data_range, monthly_series
+    (metrics.baselines.expected_for_many). See `expected_from_series` for the frame."""
+    from metrics.baselines import expected_for_many
 
-    first, last = data_range(con, family, filters)
-    if first is None:
-        return expected_from_series(pd.Series(dtype="float64"), fit_until)
-    start = month_start(fit_from) if fit_from else first
-    end = month_start(until) if until else last
-    end = max(end, start)
-    series_frame = monthly_series(con, family, None, filters, start, min(end, last) if last >= start else start,
-                                  value, dataset=dataset)
-    series = pd.Series(series_frame[value].to_numpy(dtype="float64"), index=pd.to_datetime(series_frame["month"]))
-    return expected_for(con, series, fit_until, until=end, fit_from=start, alpha=alpha,
-                        include_disrupted=include_disrupted)
+    request = observed_request(con, family, filters, fit_until, until, fit_from, value, dataset=dataset,
+                               include_disrupted=include_disrupted)
+    return expected_for_many(con, [request], alpha)[0]
 
 
-__all__ = ["Baseline", "FitWindow", "choose_fit_window", "difference_text", "expected_from_series",
-           "expected_vs_observed", "fit_baseline"]
+__all__ = ["Baseline", "FitRequest", "FitWindow", "SeriesRequest", "choose_fit_window", "difference_text",
+           "expected_from_many", "expected_from_series", "expected_vs_observed", "fit_baseline", "fit_workers",
+           "obtain_baselines", "observed_request", "shutdown_fit_pool", "warm_fit_pool"]

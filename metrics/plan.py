@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -40,6 +41,9 @@ from metrics.registry import (  # noqa: F401  (the registry, re-exported: plan.M
     measures_for,
     priority,
 )
+
+if TYPE_CHECKING:
+    from metrics.expected import SeriesRequest
 
 
 def measure_available(con: duckdb.DuckDBPyConnection, item: Measure, filters: Filters | None = None) -> bool:
@@ -256,26 +260,23 @@ EMPTY_EXPECTED = {"expected_latest": np.nan, "expected_lower": np.nan, "expected
                   "expected_basis": ""}
 
 
-def _expected_for_latest(series: pd.DataFrame, comparison: Comparison, con: duckdb.DuckDBPyConnection | None = None,
-                         include_disrupted: bool = False) -> dict:
-    """The expected-vs-observed row of the last month (EXPECTED_COLUMNS as a dict): model fitted on the months
-    before the comparison's current period, disrupted months left out (metrics.expected), read from the
-    stored baselines when `con` is given. No model under 24 clean months: NaN values, flag None, the note
-    saying why."""
-    from metrics.baselines import expected_for
-    from metrics.expected import expected_from_series
+def _latest_request(series: pd.DataFrame, comparison: Comparison, include_disrupted: bool = False
+                    ) -> SeriesRequest | None:
+    """The metrics.expected.SeriesRequest behind a measure's expected-vs-observed row of its last month: fitted
+    on the months before the comparison's current period (None for an empty series)."""
+    from metrics.expected import SeriesRequest
 
-    empty = dict(EMPTY_EXPECTED)
     if series.empty:
-        return empty
+        return None
     fit_until = add_months(comparison.post[0], -1)
     values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
     until = month_start(pd.Timestamp(series["month"].max()).date())
-    if con is not None:
-        frame = expected_for(con, values, fit_until, until=until, include_disrupted=include_disrupted)
-    else:
-        frame = expected_from_series(values, fit_until, until=until, include_disrupted=include_disrupted)
-    row = {**empty, "fit_from": frame.attrs.get("fit_from"), "fit_until": frame.attrs.get("fit_until"),
+    return SeriesRequest(values, fit_until, until=until, include_disrupted=include_disrupted)
+
+
+def _latest_row(frame: pd.DataFrame) -> dict:
+    """EXPECTED_COLUMNS (as a dict) of the last month of a metrics.expected frame."""
+    row = {**EMPTY_EXPECTED, "fit_from": frame.attrs.get("fit_from"), "fit_until": frame.attrs.get("fit_until"),
            "fit_excluded": frame.attrs.get("fit_excluded") or "", "expected_note": frame.attrs.get("note") or "",
            "expected_basis": frame.attrs.get("basis") or "", "expected_method": frame.attrs.get("model")}
     last = frame.iloc[-1] if len(frame) else None
@@ -284,6 +285,22 @@ def _expected_for_latest(series: pd.DataFrame, comparison: Comparison, con: duck
     row.update(expected_latest=float(last["expected"]), expected_lower=float(last["lower"]),
                expected_upper=float(last["upper"]), expected_flag=last["flag"])
     return row
+
+
+def _expected_for_latest(series: pd.DataFrame, comparison: Comparison, con: duckdb.DuckDBPyConnection | None = None,
+                         include_disrupted: bool = False) -> dict:
+    """The expected-vs-observed row of the last month (EXPECTED_COLUMNS as a dict): model fitted on the months
+    before the comparison's current period, disrupted months left out (metrics.expected), read from the
+    stored baselines when `con` is given. No model under 24 clean months: NaN values, flag None, the note
+    saying why."""
+    from metrics.baselines import expected_for_many
+    from metrics.expected import expected_from_many
+
+    request = _latest_request(series, comparison, include_disrupted)
+    if request is None:
+        return dict(EMPTY_EXPECTED)
+    frames = expected_for_many(con, [request]) if con is not None else expected_from_many([request])
+    return _latest_row(frames[0])
 
 
 def measure_expected(
@@ -311,6 +328,32 @@ def measure_expected(
     return expected_for(con, values, fit_until, until=last, include_disrupted=include_disrupted)
 
 
+def expected_flags(
+    con: duckdb.DuckDBPyConnection,
+    measure_ids: tuple[str, ...],
+    filters: Filters | None,
+    comparison: Comparison,
+    include_disrupted: bool = False,
+) -> dict[str, dict]:
+    """{measure_id: expected_flag(...)} for several measures: every series built first (SQL), then the models
+    the stored baselines do not hold fitted together (in parallel in the fit workers), then each row as
+    expected_flag gives it."""
+    from metrics.baselines import expected_for_many
+    from metrics.series import data_range
+
+    requests = {}
+    for measure_id in measure_ids:
+        item = measure(measure_id)
+        first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
+        series = measure_series(con, item, filters, first, last) if first is not None else pd.DataFrame()
+        requests[measure_id] = _latest_request(series, comparison, include_disrupted)
+    asked = [(measure_id, request) for measure_id, request in requests.items() if request is not None]
+    frames = expected_for_many(con, [request for _, request in asked])
+    rows = {measure_id: dict(EMPTY_EXPECTED) for measure_id in measure_ids}
+    rows.update({measure_id: _latest_row(frame) for (measure_id, _), frame in zip(asked, frames)})
+    return rows
+
+
 def expected_flag(
     con: duckdb.DuckDBPyConnection,
     measure_id: str,
@@ -320,14 +363,8 @@ def expected_flag(
 ) -> dict:
     """The expected-vs-observed values of one measure's latest month (EXPECTED_COLUMNS as a dict), from a
     model fitted on the months before the comparison's current period (stored baseline when there is one).
-    Separate from `scorecard` so a page can show the numbers first and each measure's flag as it comes."""
-    from metrics.series import data_range
-
-    item = measure(measure_id)
-    first, last = data_range(con, item.family, Filters(force_id=(filters or Filters()).force_id))
-    if first is None:
-        return _expected_for_latest(pd.DataFrame(), comparison)
-    return _expected_for_latest(measure_series(con, item, filters, first, last), comparison, con, include_disrupted)
+    Separate from `scorecard` so a page can show the numbers first and the flags when they come."""
+    return expected_flags(con, (measure_id,), filters, comparison, include_disrupted)[measure_id]
 
 
 def add_expected(card: pd.DataFrame, flags: dict[str, dict]) -> pd.DataFrame:
@@ -459,6 +496,40 @@ def impact_keys(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> list
     return keys
 
 
+def _impact_request(con: duckdb.DuckDBPyConnection, key: str, filters: Filters | None, fit_until: date,
+                    include_disrupted: bool) -> SeriesRequest:
+    """The metrics.expected.SeriesRequest of one impact key (see impact_keys) under the filters."""
+    from metrics.expected import SeriesRequest, observed_request
+
+    base = filters or Filters()
+    kind, _, name = key.partition(":")
+    if kind == "crime_type":
+        return observed_request(con, "crimes", Filters(base.force_id, base.districts, (name,)), fit_until,
+                                include_disrupted=include_disrupted)
+    if kind == "measure":
+        series = measure_series(con, measure(name), base)
+        if series.empty:
+            return SeriesRequest(pd.Series(dtype="float64"), fit_until)
+        values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
+        return SeriesRequest(values, fit_until, include_disrupted=include_disrupted)
+    raise ValueError(f"unknown impact key {key!r}: use 'crime_type:<name>' or 'measure:<id>'")
+
+
+def expected_series_many(
+    con: duckdb.DuckDBPyConnection,
+    keys: tuple[str, ...],
+    filters: Filters | None,
+    fit_until: date = COVID_FIT_UNTIL,
+    include_disrupted: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """{key: expected_series(...)} for several impact keys: every series built first (SQL), then the models the
+    stored baselines do not hold fitted together (in parallel in the fit workers), then each frame."""
+    from metrics.baselines import expected_for_many
+
+    requests = [_impact_request(con, key, filters, fit_until, include_disrupted) for key in keys]
+    return dict(zip(keys, expected_for_many(con, requests)))
+
+
 def expected_series(
     con: duckdb.DuckDBPyConnection,
     key: str,
@@ -470,22 +541,7 @@ def expected_series(
     cumulative_lower, cumulative_upper; attrs method, model, note, basis, fit_from, fit_until, fit_excluded)
     for one impact key (see impact_keys), projected from the month after `fit_until` under the filters'
     force and districts, from the stored baselines when they match."""
-    from metrics.baselines import expected_for
-    from metrics.expected import expected_from_series, expected_vs_observed
-
-    base = filters or Filters()
-    kind, _, name = key.partition(":")
-    if kind == "crime_type":
-        return expected_vs_observed(con, "crimes", Filters(base.force_id, base.districts, (name,)), fit_until,
-                                    include_disrupted=include_disrupted)
-    if kind == "measure":
-        item = measure(name)
-        series = measure_series(con, item, base)
-        if series.empty:
-            return expected_from_series(pd.Series(dtype="float64"), fit_until)
-        values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
-        return expected_for(con, values, fit_until, include_disrupted=include_disrupted)
-    raise ValueError(f"unknown impact key {key!r}: use 'crime_type:<name>' or 'measure:<id>'")
+    return expected_series_many(con, (key,), filters, fit_until, include_disrupted)[key]
 
 
 SUMMARY_COLUMNS = ["series", "months", "observed", "expected", "difference", "difference_lower",
@@ -619,7 +675,8 @@ def incident_outcomes(
     return frame
 
 __all__ = [
-    "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_series", "expected_summary",
+    "ASB", "COVID_FIT_UNTIL", "Comparison", "add_expected", "expected_flag", "expected_flags", "expected_series",
+    "expected_series_many", "expected_summary",
     "measure_change", "measure_expected", "force_ranking", "impact_keys", "MEASURES", "Measure", "POLICE_UK_CRIME_TYPES", "PRESETS", "PRIORITIES", "Priority",
     "measure", "measure_available", "measure_filters", "measure_series", "measures_for", "period_label",
     "priority", "resolve_comparison", "scorecard", "incident_outcomes",

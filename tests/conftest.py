@@ -16,6 +16,8 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # loads started by tests do not spawn the background baselines computation (etl.baselines_hook)
 os.environ.setdefault("CRIME_MONITOR_BASELINES", "off")
+# model fits run in this process (tests/test_fit_pool.py tests the worker pool and that it gives the same floats)
+os.environ.setdefault("CRIME_MONITOR_FIT_WORKERS", "0")
 REFERENCE_DATA = Path(os.environ.get("CRIME_REFERENCE_DATA", PROJECT_ROOT.parent / "shared" / "data")).resolve()
 
 

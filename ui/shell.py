@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from metrics import inventory
+from metrics import expected, inventory
 from ui import store
 from ui.filter_bar import FilterBar, filter_bar
 from ui.url_state import URL_KEYS
@@ -85,6 +85,7 @@ def shell(access: Any = None, view_id: str = "") -> AppState | None:
                  "with `python -m etl demo`, then reload this page.")
         st.session_state.pop(CONTEXT_KEY, None)
         return None
+    expected.warm_fit_pool()  # the model-fit workers, started once per process in the background
     demo = bool(store.read(inventory.is_demo))
     if demo:
         st.warning(DEMO_BANNER, icon=":material/warning:")

@@ -21,14 +21,13 @@ def _has_covid_months(ctx: ViewContext) -> bool:
 
 
 def _frames(ctx: ViewContext) -> tuple[list[tuple[str, str]], dict[str, pd.DataFrame]]:
-    """Every series' expected frame (each model fitted, or read, in turn, with progress)."""
+    """Every series' expected frame (the models read, or fitted together in one call: the progress bar says
+    what is being done, not how far)."""
     keys = ctx.read(plan.impact_keys, ctx.filters)
-    frames: dict[str, pd.DataFrame] = {}
-    for index, (key, label) in enumerate(keys, start=1):
-        ctx.progress((index - 1) / max(len(keys), 1), f"Expected values: series {index} of {len(keys)}")
-        frames[label] = ctx.read(plan.expected_series, key, ctx.area_filters, plan.COVID_FIT_UNTIL)
+    ctx.progress(0.0, f"Expected values: the models of {len(keys)} series")
+    by_key = ctx.read(plan.expected_series_many, tuple(key for key, _ in keys), ctx.area_filters, plan.COVID_FIT_UNTIL)
     ctx.progress(1.0, "")
-    return keys, frames
+    return keys, {label: by_key[key] for key, label in keys}
 
 
 def summary(ctx: ViewContext) -> Section:
