@@ -27,7 +27,9 @@ are submitted together to a small pool of spawned worker processes ($CRIME_MONIT
 min(2, CPU count); 0 = fit in this process), so a server's interpreter lock stays free for its other
 sessions and two fits use two cores. The same code fits there, so the floats are the same. One fit per key
 at a time across threads; a pool that cannot start or breaks (a worker died) falls back to fitting here
-with a logged warning. `warm_fit_pool()` starts the workers in the background; they stop at exit.
+with a logged warning. `warm_fit_pool()` starts the workers in the background; they stop at exit. Workers run
+at a lower CPU priority (nice WORKER_NICENESS), so their start (importing the model library, a few CPU-seconds)
+and their fits give way to the server's page runs and to a browser on the same machine.
 
 Frame: month, observed, expected, lower, upper, in_fit, flag ('above'|'below'|'within'; None in the fit
 window and where a month is not observed), cumulative_difference, cumulative_lower, cumulative_upper (from
@@ -463,6 +465,7 @@ def obtain_baseline(key: str, fit_values: np.ndarray, steps: int, store=None) ->
 # and uses the cores. Results are the same floats (the same deterministic code, pickled arrays).
 # ---------------------------------------------------------------------------------------------
 FIT_WORKERS_ENV = "CRIME_MONITOR_FIT_WORKERS"
+WORKER_NICENESS = 10  # fit workers run this much nicer than the server (which a browser on the machine also beats)
 MAX_POOL_FAILURES = 3  # pools broken (a worker died) before fits stay in this process for good
 _log = logging.getLogger(__name__)
 _pool: ProcessPoolExecutor | None = None
@@ -502,6 +505,10 @@ class _WorkerProcess(multiprocessing.context.SpawnProcess):
             finally:
                 if sys.modules.get("__main__") is _NEUTRAL_MAIN:
                     sys.modules["__main__"] = saved
+        try:  # at once, while the child is still starting: its imports and fits give way to the server
+            os.setpriority(os.PRIO_PROCESS, self.pid, min(os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS, 19))
+        except OSError as exc:
+            _log.warning("model fits: worker priority not lowered (%s)", exc)
 
 
 class _WorkerContext(multiprocessing.context.SpawnContext):

@@ -122,6 +122,11 @@ def test_the_pool_starts_two_workers_that_do_not_run_the_main_script(pool):
     assert not pool["marker"].exists()
 
 
+def test_workers_run_at_a_lower_priority_than_the_server(pool):
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in pool["workers"]] == [min(mine + 10, 19)] * 2
+
+
 def test_a_workers_fit_is_the_in_process_fit_float_for_float(pool, monkeypatch):
     series = _london_series()
     flat = np.full(40, 7.0)  # no model can be fitted: None both ways
