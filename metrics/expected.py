@@ -27,7 +27,8 @@ are submitted together to a small pool of spawned worker processes ($CRIME_MONIT
 min(2, CPU count); 0 = fit in this process), so a server's interpreter lock stays free for its other
 sessions and two fits use two cores. The same code fits there, so the floats are the same. One fit per key
 at a time across threads; a pool that cannot start or breaks (a worker died) falls back to fitting here
-with a logged warning. `warm_fit_pool()` starts the workers in the background; they stop at exit. Workers run
+with a logged warning. `warm_fit_pool()` starts the workers in the background (the app: a minute after its first
+page, or at the first fit wanted, which is then done here while they start); they stop at exit. Workers run
 at a lower CPU priority (nice WORKER_NICENESS), so their start (importing the model library, a few CPU-seconds)
 and their fits give way to the server's page runs and to a browser on the same machine.
 
@@ -473,6 +474,8 @@ _pool_workers = 0
 _pool_failures = 0
 _pool_guard = threading.Lock()
 _warm_started = False
+_pool_ready = False  # the workers' first warm-up has finished: from then on fits are sent to them
+_warm_now = threading.Event()  # cuts a delayed warm-up short (a fit is wanted now)
 _main_swap_guard = threading.Lock()
 _NEUTRAL_MAIN = types.ModuleType("__main__")  # no __file__, no __spec__: a spawned child imports no main module
 
@@ -572,8 +575,15 @@ def _discard_pool(pool: ProcessPoolExecutor, exc: BaseException) -> None:
 
 def _fit_now(jobs: dict[str, tuple[np.ndarray, int]]) -> dict[str, Baseline | None]:
     """fit_baseline for each {key: (fit values, months to forecast)}: submitted together to the fit workers
-    when there are some, else (or for any the pool fails to return) fitted here, in turn."""
-    pool = _fit_pool() if jobs else None
+    when they are ready, else (or for any the pool fails to return) fitted here, in turn. Workers that have
+    not started yet are started in the background, not waited for (starting costs seconds; the fits here,
+    tens of milliseconds each)."""
+    if jobs and not _pool_ready and fit_workers() > 0:
+        warm_fit_pool()
+        _warm_now.set()
+        pool = None
+    else:
+        pool = _fit_pool() if jobs else None
     futures: dict[str, Future] = {}
     if pool is not None:
         try:
@@ -600,22 +610,24 @@ def _fit_now(jobs: dict[str, tuple[np.ndarray, int]]) -> dict[str, Baseline | No
 WARM_VALUES = np.round(100 + 20 * np.sin(np.arange(36) * 2 * np.pi / SEASON) + np.arange(36) % 5)
 
 
-def warm_fit_pool(wait: bool = False) -> None:
-    """Start the fit workers in the background, once per process (nothing when workers = 0): each imports the
-    model library and fits a small series, so the first page does not pay for it. wait=True: return when
-    they are ready."""
+def warm_fit_pool(wait: bool = False, delay: float = 0.0) -> None:
+    """Start the fit workers in the background, once per process (nothing when workers = 0), after `delay`
+    seconds unless a fit is wanted sooner: each imports the model library and fits a small series, so no page
+    waits for that. wait=True: return when they are ready."""
     global _warm_started
     with _pool_guard:
         started, _warm_started = _warm_started, True
     if started:
         return
-    thread = threading.Thread(target=_warm, name="fit-pool-warm", daemon=True)
+    thread = threading.Thread(target=_warm, args=(delay,), name="fit-pool-warm", daemon=True)
     thread.start()
     if wait:
         thread.join()
 
 
-def _warm() -> None:
+def _warm(delay: float = 0.0) -> None:
+    global _pool_ready
+    _warm_now.wait(delay)
     pool = _fit_pool()
     if pool is None:
         return
@@ -623,6 +635,7 @@ def _warm() -> None:
         futures = [pool.submit(_fit_in_worker, WARM_VALUES, 1) for _ in range(_pool_workers)]
         for future in futures:
             future.result()
+        _pool_ready = True
     except BrokenProcessPool as exc:
         _discard_pool(pool, exc)
     except (RuntimeError, OSError) as exc:  # shut down meanwhile (the interpreter is exiting)

@@ -256,6 +256,7 @@ def test_no_pool_to_be_had_fits_here_with_a_warning(monkeypatch, caplog):
     monkeypatch.setenv(ENV, "2")
     monkeypatch.setattr(expected, "_pool", None)  # the module's pool stays as it is (restored after the test)
     monkeypatch.setattr(expected, "_pool_failures", 0)
+    monkeypatch.setattr(expected, "_pool_ready", True)  # warmed before: the pool is asked for at once
     monkeypatch.setattr(expected, "ProcessPoolExecutor", refuse)
     values = _london_series()[1]
     calls = _counting_fits(monkeypatch)
@@ -300,3 +301,17 @@ def test_no_worker_process_remains_after_shutdown(pool):
     expected.shutdown_fit_pool()
     assert _worker_children() == []
     assert expected._pool is None
+
+
+def test_a_fit_before_the_workers_are_ready_is_done_here_and_starts_them(monkeypatch):
+    """Workers not yet started (a delayed warm-up still waiting): the fit is not held up by their start."""
+    monkeypatch.setenv(ENV, "2")
+    monkeypatch.setattr(expected, "_pool_ready", False)
+    monkeypatch.setattr(expected, "_warm_started", True)  # a delayed warm-up is waiting
+    expected._warm_now.clear()
+    calls = _counting_fits(monkeypatch)
+    values = _london_series()[0]
+    fitted = expected._fit_now({"a": (values, 12)})
+    assert len(calls) == 1 and expected._warm_now.is_set()  # fitted here; the warm-up told to start now
+    _assert_same_baseline(fitted["a"], expected.fit_baseline(values, 12))
+    expected._warm_now.clear()

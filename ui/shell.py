@@ -16,6 +16,9 @@ from ui.url_state import URL_KEYS
 from views.model import View
 
 CONTEXT_KEY = "_app_state"
+# the model-fit workers start this long after the first page (or at the first fit wanted): their start, a few
+# CPU-seconds, stays out of the first pages people open
+FIT_WORKERS_DELAY_S = 60.0
 MAX_CHOICES, MAX_CHOICE_TEXT = 12, 120   # a view's own URL choices kept for the audit log (keys, characters)
 DEMO_BANNER = ("**Demo data — synthetic.** Every number on this page comes from a generated warehouse, not from "
                "police records.")
@@ -85,7 +88,7 @@ def shell(access: Any = None, view_id: str = "") -> AppState | None:
                  "with `python -m etl demo`, then reload this page.")
         st.session_state.pop(CONTEXT_KEY, None)
         return None
-    expected.warm_fit_pool()  # the model-fit workers, started once per process in the background
+    expected.warm_fit_pool(delay=FIT_WORKERS_DELAY_S)  # the model-fit workers, once per process, in the background
     demo = bool(store.read(inventory.is_demo))
     if demo:
         st.warning(DEMO_BANNER, icon=":material/warning:")
