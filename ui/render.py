@@ -72,7 +72,8 @@ def render(view: View) -> None:
     if view.uses_comparison and ctx.comparison is None:
         tabs = []  # nothing loaded for the comparison: the lead section says what to load
     if len(tabs) == 1:  # one tab alone is no choice: drawn in place
-        tabs, layout = [], replace(layout, tail=(*tabs[0][1], *layout.tail))
+        layout = replace(layout, tail=(*tabs[0][1], *layout.tail))
+        tabs = []
     if tabs:
         containers = st.tabs([label for label, _ in tabs], key=TAB_KEY, on_change="rerun", bind="query-params")
         for (label, makes), container in zip(tabs, containers):
