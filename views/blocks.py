@@ -51,8 +51,8 @@ def priority_view(priority_id: str, icon: str, intro: str, sections: tuple[Secti
     number = f"{prio.number} · " if prio.number else ""
     return View(id=priority_id.replace("-", "_"), title=number + (prio.short_title or prio.title),
                 heading=number + prio.title, icon=icon, group="Plan priorities" if prio.number else "More views",
-                intro=intro, sections=(*sections, *(in_tab("Force measures", force_measures_for(priority_id)) if prio.number
-                                                     else ())),
+                intro=intro,
+                sections=(*sections, *(in_tab("Force measures", force_measures_for(priority_id)) if prio.number else ())),
                 priority_id=priority_id, **options)
 
 
