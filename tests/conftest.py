@@ -142,7 +142,6 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"test was skipped, which this project treats as a failure: {reason}"
 
 
-TAB_KEY = "tab"  # ui.render.TAB_KEY, the URL parameter and widget key of a view's tabs
 SNAPSHOT = ("title", "header", "subheader", "metric", "markdown", "caption", "code", "info", "warning", "error",
             "success", "table", "dataframe", "exception", "tabs", "selectbox")
 
@@ -164,6 +163,8 @@ class EveryTab:
 def every_tab(at):
     """Run an AppTest that has already run once again with each of its other tabs open (lazy tabs run only
     the open one). A page without tabs: the AppTest itself."""
+    from ui.render import TAB_KEY  # the URL parameter and widget key of a view's tabs
+
     if not at.tabs:
         return at
 
