@@ -661,7 +661,8 @@ def _as_monthly(series: pd.Series) -> pd.Series:
     """The series indexed by first-of-month Timestamps, sorted, with missing months as NaN."""
     index = pd.to_datetime(pd.Index(series.index)).to_period("M").to_timestamp()
     values = pd.Series(pd.to_numeric(series.to_numpy(), errors="coerce"), index=index, dtype="float64")
-    values = values.groupby(level=0).sum(min_count=1).sort_index()
+    if not (index.is_unique and index.is_monotonic_increasing):  # e.g. several rows in a month: add them up
+        values = values.groupby(level=0).sum(min_count=1).sort_index()
     if values.empty:
         return values
     full = pd.date_range(values.index.min(), values.index.max(), freq="MS")
@@ -733,31 +734,30 @@ def _empty_frame(months: pd.DatetimeIndex, observed: np.ndarray) -> pd.DataFrame
 def _model_frame(months: pd.DatetimeIndex, observed: np.ndarray, window: FitWindow, baseline: Baseline,
                  alpha: float) -> pd.DataFrame:
     """The frame for months fit_from..last: fitted values in the window, forecasts after it, flags, and the
-    cumulative difference with its interval from the projection start."""
-    frame = _empty_frame(months, observed)
-    in_fit = np.array([window.fit_from <= m.date() <= window.fit_until for m in months])
-    steps = int((~in_fit).sum())
-    frame["in_fit"] = in_fit
-    fitted = np.clip(np.expm1(baseline.fitted_log), 0.0, None)
-    frame.loc[in_fit, "expected"] = fitted[: int(in_fit.sum())]
+    cumulative difference with its interval from the projection start (columns built as arrays, one frame)."""
+    dates = [m.date() for m in months]
+    size = len(dates)
+    in_fit = np.array([window.fit_from <= d <= window.fit_until for d in dates], dtype=bool)
+    fitted_months = int(in_fit.sum())
+    steps = size - fitted_months
+    expected, lower, upper = np.full(size, np.nan), np.full(size, np.nan), np.full(size, np.nan)
+    expected[in_fit] = np.clip(np.expm1(baseline.fitted_log), 0.0, None)[:fitted_months]
     if steps:
-        expected, lower, upper = _projection(baseline, steps, alpha)
-        frame.loc[~in_fit, "expected"] = expected
-        frame.loc[~in_fit, "lower"] = lower
-        frame.loc[~in_fit, "upper"] = upper
-    frame["flag"] = [None if fit else _flag(o, lo, hi) for o, lo, hi, fit in
-                     zip(observed, frame["lower"], frame["upper"], in_fit)]
-    assessed = np.array([m.date() >= window.projection_start for m in months]) & ~np.isnan(observed)
+        expected[~in_fit], lower[~in_fit], upper[~in_fit] = _projection(baseline, steps, alpha)
+    flags = [None if fit else _flag(o, lo, hi) for o, lo, hi, fit in zip(observed, lower, upper, in_fit)]
+    cumulative = {name: np.full(size, np.nan) for name in ("difference", "lower", "upper")}
+    assessed = np.array([d >= window.projection_start for d in dates], dtype=bool) & ~np.isnan(observed)
     if assessed.any():
         positions = np.flatnonzero(assessed)
-        step_numbers = positions - int(in_fit.sum()) + 1
-        difference = np.cumsum(observed[positions] - frame["expected"].to_numpy()[positions])
+        step_numbers = positions - fitted_months + 1
         observed_total = np.cumsum(observed[positions])
         low_total, high_total = total_interval(baseline, step_numbers, alpha)
-        frame.loc[positions, "cumulative_difference"] = difference
-        frame.loc[positions, "cumulative_lower"] = observed_total - high_total
-        frame.loc[positions, "cumulative_upper"] = observed_total - low_total
-    return frame
+        cumulative["difference"][positions] = np.cumsum(observed[positions] - expected[positions])
+        cumulative["lower"][positions] = observed_total - high_total
+        cumulative["upper"][positions] = observed_total - low_total
+    return pd.DataFrame({"month": dates, "observed": observed, "expected": expected, "lower": lower, "upper": upper,
+                         "in_fit": in_fit, "flag": flags, "cumulative_difference": cumulative["difference"],
+                         "cumulative_lower": cumulative["lower"], "cumulative_upper": cumulative["upper"]})
 
 
 def round_for_people(value: float, unit: float) -> int:
@@ -795,15 +795,17 @@ def difference_text(difference: float, lower: float, upper: float) -> str:
 
 
 def _projection_note(frame: pd.DataFrame, window: FitWindow) -> str:
-    assessed = frame[frame["cumulative_difference"].notna()]
+    assessed = np.flatnonzero(frame["cumulative_difference"].notna().to_numpy())
     if not len(assessed):
         return " No observed months after the fit window to compare."
-    last = assessed.iloc[-1]
-    first_month, last_month = assessed["month"].iloc[0], assessed["month"].iloc[-1]
-    outside = int((assessed["flag"] != "within").sum())
-    wording = difference_text(last["cumulative_difference"], last["cumulative_lower"], last["cumulative_upper"])
-    return (f" {month_range_text(first_month, last_month)}: {wording}; {outside} of {len(assessed)} months outside "
-            "the interval.")
+    column = {name: frame[name].to_numpy() for name in
+              ("month", "flag", "cumulative_difference", "cumulative_lower", "cumulative_upper")}
+    last = assessed[-1]
+    outside = int((column["flag"][assessed] != "within").sum())
+    wording = difference_text(column["cumulative_difference"][last], column["cumulative_lower"][last],
+                              column["cumulative_upper"][last])
+    return (f" {month_range_text(column['month'][assessed[0]], column['month'][last])}: {wording}; {outside} of "
+            f"{len(assessed)} months outside the interval.")
 
 
 @dataclass(frozen=True, eq=False)

@@ -526,8 +526,31 @@ def expected_series_many(
     stored baselines do not hold fitted together (in parallel in the fit workers), then each frame."""
     from metrics.baselines import expected_for_many
 
-    requests = [_impact_request(con, key, filters, fit_until, include_disrupted) for key in keys]
+    by_type = _crime_type_requests(con, keys, filters, fit_until, include_disrupted)
+    requests = [by_type[key] if key in by_type else _impact_request(con, key, filters, fit_until, include_disrupted)
+                for key in keys]
     return dict(zip(keys, expected_for_many(con, requests)))
+
+
+def _crime_type_requests(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...], filters: Filters | None,
+                         fit_until: date, include_disrupted: bool) -> dict[str, SeriesRequest]:
+    """{key: request} for the 'crime_type:' keys, every crime type's monthly series read in one query: the
+    requests _impact_request makes one by one (each type from its own first to its own last month)."""
+    from metrics.expected import SeriesRequest
+    from metrics.series import monthly_series_each_category
+
+    names = tuple(dict.fromkeys(key.partition(":")[2] for key in keys if key.startswith("crime_type:")))
+    if not names:
+        return {}
+    base = filters or Filters()
+    counts = monthly_series_each_category(con, "crimes", Filters(base.force_id, base.districts, names))
+    requests = {f"crime_type:{name}": SeriesRequest(pd.Series(dtype="float64"), fit_until) for name in names}
+    for name, frame in counts.groupby("category", sort=False):
+        months = list(frame["month"])
+        series = pd.Series(frame["count"].to_numpy(dtype="float64"), index=pd.to_datetime(frame["month"]))
+        requests[f"crime_type:{name}"] = SeriesRequest(series, fit_until, until=months[-1], fit_from=months[0],
+                                                      include_disrupted=include_disrupted)
+    return requests
 
 
 def expected_series(
@@ -562,21 +585,23 @@ def _summary_row(label: str, frame: pd.DataFrame, start: date | None, end: date 
     if not len(frame) or attrs.get("method") is None:
         row["note"] = attrs.get("basis") or attrs.get("note") or "no model"
         return row
-    assessed = frame[frame["cumulative_difference"].notna()]
-    months = pd.to_datetime(assessed["month"]).dt.date
-    first = start or (months.min() if len(months) else None)
-    chosen = assessed[(months >= (start or date.min)) & (months <= (end or date.max))]
-    if not len(chosen):
+    assessed = frame["cumulative_difference"].notna().to_numpy()
+    months = pd.to_datetime(frame["month"].to_numpy()[assessed]).date
+    first = start or (min(months) if len(months) else None)
+    within = np.array([(start or date.min) <= m <= (end or date.max) for m in months], dtype=bool)
+    if not within.any():
         row["note"] = "no observed months after the fit period in the months summarised"
         return row
+    chosen = {name: frame[name].to_numpy()[assessed][within]
+              for name in ("observed", "expected", "flag", "cumulative_lower", "cumulative_upper")}
     observed, expected = float(chosen["observed"].sum()), float(chosen["expected"].sum())
-    row.update(months=len(chosen), observed=observed, expected=expected, difference=observed - expected,
+    row.update(months=int(within.sum()), observed=observed, expected=expected, difference=observed - expected,
                pct_difference=(observed / expected - 1) * 100 if expected > 0 else np.nan,
                months_above=int((chosen["flag"] == "above").sum()), months_below=int((chosen["flag"] == "below").sum()),
                months_within=int((chosen["flag"] == "within").sum()))
     if first == attrs.get("projection_start"):  # running totals from the projection start: the interval applies
-        last = chosen.iloc[-1]
-        row.update(difference_lower=float(last["cumulative_lower"]), difference_upper=float(last["cumulative_upper"]))
+        row.update(difference_lower=float(chosen["cumulative_lower"][-1]),
+                   difference_upper=float(chosen["cumulative_upper"][-1]))
     else:
         row["note"] = (f"95% interval of the difference only for sums from {attrs.get('projection_start'):%b %Y}, "
                        "the first month projected")

@@ -20,6 +20,7 @@ from metrics.series import (
     districts,
     forces,
     monthly_series,
+    monthly_series_each_category,
     weekly_series,
     with_rolling,
 )
@@ -56,6 +57,32 @@ def test_monthly_by_district_filters_and_zero_fill(essex_db, essex_rows):
     for row in frame.itertuples():
         assert row.count == expected.get((f"{row.month:%Y-%m}", row.district), 0)
     assert frame[frame["month"] == date(2018, 9, 1)]["count"].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("districts", [(), ("Maldon",), ("Rochford", "Havering")])
+def test_monthly_each_crime_type_from_its_own_first_to_last_month(essex_db, essex_rows, districts):
+    """One query, every crime type: each from its own first to its own last month under the filters, gaps as 0."""
+    con = duckdb.connect(str(essex_db), read_only=True)
+    frame = monthly_series_each_category(con, "crimes", Filters(force_id="essex", districts=districts))
+
+    def district(name):
+        return re.sub(r"\s+\d{3}[A-Z]$", "", name.strip()) if name else None
+
+    counts = Counter((row["Crime type"], row["Month"]) for row in essex_rows
+                     if not districts or district(row["LSOA name"]) in districts)
+    expected = []
+    for crime_type in sorted({t for t, _ in counts}):
+        months = sorted(m for t, m in counts if t == crime_type)
+        month = date.fromisoformat(months[0] + "-01")
+        while f"{month:%Y-%m}" <= months[-1]:
+            expected.append((crime_type, month, counts.get((crime_type, f"{month:%Y-%m}"), 0)))
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    assert list(frame.itertuples(index=False, name=None)) == expected
+    assert list(frame.columns) == ["category", "month", "count"]
+    if districts:  # the small districts leave gaps inside some types' ranges, filled with 0
+        assert any(count == 0 for _, _, count in expected)
+    chosen = monthly_series_each_category(con, "crimes", Filters("essex", districts, ("Robbery", "Drugs")))
+    assert set(chosen["category"]) == {"Robbery", "Drugs"} & {t for t, _ in counts}
 
 
 def test_counts_family_gaps_and_groups(tmp_path):

@@ -258,3 +258,23 @@ def test_force_ranking_ranks_the_loaded_forces_per_1000(tmp_path, essex_dir, ref
     top = max(expected, key=expected.get)
     assert frame.set_index("force_id").loc[top, "rank"] == 1
     assert meta["what"] == "crimes" and meta["period"] == "Jan 2019"
+
+
+@pytest.mark.parametrize("districts", [(), ("Harlow",), ("Maldon", "Uttlesford")])
+def test_covid_views_crime_type_series_read_in_one_query_match_one_query_each(essex_con, districts):
+    """expected_series_many reads every crime type's series in one query: the same requests (series, months,
+    fit window) as metrics.expected.observed_request gives one type at a time."""
+    from metrics.expected import observed_request
+
+    filters = Filters("essex", districts)
+    keys = tuple(key for key, _ in plan.impact_keys(essex_con, filters))
+    batch = plan._crime_type_requests(essex_con, keys + ("crime_type:Not a crime type",), filters,
+                                      plan.COVID_FIT_UNTIL, include_disrupted=True)
+    assert len([k for k in keys if k.startswith("crime_type:")]) == 14
+    for key in [k for k in keys if k.startswith("crime_type:")] + ["crime_type:Not a crime type"]:
+        one = observed_request(essex_con, "crimes", Filters("essex", districts, (key.partition(":")[2],)),
+                               plan.COVID_FIT_UNTIL, include_disrupted=True)
+        assert ((batch[key].fit_until, batch[key].until, batch[key].fit_from, batch[key].include_disrupted)
+                == (one.fit_until, one.until, one.fit_from, one.include_disrupted))
+        pd.testing.assert_series_equal(batch[key].series, one.series, check_names=False, check_freq=False)
+    assert batch["crime_type:Not a crime type"].series.empty

@@ -72,6 +72,7 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("metrics/series.py", "data_range"): FAMILY,
     ("metrics/series.py", "districts"): FAMILY,
     ("metrics/series.py", "monthly_series"): FAMILY + "; group names checked by _by_columns",
+    ("metrics/series.py", "monthly_series_each_category"): FAMILY + "; filter values bound by Filters.where",
     ("metrics/series.py", "weekly_series"): FAMILY + "; group names checked by _by_columns",
     ("metrics/series.py", "forces"): "UNION/PIVOT of FAMILIES sources (code)",
     ("metrics/force_measures.py", "latest_measures"): "_MAPPING_CTE is a module constant SQL fragment; values bound",
