@@ -27,12 +27,17 @@ st.set_page_config(page_title="Crime Plan Monitor", page_icon=":material/monitor
 # toolbars or widgets.
 STYLE = """<style>
 [data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }
-[data-testid='stTable'] th, [data-testid='stTable'] td { padding-top: 0.2rem; padding-bottom: 0.2rem; }
+.cpm-table table { border-collapse: collapse; width: 100%; font-size: 0.875rem; margin-bottom: 0.5rem; }
+.cpm-table th { font-weight: 400; opacity: 0.7; text-align: left; vertical-align: bottom; }
+.cpm-table th, .cpm-table td { border: 1px solid rgba(128, 128, 128, 0.25); padding: 0.2rem 0.375rem; }
+.cpm-table tr.marked td, .cpm-table p.marked { background-color: #FBE3D6; color: #31333F; font-weight: 600; }
+.cpm-cards { display: none; }
+.cpm-cards p { margin: 0 0 0.6rem 0; }
 @media (max-width: 640px) {
-  [data-testid='stLayoutWrapper']:has(> [class*='st-key-wide_']) { display: none; }
+  .cpm-table table.cpm-wide { display: none; }
+  .cpm-cards { display: block; }
   .js-plotly-plot .gtitle { font-size: 12px !important; }
 }
-@media (min-width: 641px) { [data-testid='stLayoutWrapper']:has(> [class*='st-key-narrow_']) { display: none; } }
 @media print {
   section[data-testid='stSidebar'], header, [data-testid='stToolbar'], [data-testid='stElementToolbar'],
   .stDownloadButton, div[data-testid='stSelectbox'] { display: none !important; }

@@ -9,8 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +149,60 @@ SNAPSHOT = ("title", "header", "subheader", "metric", "markdown", "caption", "co
             "success", "table", "dataframe", "exception", "tabs", "selectbox")
 
 
+@dataclass(frozen=True)
+class StaticTable:
+    """A static table as the page shows it (ui.render draws each as one escaped HTML element): its `key` and its
+    cells as text in `value` (a DataFrame with the column labels shown)."""
+
+    key: str
+    value: pd.DataFrame
+
+
+class _StaticTableParser(HTMLParser):
+    """The header and body cells of the wide table in ui.render.table_html's markup (entities decoded)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.key, self.head, self.rows, self._cell, self._in_wide = "", [], [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("data-testid") == "cpmTable":
+            self.key = attrs.get("data-key", "")
+        elif tag == "table" and "cpm-wide" in (attrs.get("class") or ""):
+            self._in_wide = True
+        elif self._in_wide and tag == "tr":
+            self.rows.append([])
+        elif self._in_wide and tag in ("th", "td"):
+            self._cell = ""
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._in_wide = False
+        elif self._in_wide and tag in ("th", "td") and self._cell is not None:
+            (self.head if tag == "th" else self.rows[-1]).append(self._cell)
+            self._cell = None
+
+
+def static_tables(node) -> list[StaticTable]:
+    """The static tables of an AppTest, one of its tabs or an EveryTab, in page order."""
+    if isinstance(node, EveryTab):
+        return node.table
+    tables = []
+    for element in node.html:
+        if 'data-testid="cpmTable"' not in element.value:
+            continue
+        parser = _StaticTableParser()
+        parser.feed(element.value)
+        body = [row for row in parser.rows if row]
+        tables.append(StaticTable(parser.key, pd.DataFrame(body, columns=parser.head)))
+    return tables
+
+
 class EveryTab:
     """What a page shows in every one of its tabs: the first run's elements (the lead sections, the open tab,
     any sections after the tabs), then each other tab's own elements with that tab open, in tab order — as a
@@ -162,14 +219,14 @@ class EveryTab:
 
 def every_tab(at):
     """Run an AppTest that has already run once again with each of its other tabs open (lazy tabs run only
-    the open one). A page without tabs: the AppTest itself."""
+    the open one). A page without tabs: the AppTest itself. Read tables with static_tables(...) either way."""
     from ui.render import TAB_KEY  # the URL parameter and widget key of a view's tabs
+
+    def snapshot(node) -> dict[str, list]:
+        return {name: static_tables(node) if name == "table" else list(getattr(node, name)) for name in SNAPSHOT}
 
     if not at.tabs:
         return at
-
-    def snapshot(node) -> dict[str, list]:
-        return {name: list(getattr(node, name)) for name in SNAPSHOT}
 
     runs = [snapshot(at)]
     labels = [tab.label for tab in at.tabs]

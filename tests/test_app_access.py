@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, static_tables
 
 VSO = "Violence and sexual offences"
 MONTHS = ("2018-10", "2018-11", "2018-12")
@@ -78,7 +78,7 @@ def page_text(at: AppTest) -> str:
 
 
 def tables(at: AppTest) -> list:
-    return [d.value for d in at.dataframe] + [t.value for t in at.table]
+    return [d.value for d in at.dataframe] + [t.value for t in static_tables(at)]
 
 
 def plotly_values(values) -> list:
@@ -106,7 +106,7 @@ def test_panel_is_refused_the_data_view_and_the_refusal_is_audited(small_db, aud
     at = run_app(small_db, "data", "panel", monkeypatch)
     assert not at.exception
     assert "This view is not available to your role." in [e.value for e in at.error]
-    assert not at.dataframe and not at.table and "Rejected rows" not in page_text(at)
+    assert not at.dataframe and not static_tables(at) and "Rejected rows" not in page_text(at)
     assert "previews the **panel** role" in page_text(at)                 # the notice without sign-in
     refused = [e for e in entries(audit_log) if e["event"] == "view_refused"]
     assert [(e["user"], e["role"], e["detail"]) for e in refused] == [("local", "panel", {"view": "data"})]

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 import views
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, static_tables
 
 ASB = "Anti-social behaviour"
 VIEW_IDS = [v.id for v in views.VIEWS]
@@ -57,12 +57,12 @@ def plain(markdown: str) -> str:
 
 def frames(at: AppTest) -> list:
     """Every table on the page (static tables and grids) as a frame of text cells."""
-    return [t.value for t in at.table] + [d.value for d in at.dataframe]
+    return [t.value for t in static_tables(at)] + [d.value for d in at.dataframe]
 
 
 def shown_cells(at: AppTest) -> list[str]:
     cells = []
-    for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
+    for frame in [d.value for d in at.dataframe] + [t.value for t in static_tables(at)]:
         for column in frame.columns:
             cells += [str(v) for v in frame[column].tolist()]
     return cells
@@ -155,7 +155,7 @@ def _raw_street_counts(essex_dir: Path) -> dict[tuple[str, str], int]:
 
 
 def _scorecard(at: AppTest):
-    frames = [t.value for t in at.table if "Measure" in t.value.columns and "Latest month" in t.value.columns]
+    frames = [t.value for t in static_tables(at) if "Measure" in t.value.columns and "Latest month" in t.value.columns]
     assert frames, "no scorecard table"
     return frames[-1].set_index("Measure")
 
@@ -226,7 +226,7 @@ def test_data_view_rows_match_sql(essex_runs, essex_dir):
     sources = next(f for f in frames(at) if "Source" in f.columns and "Gaps" in f.columns)
     street = sources[sources["Source"] == "data.police.uk street-level crime and ASB"].iloc[0]
     assert (street["First month"], street["Last month"], street["Gaps"]) == ("Oct 2018", "Feb 2019", "none")
-    caveats = next(t.value for t in at.table if "Caveats" in t.value.columns)  # a static table: never cut off
+    caveats = next(t.value for t in static_tables(at) if "Caveats" in t.value.columns)  # a static table: never cut off
     assert caveats["Caveats"].str.len().max() > 100
 
 
@@ -358,8 +358,8 @@ ESSEX_DISTRICTS = ["Basildon", "Braintree", "Brentwood", "Castle Point", "Chelms
                    "Harlow", "Maldon", "Rochford", "Southend-on-Sea", "Tendring", "Thurrock", "Uttlesford"]
 
 
-def test_district_change_tests_the_forces_districts_and_says_what_it_leaves_out(essex_runs, essex_db):
-    at = essex_runs["asb"]
+def test_district_change_tests_the_forces_districts_and_says_what_it_leaves_out(essex_db, monkeypatch):
+    at = run_view(essex_db, "asb", {"tab": "Districts"}, monkeypatch)  # the ASB view's Districts tab
     con = duckdb.connect(str(essex_db), read_only=True)
     try:  # ASB rows of Nov 2018–Feb 2019 outside the 14 Essex districts (border snaps) or without a district
         (apart,), = con.execute("""
@@ -376,11 +376,13 @@ def test_district_change_tests_the_forces_districts_and_says_what_it_leaves_out(
                for c in captions), captions
 
 
-def test_funnel_and_rates_say_which_limits(essex_runs):
-    captions = [plain(c.value) for c in essex_runs["local_policing"].caption]
+def test_funnel_and_rates_say_which_limits(essex_db, monkeypatch):
+    at = run_view(essex_db, "local_policing", {"tab": "Funnel plot"}, monkeypatch)
+    captions = [plain(c.value) for c in at.caption]
     funnel = [c for c in captions if c.startswith("95% and 99.8% limits around the force's rate per 1,000 residents")]
     assert funnel and ("Spiegelhalter (2005)" in funnel[0] or "Poisson (exact quantiles" in funnel[0])
-    assert any("funnel limits at 95% and 99.8% around the force rate" in c for c in captions)
+    rates = run_view(essex_db, "local_policing", {}, monkeypatch)  # the Districts tab, open by default
+    assert any("funnel limits at 95% and 99.8% around the force rate" in plain(c.value) for c in rates.caption)
 
 
 def test_weekly_view_says_what_a_flag_means_and_each_measures_note(demo_runs):

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT_ROOT, app_reads, every_tab
+from tests.conftest import PROJECT_ROOT, app_reads, every_tab, static_tables
 
 PAGES = ("asb", "domestic_abuse", "serious_violence", "gangs", "children", "roads", "fraud", "weekly")
 BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "null"}
@@ -64,7 +64,7 @@ def _sql(db: Path, query: str, params: list | None = None):
 
 def _shown_cells(at) -> list[str]:
     cells = []
-    for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
+    for frame in [d.value for d in at.dataframe] + [t.value for t in static_tables(at)]:
         for column in frame.columns:
             cells += [str(v) for v in frame[column].tolist()]
     return cells
@@ -101,7 +101,7 @@ def test_all_priority_views_are_listed_in_the_shell():
 
 def _table_with(at, column: str):
     """The first table (grid or static) that has `column`."""
-    return next(frame for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]
+    return next(frame for frame in [d.value for d in at.dataframe] + [t.value for t in static_tables(at)]
                 if column in frame.columns)
 
 
@@ -278,7 +278,7 @@ def test_weekly_figures_match_sql_and_keep_the_week_in_the_url(demo_db):
         select count(*) from collisions
         where force_id = 'essex' and severity in ('Fatal', 'Serious') and collision_date between ? and ?
     """, [date(2021, 12, 13), date(2021, 12, 19)])[0]
-    table = at.table[0].value
+    table = static_tables(at)[0].value
     row = table[table["Measure"] == "Fatal or serious (KSI) collisions"].iloc[0]
     assert row["This week"] == f"{ksi_collisions:,}"
     # a week that is not offered falls back to the latest complete week, with a notice
@@ -289,7 +289,7 @@ def test_weekly_figures_match_sql_and_keep_the_week_in_the_url(demo_db):
 
 def test_weekly_rows_in_priority_order_flags_and_the_missing_asb(demo_runs):
     at = demo_runs["weekly"]
-    table = at.table[0].value
+    table = static_tables(at)[0].value
     assert [int(p) for p in table["Priority"]] == sorted(int(p) for p in table["Priority"])
     flagged = table[table["Unusual rise"] == "▲"]
     title = _plain(at.subheader[0].value)
@@ -316,12 +316,13 @@ def test_local_policing_shows_its_force_measures_on_demo(demo_db):
 def test_later_tabs_run_only_when_opened_and_a_link_opens_one(demo_db):
     """A view's later sections sit in tabs; only the open one runs (the first by default, or the link's)."""
     at = _run(demo_db, "local_policing")
-    assert [t.label for t in at.tabs] == ["Districts", "Force rank", "Hotspots", "Outcomes", "Force measures"]
+    assert [t.label for t in at.tabs] == ["Districts", "Funnel plot", "Force rank", "Hotspots", "Outcomes",
+                                          "Force measures"]
     titles = [_plain(s.value) for s in at.subheader]
     assert titles[0] == "All crime (excluding ASB): trend"
     assert "Rates by district, Jan 2021–Dec 2021" in titles  # the first tab, open
     assert "Force measures" not in titles and not any(t.startswith("Outcomes of crimes") for t in titles)
-    assert not [frame for frame in [t.value for t in at.table] if "Meets target" in frame.columns]
+    assert not [frame for frame in [t.value for t in static_tables(at)] if "Meets target" in frame.columns]
     linked = _run(demo_db, "local_policing", {"tab": "Outcomes"})
     linked_titles = [_plain(s.value) for s in linked.subheader]
     assert linked_titles == ["All crime (excluding ASB): trend", "Outcomes of crimes recorded in Jan 2021–Dec 2021"]

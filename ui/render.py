@@ -11,6 +11,8 @@ see them (`ViewContext.raw_rows`)."""
 
 from __future__ import annotations
 
+from html import escape
+
 from dataclasses import replace
 from typing import Any
 
@@ -183,10 +185,7 @@ def draw_table(block: Table, state: AppState | None = None) -> None:
     shown = block.shown()
     if block.static:
         # a wide screen reads the table; a phone (CSS in app.py) reads one card per row instead
-        with st.container(key=f"wide_{block.key}"):
-            st.table(_highlighted(shown, block), hide_index=True)
-        with st.container(key=f"narrow_{block.key}"):
-            st.markdown(cards_markdown(shown))
+        st.html(table_html(shown, block))
     else:
         config = {label: st.column_config.TextColumn(label, width=width) for label, width in block.widths.items()}
         height = 35 * (len(shown) + 1) + 3 if len(shown) <= 40 else "auto"  # short tables: every row, no scrolling
@@ -197,26 +196,22 @@ def draw_table(block: Table, state: AppState | None = None) -> None:
         columns[2].caption(block.caption)
 
 
-def cards_markdown(shown: Any) -> str:
-    """A table as one short card per row (for phones): the first two cells as its heading, then every other
-    column as 'label: value'. Cell text is data, so it is made literal."""
-    columns = list(shown.columns)
-    cards = []
-    for row in shown.itertuples(index=False, name=None):
-        heading = " · ".join(md_literal(v, None) for v in row[:2] if str(v).strip())
-        details = " · ".join(f"{md_literal(label, None)}: {md_literal(value, None)}"
-                             for label, value in zip(columns[2:], row[2:]))
-        cards.append(f"**{heading}**  \n{details}")
-    return "\n\n".join(cards)
-
-
-def _highlighted(shown: Any, block: Table) -> Any:
-    """The rows whose `highlight` column is true, shaded and bold (a pandas Styler), or the frame as it is."""
-    if not block.highlight:
-        return shown
-    marked = list(block.data[block.highlight].astype(bool))
-    style = "background-color: #FBE3D6; font-weight: 600"
-    return shown.style.apply(lambda row: [style if marked[row.name] else ""] * len(row), axis=1)
+def table_html(shown: Any, block: Table) -> str:
+    """A static table as escaped HTML (one element, no markdown to parse per cell): the table for wide screens
+    and one card per row for phones (app.py's CSS shows one of them). Highlighted rows carry class 'marked'."""
+    marked = list(block.data[block.highlight].astype(bool)) if block.highlight else [False] * len(shown)
+    head = "".join(f"<th>{escape(str(label))}</th>" for label in shown.columns)
+    rows, cards = [], []
+    for flagged, row in zip(marked, shown.itertuples(index=False, name=None)):
+        mark = ' class="marked"' if flagged else ""
+        rows.append(f"<tr{mark}>" + "".join(f"<td>{escape(str(value))}</td>" for value in row) + "</tr>")
+        heading = " · ".join(escape(str(v)) for v in row[:2] if str(v).strip())
+        details = " · ".join(f"{escape(str(label))}: {escape(str(value))}"
+                             for label, value in zip(shown.columns[2:], row[2:]))
+        cards.append(f"<p{mark}><strong>{heading}</strong><br>{details}</p>")
+    return (f'<div class="cpm-table" data-testid="cpmTable" data-key="{escape(block.key)}">'
+            f'<table class="cpm-wide"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<div class="cpm-cards">{"".join(cards)}</div></div>')
 
 
 def draw_text(block: Text) -> None:

@@ -71,7 +71,8 @@ def hotspots(ctx: ViewContext) -> Section | None:
 
 
 VIEW = priority_view("asb", ":material/campaign:", INTRO, (
-    headline, *only_when(_loaded, covid_rise),
+    headline,
+    *in_tab("COVID-19 rise", *only_when(_loaded, covid_rise)),
     *in_tab("Districts", *only_when(_loaded, district_rates, district_change)),
     *in_tab("Hotspots", *only_when(_loaded, hotspots)),
 ))

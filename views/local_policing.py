@@ -75,16 +75,25 @@ def headline(ctx: ViewContext) -> Section:
     return Section(f"{measure.what}: trend", (figures, chart))
 
 
-def districts(ctx: ViewContext) -> list[Section] | None:
-    """Rates per 1,000 residents by district, and their funnel plot."""
+def _district_rates(ctx: ViewContext) -> tuple[Section, pd.DataFrame | None]:
+    measure = shown(ctx)
+    return district_rates_section(ctx, measure.filters, measure.what, measure.unit, "lp_districts", ctx.comparison.post)
+
+
+def districts(ctx: ViewContext) -> Section | None:
+    """Rates per 1,000 residents by district (chart and table)."""
+    return None if ctx.comparison is None else _district_rates(ctx)[0]
+
+
+def funnel(ctx: ViewContext) -> Section | None:
+    """The funnel plot of the district rates (None when the rates cannot be computed: the Districts tab says why)."""
     if ctx.comparison is None:
         return None
-    measure = shown(ctx)
-    rates_section, frame = district_rates_section(ctx, measure.filters, measure.what, measure.unit, "lp_districts",
-                                                  ctx.comparison.post)
+    frame = _district_rates(ctx)[1]
     if frame is None or frame.empty:
-        return [rates_section]
-    return [rates_section, funnel_section(ctx, frame, measure.what, measure.unit, "lp_funnel", measure.filters)]
+        return None
+    measure = shown(ctx)
+    return funnel_section(ctx, frame, measure.what, measure.unit, "lp_funnel", measure.filters)
 
 
 def force_rank(ctx: ViewContext) -> Section | None:
@@ -171,6 +180,7 @@ def outcomes_section(ctx: ViewContext) -> Section | None:
 VIEW = priority_view("local-policing", ":material/local_police:", INTRO, (
     headline,
     *in_tab("Districts", districts),
+    *in_tab("Funnel plot", funnel),
     *in_tab("Force rank", force_rank),
     *in_tab("Hotspots", hotspot_map, top_lsoas),
     *in_tab("Outcomes", outcomes_section),

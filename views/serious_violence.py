@@ -63,7 +63,8 @@ def hotspots(ctx: ViewContext) -> Section:
 
 VIEW = priority_view("serious-violence", ":material/warning:", INTRO, (
     headline,
-    *in_tab("By category", *only_when(_loaded, by_category, category_change)),
+    *in_tab("By category", *only_when(_loaded, by_category)),
+    *in_tab("Change by category", *only_when(_loaded, category_change)),
     *in_tab("Districts", *only_when(_loaded, district_change)),
     *in_tab("Hotspots", *only_when(_loaded, hotspots)),
 ))

@@ -123,7 +123,7 @@ def test_the_panel_sees_only_published_lsoa_values(app, browser, reference_data)
     truth = raw_vso_counts(reference_data)
     with _signed_in(browser, url, "pam") as page:
         _open(page, f"{url}/local_policing?{HOTSPOTS}")
-        table = page.locator('[data-testid="stTable"]').filter(has_text="LSOA code")
+        table = page.locator('[data-testid="cpmTable"]').filter(has_text="LSOA code")
         rows = [[c.strip() for c in r] for r in table.locator("tbody tr").evaluate_all(
             "rows => rows.map(r => Array.from(r.querySelectorAll('th, td')).map(c => c.innerText))")]
         header = table.locator("thead th").all_inner_texts()

@@ -122,7 +122,7 @@ def _overflowing_cells(page, header: str) -> list[str]:
     return page.evaluate(
         """(header) => {
             const cut = [];
-            document.querySelectorAll('[data-testid="stTable"] table').forEach(table => {
+            document.querySelectorAll('[data-testid="cpmTable"] table').forEach(table => {
                 const heads = Array.from(table.querySelectorAll('thead th')).map(th => th.innerText.trim());
                 const index = heads.indexOf(header);
                 if (index < 0 || table.offsetParent === null) return;
@@ -140,7 +140,7 @@ def test_key_columns_are_not_cut_off_at_1400px(demo_app, page, path, header):
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{demo_app}/{path}")
     wait_for_app(page)
-    tables = page.evaluate("(h) => Array.from(document.querySelectorAll('[data-testid=\"stTable\"] thead th'))"
+    tables = page.evaluate("(h) => Array.from(document.querySelectorAll('[data-testid=\"cpmTable\"] thead th'))"
                            ".filter(th => th.offsetParent !== null).map(th => th.innerText.trim()).filter(t => t === h)",
                            header)
     assert tables == [header]
@@ -157,7 +157,7 @@ def test_weekly_figures_fit_one_laptop_screen(demo_app, page):
     # follow below it, read by scrolling
     bottom = page.evaluate("""() => {
         const main = document.querySelector('[data-testid="stMain"]');
-        const tables = Array.from(main.querySelectorAll('[data-testid="stTable"], [data-testid="stDataFrame"]'))
+        const tables = Array.from(main.querySelectorAll('[data-testid="cpmTable"] table, [data-testid="stDataFrame"]'))
             .filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0);
         return tables.length ? Math.max(...tables.map(e => e.getBoundingClientRect().bottom)) + main.scrollTop : -1;
     }""")
@@ -177,8 +177,8 @@ def test_phone_overview_chart_keeps_its_size_and_scorecard_reads_as_cards(demo_a
             return [box.width, box.height];
         }""")
         assert plot[0] >= 120 and plot[1] >= 300, plot  # the forest plot's drawing area, not a 60 px sliver
-        wide = phone.locator("[class*='st-key-wide_scorecard']")
-        cards = phone.locator("[class*='st-key-narrow_scorecard']")
+        wide = phone.locator("[data-testid='cpmTable'][data-key='scorecard'] table")
+        cards = phone.locator("[data-testid='cpmTable'][data-key='scorecard'] .cpm-cards")
         assert not wide.is_visible() and cards.is_visible()
         assert "Change in monthly rate:" in cards.inner_text() and "All recorded crime (excluding ASB)" in cards.inner_text()
         full_page_screenshot(phone, "demo-overview-390x844")
