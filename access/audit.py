@@ -127,12 +127,19 @@ def verify_log(path: str | os.PathLike | None = None, *, expected_head: tuple[in
     """Check every line: valid JSON, consecutive seq from 1, `prev` = the previous entry's hash, `hash` = the
     entry's own; and, with `expected_head` (from the server log or a copy kept elsewhere), that the entry with
     that seq still exists with that hash (so removing the newest entries is found too)."""
+    return read_log(path, expected_head=expected_head)[0]
+
+
+def read_log(path: str | os.PathLike | None = None, *, expected_head: tuple[int, str] | None = None
+             ) -> tuple[Verification, list[dict[str, Any]]]:
+    """verify_log's check and read_entries' entries from one pass over the file (the audit view shows both)."""
     file = audit_log_path(path)
     problems: list[str] = []
     if not file.exists():
-        return Verification(False, 0, None, [f"{file}: no audit log"])
+        return Verification(False, 0, None, [f"{file}: no audit log"]), []
     prev, count, head = GENESIS, 0, None
     seen: dict[int, str] = {}
+    entries: list[dict[str, Any]] = []
     with open(file, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -140,6 +147,8 @@ def verify_log(path: str | os.PathLike | None = None, *, expected_head: tuple[in
                 continue
             try:
                 entry = json.loads(raw)
+                if isinstance(entry, dict) and "seq" in entry:
+                    entries.append(entry)
                 seq, stored = int(entry["seq"]), str(entry["hash"])
             except (ValueError, KeyError, TypeError):
                 problems.append(f"{file}:{number}: not an audit entry")
@@ -159,7 +168,7 @@ def verify_log(path: str | os.PathLike | None = None, *, expected_head: tuple[in
         if seen.get(seq) != digest:
             problems.append(f"{file}: entry {seq} with hash {digest[:12]}… (the head recorded elsewhere) is not in "
                             "the log: entries were removed or rewritten")
-    return Verification(not problems, count, head, problems)
+    return Verification(not problems, count, head, problems), entries
 
 
 def read_entries(path: str | os.PathLike | None = None) -> list[dict[str, Any]]:

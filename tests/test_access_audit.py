@@ -23,6 +23,7 @@ from access.audit import (
     entries_csv,
     filter_entries,
     read_entries,
+    read_log,
     verify_log,
 )
 
@@ -92,6 +93,45 @@ def test_any_rewrite_is_found(tmp_path, tamper):
     result = verify_log(log)
     assert not result.ok and result.problems
     assert all(str(log) in p for p in result.problems)
+
+
+@pytest.mark.parametrize("tamper", ["none", "edit", "delete_middle", "garbage"])
+def test_one_pass_gives_the_check_and_the_entries_of_two(tmp_path, tamper):
+    """read_log (the audit view's one pass) = verify_log's check + read_entries' entries."""
+    log = tmp_path / "audit.jsonl"
+    written = _write_three(log)
+    lines = log.read_text().splitlines()
+    if tamper == "edit":
+        lines[2] = lines[2].replace("pat@pfcc.gov.uk", "someone@else")
+    elif tamper == "delete_middle":
+        del lines[1]
+    elif tamper == "garbage":
+        lines[1:1] = ["not json", "[1, 2]", ""]
+    log.write_text("\n".join(lines) + "\n")
+    check, entries = read_log(log)
+    assert check == verify_log(log) and entries == read_entries(log)
+    assert check.ok == (tamper == "none")
+    kept = {"none": [1, 2, 3], "edit": [1, 2, 3], "delete_middle": [1, 3], "garbage": [1, 2, 3]}[tamper]
+    assert [e["seq"] for e in entries] == kept and entries[0] == written[0]
+    assert read_log(tmp_path / "missing.jsonl") == (verify_log(tmp_path / "missing.jsonl"), [])
+
+
+def test_the_audit_view_reads_the_log_again_after_any_change(tmp_path):
+    """The view's sections share one read while the file is unchanged; an append or an in-place edit of the
+    same length is read again (size, times or inode change)."""
+    from views import audit as audit_view
+
+    log = tmp_path / "audit.jsonl"
+    _write_three(log)
+    first = audit_view._read_log(log)
+    assert first[0].ok and audit_view._read_log(log) is first  # unchanged: the one read shared
+    append_entry("sign_in", "bob", "analyst", path=log)
+    appended = audit_view._read_log(log)
+    assert appended[0].ok and appended[0].entries == 4
+    text = log.read_text()
+    log.write_text(text.replace("pat@pfcc.gov.uk", "pat@pfcc.gov.xx"))  # same length, same size
+    edited = audit_view._read_log(log)
+    assert not edited[0].ok and any("changed after it was written" in p for p in edited[0].problems)
 
 
 def test_removing_the_newest_entries_is_found_with_the_head_kept_elsewhere(tmp_path, caplog):

@@ -2,11 +2,13 @@
 `python -m access audit verify` checks it), and its entries — every sign-in, view with its filters, export with
 what it held, refusal and error — newest first, filtered by who, event and day, with CSV and XLSX exports.
 
-The entries come from the audit log file (`access.audit`), not from the warehouse: they are read on every run."""
+The entries come from the audit log file (`access.audit`), not from the warehouse: read again whenever the file
+has changed (every run that follows a new entry), in one pass for both sections."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,11 +24,31 @@ COLUMNS = (Column("seq", "Entry", 0), Column("at_utc", "When (UTC)", None), Colu
            Column("detail", "Detail", None))
 
 
+_last_read: tuple[tuple, tuple[audit.Verification, list[dict]]] | None = None
+
+
+def _read_log(where: Path) -> tuple[audit.Verification, list[dict]]:
+    """audit.read_log's check and entries, read once while the file is unchanged (the view's two sections share
+    one pass; any append, rewrite or replacement changes the file's size, times or inode and reads it again)."""
+    global _last_read
+    try:
+        info = where.stat()
+        key = (str(where), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    except OSError:
+        return audit.read_log(where)
+    last = _last_read
+    if last is not None and last[0] == key:
+        return last[1]
+    result = audit.read_log(where)
+    _last_read = (key, result)
+    return result
+
+
 def chain_status(ctx: ViewContext) -> Section:
     """The hash chain checked from the first entry to the newest, as `python -m access audit verify` does."""
     title = "Is the log intact?"
     where = audit.audit_log_path()
-    result = audit.verify_log(where)
+    result = _read_log(where)[0]
     place = Text(f"Audit log: {code_literal(where, None)}. From a shell: `python -m access audit verify` (add "
                  "`--head SEQ:HASH` with the newest head from the server log to check no newest entries were removed).",
                  "caption")
@@ -65,7 +87,7 @@ def day_bounds(day: str) -> tuple[datetime | None, datetime | None]:
 def entries(ctx: ViewContext) -> Section:
     """The entries matching the chosen person, event and day, newest first."""
     title = "Entries"
-    everything = audit.read_entries()
+    everything = _read_log(audit.audit_log_path())[1]
     who, event, day = _choices(ctx, everything)
     since, until = day_bounds(day)
     chosen = audit.filter_entries(everything, user=who or None, event=event or None, since=since, until=until)
