@@ -38,6 +38,19 @@ def headline(ctx: ViewContext) -> Section:
                             label="ASB incidents")
 
 
+def _covid_year_loaded(ctx: ViewContext) -> bool:
+    """ASB loaded for the year before COVID-19 and the first COVID year (the 2020 rise's two periods)."""
+    if not _loaded(ctx):
+        return False
+    first, last = ctx.read(series.data_range, "crimes", _asb(ctx))
+    pre, post = calendar.pre_covid_vs_covid_year()
+    return first <= pre[0] and post[1] <= last
+
+
+def _covid_year_missing(ctx: ViewContext) -> bool:
+    return _loaded(ctx) and not _covid_year_loaded(ctx)
+
+
 def covid_rise(ctx: ViewContext) -> Section | None:
     """ASB in the first COVID year against the year before (many breaches of the regulations were recorded
     as ASB)."""
@@ -72,7 +85,8 @@ def hotspots(ctx: ViewContext) -> Section | None:
 
 VIEW = priority_view("asb", ":material/campaign:", INTRO, (
     headline,
-    *in_tab("COVID-19 rise", *only_when(_loaded, covid_rise)),
+    *only_when(_covid_year_missing, covid_rise),  # which months to load, under the headline
+    *in_tab("COVID-19 rise", *only_when(_covid_year_loaded, covid_rise)),  # the 2020 rise itself, in its tab
     *in_tab("Districts", *only_when(_loaded, district_rates, district_change)),
     *in_tab("Hotspots", *only_when(_loaded, hotspots)),
 ))
