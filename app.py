@@ -16,7 +16,7 @@ import streamlit as st
 import ui
 import views
 from access.streamlit_side import render_unauthenticated_notice, require_access, serve_guard
-from ui import guard
+from ui import guard, heap
 
 st.set_page_config(page_title="Crime Plan Monitor", page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="auto")
@@ -51,3 +51,4 @@ page = ui.navigation(views.VIEWS, access.capabilities)
 if not access.signed_in:
     render_unauthenticated_notice(access.role, st.sidebar)   # every page: beside the session box
 guard.run(page, views.VIEWS, access)
+heap.freeze_after_first_page()  # once per process: later full garbage collections walk only new objects
