@@ -408,3 +408,18 @@ def test_roads_shows_the_ksi_recording_caveat_and_quasi_poisson_intervals(demo_r
     at = demo_runs["roads"]
     assert any("CRASH" in w.value and "recording change" in w.value for w in at.warning)
     assert any("quasi-Poisson for casualties" in plain(c.value) for c in at.caption)
+
+
+def test_without_residents_the_funnel_plot_is_not_offered_and_districts_says_what_to_load(tmp_path, reference_data,
+                                                                                          monkeypatch):
+    """Street files only (no ONS lookup or census): no rates, so no funnel-plot tab; the Districts tab says which
+    file gives the rates."""
+    from etl.load import load_sources
+
+    db = tmp_path / "street-only.duckdb"
+    load_sources([reference_data / "police-uk" / "essex"], db, progress=False)
+    at = run_view(db, "local_policing", {}, monkeypatch)
+    assert not at.exception, [e.message for e in at.exception]
+    labels = [t.label for t in at.tabs]
+    assert labels[0] == "Districts" and "Funnel plot" not in labels
+    assert any("Rates per 1,000 residents — not loaded" in w.value for w in at.warning)

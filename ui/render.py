@@ -11,9 +11,8 @@ see them (`ViewContext.raw_rows`)."""
 
 from __future__ import annotations
 
-from html import escape
-
 from dataclasses import replace
+from html import escape
 from typing import Any
 
 import streamlit as st

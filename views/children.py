@@ -62,7 +62,7 @@ def _extract_loaded(ctx: ViewContext) -> bool:
     return _extract_range(ctx)[1] is not None
 
 
-def child_victims(ctx: ViewContext) -> Section:
+def child_victims(ctx: ViewContext) -> Section | list[Section]:
     """Crimes with a child victim: change and trend (the force extract), or what to load."""
     if _extract_loaded(ctx):
         return _flag_headline(ctx, CHILD, "child")

@@ -10,7 +10,7 @@ import pandas as pd
 
 import charts
 from charts import formatting as fmt
-from metrics import outcomes, plan, registry, series
+from metrics import outcomes, plan, rates, registry, series
 from metrics.compare import period_change
 from metrics.filters import Filters
 from views.blocks import (
@@ -23,7 +23,7 @@ from views.blocks import (
     priority_view,
     top_lsoas_section,
 )
-from views.model import Chart, Choice, Column, Section, Table, Text, ViewContext, in_tab
+from views.model import Chart, Choice, Column, Section, Table, Text, ViewContext, in_tab, only_when
 from views.text import md_literal
 
 INTRO = ("All recorded crime (or the crime types chosen in the sidebar) and anti-social behaviour across the "
@@ -85,10 +85,19 @@ def districts(ctx: ViewContext) -> Section | None:
     return None if ctx.comparison is None else _district_rates(ctx)[0]
 
 
-def funnel(ctx: ViewContext) -> Section | None:
-    """The funnel plot of the district rates (None when the rates cannot be computed: the Districts tab says why)."""
+def _rates_available(ctx: ViewContext) -> bool:
+    """District rates can be computed (the ONS lookup and census are loaded): the funnel plot's tab is offered."""
     if ctx.comparison is None:
-        return None
+        return False
+    try:
+        frame = ctx.read(rates.district_rates, "crimes", *ctx.comparison.post, shown(ctx).filters)
+    except ValueError:
+        return False
+    return not frame.empty
+
+
+def funnel(ctx: ViewContext) -> Section | None:
+    """The funnel plot of the district rates."""
     frame = _district_rates(ctx)[1]
     if frame is None or frame.empty:
         return None
@@ -180,7 +189,7 @@ def outcomes_section(ctx: ViewContext) -> Section | None:
 VIEW = priority_view("local-policing", ":material/local_police:", INTRO, (
     headline,
     *in_tab("Districts", districts),
-    *in_tab("Funnel plot", funnel),
+    *in_tab("Funnel plot", *only_when(_rates_available, funnel)),
     *in_tab("Force rank", force_rank),
     *in_tab("Hotspots", hotspot_map, top_lsoas),
     *in_tab("Outcomes", outcomes_section),
