@@ -50,3 +50,15 @@ def test_highlighted_rows_and_phone_cards():
     assert "<strong>&lt;script&gt;alert(1)&lt;/script&gt; · 1,200</strong>" in cards
     plain = table_html(_table().shown(), _table())
     assert "marked" not in plain
+
+
+def test_a_phone_card_leaves_out_empty_cells_but_keeps_dashes():
+    data = pd.DataFrame({"series": ["Burglary", "Robbery"], "observed": [10, None], "note": ["", "no model"]})
+    table = Table("notes", data, (Column("series", "Series", None), Column("observed", "Observed", 0),
+                                  Column("note", "Note", None)), ExportNotes(title="t", source="s"))
+    body = table_html(table.shown(), table)
+    cards = body[body.index('<div class="cpm-cards">'):]
+    assert "<strong>Burglary · 10</strong><br></p>" in cards  # the empty note is left out of the card
+    assert "Note: no model" in cards
+    assert static_tables(_Page(body))[0].value.to_dict("list") == {"Series": ["Burglary", "Robbery"],
+                                                                   "Observed": ["10", "—"], "Note": ["", "no model"]}

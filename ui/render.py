@@ -197,7 +197,8 @@ def draw_table(block: Table, state: AppState | None = None) -> None:
 
 def table_html(shown: Any, block: Table) -> str:
     """A static table as escaped HTML (one element, no markdown to parse per cell): the table for wide screens
-    and one card per row for phones (app.py's CSS shows one of them). Highlighted rows carry class 'marked'."""
+    and one card per row for phones (app.py's CSS shows one of them; a card leaves out its empty cells).
+    Highlighted rows carry class 'marked'."""
     marked = list(block.data[block.highlight].astype(bool)) if block.highlight else [False] * len(shown)
     head = "".join(f"<th>{escape(str(label))}</th>" for label in shown.columns)
     rows, cards = [], []
@@ -206,7 +207,7 @@ def table_html(shown: Any, block: Table) -> str:
         rows.append(f"<tr{mark}>" + "".join(f"<td>{escape(str(value))}</td>" for value in row) + "</tr>")
         heading = " · ".join(escape(str(v)) for v in row[:2] if str(v).strip())
         details = " · ".join(f"{escape(str(label))}: {escape(str(value))}"
-                             for label, value in zip(shown.columns[2:], row[2:]))
+                             for label, value in zip(shown.columns[2:], row[2:]) if str(value).strip())
         cards.append(f"<p{mark}><strong>{heading}</strong><br>{details}</p>")
     return (f'<div class="cpm-table" data-testid="cpmTable" data-key="{escape(block.key)}">'
             f'<table class="cpm-wide"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
