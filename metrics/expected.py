@@ -723,12 +723,20 @@ def _projection(baseline: Baseline, steps: int, alpha: float) -> tuple[np.ndarra
     return expected, lower, upper
 
 
+def _series_frame(dates: list[date], observed: np.ndarray, expected: np.ndarray, lower: np.ndarray,
+                  upper: np.ndarray, in_fit: np.ndarray, flags: list[str | None],
+                  cumulative: tuple[np.ndarray, np.ndarray, np.ndarray]) -> pd.DataFrame:
+    """The expected-vs-observed frame's columns, in order (see the module docstring); cumulative = the running
+    difference and its lower and upper limits."""
+    return pd.DataFrame({"month": dates, "observed": observed, "expected": expected, "lower": lower, "upper": upper,
+                         "in_fit": in_fit, "flag": flags, "cumulative_difference": cumulative[0],
+                         "cumulative_lower": cumulative[1], "cumulative_upper": cumulative[2]})
+
+
 def _empty_frame(months: pd.DatetimeIndex, observed: np.ndarray) -> pd.DataFrame:
     nan = np.full(len(months), np.nan)
-    return pd.DataFrame({"month": [m.date() for m in months], "observed": observed, "expected": nan,
-                         "lower": nan, "upper": nan, "in_fit": np.zeros(len(months), dtype=bool),
-                         "flag": [None] * len(months), "cumulative_difference": nan, "cumulative_lower": nan,
-                         "cumulative_upper": nan})
+    return _series_frame([m.date() for m in months], observed, nan, nan, nan, np.zeros(len(months), dtype=bool),
+                         [None] * len(months), (nan, nan, nan))
 
 
 def _model_frame(months: pd.DatetimeIndex, observed: np.ndarray, window: FitWindow, baseline: Baseline,
@@ -755,9 +763,8 @@ def _model_frame(months: pd.DatetimeIndex, observed: np.ndarray, window: FitWind
         cumulative["difference"][positions] = np.cumsum(observed[positions] - expected[positions])
         cumulative["lower"][positions] = observed_total - high_total
         cumulative["upper"][positions] = observed_total - low_total
-    return pd.DataFrame({"month": dates, "observed": observed, "expected": expected, "lower": lower, "upper": upper,
-                         "in_fit": in_fit, "flag": flags, "cumulative_difference": cumulative["difference"],
-                         "cumulative_lower": cumulative["lower"], "cumulative_upper": cumulative["upper"]})
+    return _series_frame(dates, observed, expected, lower, upper, in_fit, flags,
+                         (cumulative["difference"], cumulative["lower"], cumulative["upper"]))
 
 
 def round_for_people(value: float, unit: float) -> int:

@@ -496,23 +496,20 @@ def impact_keys(con: duckdb.DuckDBPyConnection, filters: Filters | None) -> list
     return keys
 
 
-def _impact_request(con: duckdb.DuckDBPyConnection, key: str, filters: Filters | None, fit_until: date,
-                    include_disrupted: bool) -> SeriesRequest:
-    """The metrics.expected.SeriesRequest of one impact key (see impact_keys) under the filters."""
-    from metrics.expected import SeriesRequest, observed_request
+def _measure_request(con: duckdb.DuckDBPyConnection, key: str, filters: Filters | None, fit_until: date,
+                     include_disrupted: bool) -> SeriesRequest:
+    """The metrics.expected.SeriesRequest of a 'measure:<id>' impact key under the filters (the crime types'
+    come from _crime_type_requests, all in one query)."""
+    from metrics.expected import SeriesRequest
 
-    base = filters or Filters()
     kind, _, name = key.partition(":")
-    if kind == "crime_type":
-        return observed_request(con, "crimes", Filters(base.force_id, base.districts, (name,)), fit_until,
-                                include_disrupted=include_disrupted)
-    if kind == "measure":
-        series = measure_series(con, measure(name), base)
-        if series.empty:
-            return SeriesRequest(pd.Series(dtype="float64"), fit_until)
-        values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
-        return SeriesRequest(values, fit_until, include_disrupted=include_disrupted)
-    raise ValueError(f"unknown impact key {key!r}: use 'crime_type:<name>' or 'measure:<id>'")
+    if kind != "measure":
+        raise ValueError(f"unknown impact key {key!r}: use 'crime_type:<name>' or 'measure:<id>'")
+    series = measure_series(con, measure(name), filters or Filters())
+    if series.empty:
+        return SeriesRequest(pd.Series(dtype="float64"), fit_until)
+    values = pd.Series(series["count"].to_numpy(dtype="float64"), index=pd.to_datetime(series["month"]))
+    return SeriesRequest(values, fit_until, include_disrupted=include_disrupted)
 
 
 def expected_series_many(
@@ -527,7 +524,7 @@ def expected_series_many(
     from metrics.baselines import expected_for_many
 
     by_type = _crime_type_requests(con, keys, filters, fit_until, include_disrupted)
-    requests = [by_type[key] if key in by_type else _impact_request(con, key, filters, fit_until, include_disrupted)
+    requests = [by_type[key] if key in by_type else _measure_request(con, key, filters, fit_until, include_disrupted)
                 for key in keys]
     return dict(zip(keys, expected_for_many(con, requests)))
 
@@ -535,7 +532,8 @@ def expected_series_many(
 def _crime_type_requests(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...], filters: Filters | None,
                          fit_until: date, include_disrupted: bool) -> dict[str, SeriesRequest]:
     """{key: request} for the 'crime_type:' keys, every crime type's monthly series read in one query: the
-    requests _impact_request makes one by one (each type from its own first to its own last month)."""
+    requests metrics.expected.observed_request makes one type at a time (each from its own first to its own last
+    month)."""
     from metrics.expected import SeriesRequest
     from metrics.series import monthly_series_each_category
 
@@ -546,9 +544,9 @@ def _crime_type_requests(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...], 
     counts = monthly_series_each_category(con, "crimes", Filters(base.force_id, base.districts, names))
     requests = {f"crime_type:{name}": SeriesRequest(pd.Series(dtype="float64"), fit_until) for name in names}
     for name, frame in counts.groupby("category", sort=False):
-        months = list(frame["month"])
         series = pd.Series(frame["count"].to_numpy(dtype="float64"), index=pd.to_datetime(frame["month"]))
-        requests[f"crime_type:{name}"] = SeriesRequest(series, fit_until, until=months[-1], fit_from=months[0],
+        requests[f"crime_type:{name}"] = SeriesRequest(series, fit_until, until=frame["month"].iloc[-1],
+                                                      fit_from=frame["month"].iloc[0],
                                                       include_disrupted=include_disrupted)
     return requests
 

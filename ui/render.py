@@ -200,14 +200,15 @@ def table_html(shown: Any, block: Table) -> str:
     and one card per row for phones (app.py's CSS shows one of them; a card leaves out its empty cells).
     Highlighted rows carry class 'marked'."""
     marked = list(block.data[block.highlight].astype(bool)) if block.highlight else [False] * len(shown)
-    head = "".join(f"<th>{escape(str(label))}</th>" for label in shown.columns)
+    labels = [escape(str(label)) for label in shown.columns]
+    head = "".join(f"<th>{label}</th>" for label in labels)
     rows, cards = [], []
     for flagged, row in zip(marked, shown.itertuples(index=False, name=None)):
+        cells = [escape(str(value)) for value in row]
         mark = ' class="marked"' if flagged else ""
-        rows.append(f"<tr{mark}>" + "".join(f"<td>{escape(str(value))}</td>" for value in row) + "</tr>")
-        heading = " · ".join(escape(str(v)) for v in row[:2] if str(v).strip())
-        details = " · ".join(f"{escape(str(label))}: {escape(str(value))}"
-                             for label, value in zip(shown.columns[2:], row[2:]) if str(value).strip())
+        rows.append(f"<tr{mark}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        heading = " · ".join(cell for cell in cells[:2] if cell.strip())
+        details = " · ".join(f"{label}: {cell}" for label, cell in zip(labels[2:], cells[2:]) if cell.strip())
         cards.append(f"<p{mark}><strong>{heading}</strong><br>{details}</p>")
     return (f'<div class="cpm-table" data-testid="cpmTable" data-key="{escape(block.key)}">'
             f'<table class="cpm-wide"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -55,9 +55,9 @@ def covid_rise(ctx: ViewContext) -> Section | None:
     """ASB in the first COVID year against the year before (many breaches of the regulations were recorded
     as ASB)."""
     title = "The 2020 rise"
-    first, last = ctx.read(series.data_range, "crimes", _asb(ctx))
     pre, post = calendar.pre_covid_vs_covid_year()
-    if not (first <= pre[0] and post[1] <= last):
+    if not _covid_year_loaded(ctx):
+        first, last = ctx.read(series.data_range, "crimes", _asb(ctx))
         return Section(title, (Text(f"The 2020 rise compares {plan.period_label(post)} with {plan.period_label(pre)}; "
                                     f"the ASB data loaded for {md_literal(ctx.area_label, None)} cover "
                                     f"{plan.period_label((first, last))}. Load the data.police.uk months from March "

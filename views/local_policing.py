@@ -75,31 +75,36 @@ def headline(ctx: ViewContext) -> Section:
     return Section(f"{measure.what}: trend", (figures, chart))
 
 
-def _district_rates(ctx: ViewContext) -> tuple[Section, pd.DataFrame | None]:
-    measure = shown(ctx)
-    return district_rates_section(ctx, measure.filters, measure.what, measure.unit, "lp_districts", ctx.comparison.post)
-
-
 def districts(ctx: ViewContext) -> Section | None:
     """Rates per 1,000 residents by district (chart and table)."""
-    return None if ctx.comparison is None else _district_rates(ctx)[0]
-
-
-def _rates_available(ctx: ViewContext) -> bool:
-    """District rates can be computed (the ONS lookup and census are loaded): the funnel plot's tab is offered."""
     if ctx.comparison is None:
-        return False
+        return None
+    measure = shown(ctx)
+    return district_rates_section(ctx, measure.filters, measure.what, measure.unit, "lp_districts",
+                                  ctx.comparison.post)[0]
+
+
+def _rates_frame(ctx: ViewContext) -> pd.DataFrame | None:
+    """The district rates district_rates_section reads (the same cached read), or None when they cannot be computed
+    (no ONS lookup and census: the Districts tab says what to load)."""
+    if ctx.comparison is None:
+        return None
     try:
         frame = ctx.read(rates.district_rates, "crimes", *ctx.comparison.post, shown(ctx).filters)
     except ValueError:
-        return False
-    return not frame.empty
+        return None
+    return None if frame.empty else frame
+
+
+def _rates_available(ctx: ViewContext) -> bool:
+    """The funnel plot's tab is offered only when district rates can be computed."""
+    return _rates_frame(ctx) is not None
 
 
 def funnel(ctx: ViewContext) -> Section | None:
     """The funnel plot of the district rates."""
-    frame = _district_rates(ctx)[1]
-    if frame is None or frame.empty:
+    frame = _rates_frame(ctx)
+    if frame is None:
         return None
     measure = shown(ctx)
     return funnel_section(ctx, frame, measure.what, measure.unit, "lp_funnel", measure.filters)

@@ -124,6 +124,10 @@ def page_problems(page) -> list[str]:
             document.querySelectorAll('[data-testid="stException"]').forEach(e => problems.push('exception: ' + e.innerText.slice(0, 300)));
             const text = document.querySelector('[data-testid="stMain"]')?.innerText || '';
             if (text.includes('Traceback (most recent call last)')) problems.push('traceback in page text');
+            const bad = new Set(['None', 'nan', 'NaN', '<NA>', 'NaT', 'null', 'undefined']);
+            document.querySelectorAll('[data-testid="cpmTable"] td').forEach(td => {
+                if (bad.has(td.innerText.trim())) problems.push('table cell: ' + td.innerText.trim());
+            });
             return problems;
         }"""
     )
