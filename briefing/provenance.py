@@ -89,20 +89,29 @@ def dataset_label(con: duckdb.DuckDBPyConnection) -> str | None:
     return read_dataset_label(con)
 
 
+def warehouse_identity(con: duckdb.DuckDBPyConnection) -> tuple[str, str | None]:
+    """(load fingerprint, dataset label): which data a warehouse holds, as an export's record names them. Fixed for a
+    warehouse file (a load swaps in a new file), so the app reads it once per file through its cache."""
+    return load_fingerprint(con), dataset_label(con)
+
+
 def provenance_for(
     con: duckdb.DuckDBPyConnection,
     filters: Any = None,
     *,
     generated_at: datetime | None = None,
+    identity: tuple[str, str | None] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The provenance record of an export made now from `con` under `filters`. `extra` (period,
+    """The provenance record of an export made now from `con` under `filters`; `identity` is the warehouse's
+    `warehouse_identity` when the caller already has it (read from `con` otherwise). `extra` (period,
     comparison, title, ...) is added as given (dates as ISO text)."""
+    fingerprint, dataset = identity if identity is not None else warehouse_identity(con)
     record: dict[str, Any] = {
         "producer": "Crime Plan Monitor",
         "version": __version__,
-        "load_fingerprint": load_fingerprint(con),
-        "dataset": dataset_label(con),
+        "load_fingerprint": fingerprint,
+        "dataset": dataset,
         "filters": filters_dict(filters),
         "generated_at": (generated_at or datetime.now(timezone.utc)).replace(microsecond=0).isoformat(),
     }

@@ -34,6 +34,7 @@ from charts.theme import (
     RISE_COLOUR,
     SEQUENTIAL_SCALE,
     colour_for,
+    use_as_default,
 )
 
 CAPTION_FONT = dict(size=11, color="#555")
@@ -49,6 +50,12 @@ def caption_text(source: str, as_at: date | datetime | str | None, note: str | N
     if note:
         text += f" {note}"
     return text
+
+
+def _new_figure(*args: Any, **kwargs: Any) -> go.Figure:
+    """A new figure on the dashboard's template (charts.theme), whatever was imported before."""
+    use_as_default()
+    return go.Figure(*args, **kwargs)
 
 
 def _finish(
@@ -118,7 +125,7 @@ def left_margin(fig: go.Figure, y_title: bool) -> int:
 @remembered
 def empty_figure(title: str, message: str, source: str = "", as_at: Any = None) -> go.Figure:
     """A figure that says why there is nothing to plot (never an empty frame of axes)."""
-    fig = go.Figure()
+    fig = _new_figure()
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font=dict(size=15, color="#555"))
     fig.update_xaxes(visible=False)
@@ -231,7 +238,7 @@ def trend_chart(
     """
     if frame is None or frame.empty:
         return empty_figure(title, "No data for this selection.", source, as_at)
-    fig = go.Figure()
+    fig = _new_figure()
     xs_all = pd.to_datetime(frame[x])
     if expected is not None and not expected.empty:
         exp_col, lo_col, hi_col = expected_columns
@@ -285,7 +292,7 @@ def sparkline_values(frame: pd.DataFrame, y: str = "count", x: str = "month") ->
 @remembered
 def sparkline(values: Sequence[float], colour: str = OBSERVED_COLOUR) -> go.Figure:
     """A tiny axis-less line for a series (briefing tables)."""
-    fig = go.Figure(go.Scatter(y=list(values), mode="lines", line=dict(color=colour, width=2), hoverinfo="skip"))
+    fig = _new_figure(go.Scatter(y=list(values), mode="lines", line=dict(color=colour, width=2), hoverinfo="skip"))
     fig.update_layout(height=40, width=140, margin=dict(l=0, r=0, t=0, b=0), showlegend=False)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, rangemode="normal")
@@ -329,7 +336,7 @@ def bar_chart(
     else:
         trace = go.Bar(x=data[labels_col].astype(str), y=data[values_col], marker_color=colours, text=text,
                        textposition="outside", cliponaxis=False)
-    fig = go.Figure(trace)
+    fig = _new_figure(trace)
     if height is None:
         height = max(320, 26 * len(data) + 170) if horizontal else 420
     fig.update_layout(showlegend=False, bargap=0.25)
@@ -370,7 +377,7 @@ def change_chart(
            else pd.Series(False, index=data.index))
     colours = [RISE_COLOUR if p > 0 else FALL_COLOUR for p in pct]
     labels = [wrap_label(text) for text in data[label].astype(str)]
-    fig = go.Figure(go.Scatter(
+    fig = _new_figure(go.Scatter(
         x=pct, y=labels, mode="markers",
         marker=dict(size=11, color=[c if s else "white" for c, s in zip(colours, sig)],
                     line=dict(color=colours, width=2), symbol="circle"),
@@ -431,7 +438,7 @@ def funnel_plot(
     columns = {"lower_95": "lower_95", "upper_95": "upper_95", "lower_998": "lower_998", "upper_998": "upper_998"}
     columns.update(limit_columns or {})
     limits_population = limits_population or population
-    fig = go.Figure()
+    fig = _new_figure()
     if limits is not None and not limits.empty:
         lim = limits.sort_values(limits_population)
         styles = {"95": dict(color="#777", dash="dash", width=1.2), "998": dict(color="#333", dash="dot", width=1.2)}
@@ -586,7 +593,7 @@ def choropleth_map(
     if frame is None or frame.empty:
         return empty_figure(title, "No LSOA counts for this selection.", source, as_at)
     hover = frame[hover_name] if hover_name and hover_name in frame.columns else frame[location]
-    fig = go.Figure(go.Choropleth(
+    fig = _new_figure(go.Choropleth(
         geojson=SharedGeoJSON(rewind_for_plotly(geojson)), locations=frame[location], z=frame[value], text=hover,
         colorscale=SEQUENTIAL_SCALE, marker_line_color="rgba(80,80,80,0.35)", marker_line_width=0.3,
         colorbar=dict(title=dict(text=value_label, side="right"), thickness=14),
@@ -620,7 +627,7 @@ def point_density_map(
     sizes = 4 + 18 * np.sqrt(values / values.max()) if values.max() > 0 else 6
     hover = (frame[hover_name].astype(str) if hover_name and hover_name in frame.columns
              else values.map(lambda v: f"{v:,.0f}"))
-    fig = go.Figure(go.Scattergeo(
+    fig = _new_figure(go.Scattergeo(
         lon=frame[longitude], lat=frame[latitude], mode="markers", text=hover,
         marker=dict(size=sizes, color=values, colorscale=SEQUENTIAL_SCALE, cmin=0, opacity=0.85,
                     line=dict(width=0.3, color="#333"),
@@ -678,7 +685,7 @@ def heatmap(
     grid = frame.pivot_table(index=y, columns=x, values=z, aggfunc="sum", fill_value=0)
     grid = grid.reindex(index=list(y_order) if y_order is not None else list(grid.index),
                         columns=list(x_order) if x_order is not None else list(grid.columns), fill_value=0)
-    fig = go.Figure(go.Heatmap(
+    fig = _new_figure(go.Heatmap(
         z=grid.to_numpy(), x=[str(c) for c in grid.columns], y=[str(i) for i in grid.index],
         colorscale=SEQUENTIAL_SCALE, colorbar=dict(title=dict(text=value_label, side="right"), thickness=14),
         hovertemplate=f"%{{y}}, %{{x}}: %{{z:,}} {value_label.lower()}<extra></extra>",

@@ -93,16 +93,16 @@ def _feed(digest: Any, value: Any) -> None:
     if isinstance(value, pd.DataFrame):
         digest.update(repr((list(value.columns), [str(t) for t in value.dtypes], value.shape)).encode())
         _feed(digest, dict(value.attrs))
-        if not any(dtype == object for dtype in value.dtypes):  # one pandas call for the whole frame
-            digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
-        else:
-            digest.update(pd.util.hash_pandas_object(value.index.to_frame(), index=False).to_numpy().tobytes())
-            for _, column in value.items():
-                _feed_values(digest, column)
+        if value.attrs:  # fed once: each column taken from the frame would otherwise deep-copy them again
+            value = value.copy(deep=False)
+            value.attrs = {}
+        _feed_index(digest, value.index)
+        for _, column in value.items():
+            _feed_values(digest, column)
     elif isinstance(value, pd.Series):
         digest.update(repr((value.name, str(value.dtype), len(value))).encode())
         _feed(digest, dict(value.attrs))
-        digest.update(pd.util.hash_pandas_object(value.index.to_frame(), index=False).to_numpy().tobytes())
+        _feed_index(digest, value.index)
         _feed_values(digest, value)
     elif isinstance(value, pd.Index):
         _feed(digest, value.to_series())
@@ -129,11 +129,17 @@ def _feed(digest: Any, value: Any) -> None:
         raise NotKeyable(f"{kind.__qualname__} has no content key")
 
 
+_PICKLED_AS_THEY_ARE = (date, datetime)  # exact types whose pickle is their value (a month column holds dates)
+
+
 class _PlainPickler(pickle.Pickler):
-    """Pickles plain data only: str, bytes, numbers, bool, None and lists, tuples and dicts of them (pickle handles those
-    itself; anything else reaches `reducer_override`, which refuses it)."""
+    """Pickles plain data only: str, bytes, numbers, bool, None, dates and lists, tuples and dicts of them (pickle
+    handles the builtins itself; anything else reaches `reducer_override`, which lets exact dates and datetimes and
+    their two classes through and refuses the rest)."""
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in _PICKLED_AS_THEY_ARE or any(obj is kind for kind in _PICKLED_AS_THEY_ARE):
+            return NotImplemented  # a date, or its class (pickle names it)
         raise pickle.PicklingError(f"not plain data: {type(obj).__qualname__}")
 
 
@@ -149,10 +155,23 @@ def _pickled(digest: Any, value: list | tuple | dict) -> bool:
     return True
 
 
+def _feed_index(digest: Any, index: pd.Index) -> None:
+    """An index's content: a RangeIndex by its bounds, any other by pandas' hash of its values."""
+    if isinstance(index, pd.RangeIndex):
+        digest.update(repr(("range", index.start, index.stop, index.step)).encode())
+    else:
+        digest.update(pd.util.hash_pandas_object(index.to_frame(), index=False).to_numpy().tobytes())
+
+
 def _feed_values(digest: Any, column: pd.Series) -> None:
-    """A column's values: pandas' own hash of a typed column; item by item, each with its type, for an object column
-    (pandas hashes those through their text, so 1 and "1" would be the same; and it cannot hash lists or dicts)."""
-    if column.dtype == object:
+    """A column's values: the bytes of a NumPy number, boolean or datetime column (exact, and no hashing); item by
+    item, each with its type, for an object column (pandas hashes those through their text, so 1 and "1" would be the
+    same; and it cannot hash lists or dicts); pandas' own hash of any other typed column (strings, categories)."""
+    dtype = column.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biufcmM":
+        digest.update(repr((dtype.str, len(column))).encode())
+        digest.update(np.ascontiguousarray(column.to_numpy()).tobytes())
+    elif dtype == object:
         _feed(digest, column.tolist())
     else:
         digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())

@@ -59,6 +59,15 @@ pio.templates[TEMPLATE_NAME] = _template()
 pio.templates.default = TEMPLATE_NAME
 
 
+def use_as_default() -> None:
+    """Make the dashboard's template Plotly's default again if something replaced it: importing Streamlit's
+    `st.plotly_chart` sets its own default ("streamlit", with placeholder colours its browser code fills in), so
+    which default a figure got depended on whether charts or Streamlit was imported first. Every builder calls this
+    before it makes a figure (a comparison of two strings)."""
+    if pio.templates.default != TEMPLATE_NAME:
+        pio.templates.default = TEMPLATE_NAME
+
+
 def colour_for(index: int) -> str:
     """The palette colour for the index-th series (cycles)."""
     return PALETTE[index % len(PALETTE)]

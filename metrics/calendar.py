@@ -15,6 +15,7 @@ Comparison periods are (first month, last month) tuples of first-of-month dates,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tomllib
@@ -79,9 +80,19 @@ def covid_periods(config: dict | None = None) -> pd.DataFrame:
 
 
 def lockdowns(config: dict | None = None) -> pd.DataFrame:
-    """Only the lockdown periods (for shading)."""
-    frame = covid_periods(config)
-    return frame[frame["kind"] == "lockdown"].reset_index(drop=True)
+    """Only the lockdown periods (for shading). The default calendar's is made once; each caller gets its own copy."""
+    if not config:
+        return _default_lockdowns().copy()
+    return _only_lockdowns(covid_periods(config))
+
+
+def _only_lockdowns(periods: pd.DataFrame) -> pd.DataFrame:
+    return periods[periods["kind"] == "lockdown"].reset_index(drop=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_lockdowns() -> pd.DataFrame:
+    return _only_lockdowns(covid_periods())
 
 
 def latest_12_vs_previous_12(last_month: date) -> tuple[tuple[date, date], tuple[date, date]]:

@@ -583,8 +583,12 @@ def _summary_row(label: str, frame: pd.DataFrame, start: date | None, end: date 
     if not len(frame) or attrs.get("method") is None:
         row["note"] = attrs.get("basis") or attrs.get("note") or "no model"
         return row
+    frame = frame.copy(deep=False)  # its attrs are read above: without them, taking each column copies nothing
+    frame.attrs = {}
     assessed = frame["cumulative_difference"].notna().to_numpy()
-    months = pd.to_datetime(frame["month"].to_numpy()[assessed]).date
+    months = frame["month"].to_numpy()[assessed]
+    if not all(type(month) is date for month in months):
+        months = pd.to_datetime(months).date
     first = start or (min(months) if len(months) else None)
     within = np.array([(start or date.min) <= m <= (end or date.max) for m in months], dtype=bool)
     if not within.any():

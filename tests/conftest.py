@@ -97,19 +97,23 @@ def demo_db(tmp_path_factory) -> Path:
 
 @contextlib.contextmanager
 def app_reads(db: Path):
-    """The dashboard (AppTest, in this process) reads `db`: $CRIME_MONITOR_DB set and Streamlit's caches cleared,
-    both restored afterwards."""
+    """The dashboard (AppTest, in this process) reads `db`: $CRIME_MONITOR_DB set and Streamlit's caches and the
+    app's read cache cleared, both restored afterwards."""
     import streamlit
+
+    from ui import store
 
     old = os.environ.get("CRIME_MONITOR_DB")
     os.environ["CRIME_MONITOR_DB"] = str(db)
     streamlit.cache_resource.clear()
     streamlit.cache_data.clear()
+    store.clear()
     try:
         yield db
     finally:
         streamlit.cache_resource.clear()
         streamlit.cache_data.clear()
+        store.clear()
         if old is None:
             os.environ.pop("CRIME_MONITOR_DB", None)
         else:

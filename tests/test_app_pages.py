@@ -347,8 +347,35 @@ def test_no_export_is_built_on_a_page_run(demo_db, monkeypatch):
     for view_id in ("overview", "roads", "weekly"):
         at = run_view(demo_db, view_id, DEMO_FAST, monkeypatch)
         assert not at.exception, view_id
+        for key in chart_popovers(at):  # every chart's download menu open: its buttons are made too
+            at.session_state[key] = True
+        at.run()
+        assert not at.exception, view_id
     assert built == []
     assert len(deferred) > 20 and all(deferred)  # every button's file is a callable, made on click
+
+
+def chart_popovers(at: AppTest) -> list[str]:
+    """The session-state keys of the page's chart download menus (one per chart drawn)."""
+    return [f"popover_download_{chart.key}" for chart in at.get("plotly_chart")]
+
+
+def test_a_charts_download_buttons_are_made_only_while_its_menu_is_open(demo_db, monkeypatch):
+    """Three download buttons under every chart cost every visit; they are made when the menu opens (a rerun), and
+    a chart whose menu is closed has none."""
+    at = run_view(demo_db, "roads", DEMO_FAST, monkeypatch)
+    charts = [e.key for e in at.get("plotly_chart")]
+    assert charts
+    def chart_buttons() -> list[str]:
+        return sorted(b.key for b in at.get("download_button") if any(b.key.startswith(f"download_{chart}_")
+                                                                      for chart in charts))
+
+    assert chart_buttons() == []
+    assert {"download_pack_pptx", "download_pack_pdf"} <= {b.key for b in at.get("download_button")}  # the rest stay
+    at.session_state[f"popover_download_{charts[0]}"] = True
+    at.run()
+    assert not at.exception
+    assert chart_buttons() == sorted(f"download_{charts[0]}_{fmt}" for fmt in ("png", "svg", "pdf"))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -3,13 +3,22 @@ JSON sidecar (read back with the json module)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime, timezone
 
 import duckdb
 import pytest
 
 from briefing.export_spec import DEMO_MARK, ExportNotes
-from briefing.provenance import filters_in_words, provenance_for, provenance_lines, sidecar_path, write_sidecar
+from briefing.provenance import (
+    filters_in_words,
+    provenance_for,
+    provenance_lines,
+    sidecar_path,
+    warehouse_identity,
+    write_sidecar,
+)
 from etl.warehouse import ensure_schema
 from metrics.filters import Filters
 
@@ -59,3 +68,19 @@ def test_demo_record_and_sidecar_say_synthetic(warehouse, tmp_path):
     assert json.loads(path.read_text(encoding="utf-8"))["data_status"] == DEMO_MARK
     plain = write_sidecar(tmp_path / "real.png", real)
     assert DEMO_MARK not in plain.read_text(encoding="utf-8")
+
+
+def test_the_identity_the_app_reads_once_names_the_files_loaded(warehouse):
+    """The app reads a warehouse's identity once per file (ui.render through its cache) and passes it in: the record
+    is the one read from the warehouse itself, and the fingerprint is the hash of load_log's rows, computed by hand."""
+    con = warehouse("demo")
+    con.execute("insert into load_log values ('l1', 'a.csv', 'street', 'essex', date '2021-01-01', 'f00d', 10, 9, 1, "
+                "timestamp '2026-12-01 10:00:00'), ('l1', 'b.csv', 'street', 'essex', date '2021-02-01', 'beef', 5, 5, "
+                "0, timestamp '2026-12-01 10:00:00')")
+    by_hand = hashlib.sha256("a.csv|street|essex|2021-01-01|f00d|9\nb.csv|street|essex|2021-02-01|beef|5".encode())
+    identity = warehouse_identity(con)
+    assert identity == (by_hand.hexdigest()[:16], "demo")
+    at = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+    given = provenance_for(con, Filters(force_id="essex"), generated_at=at, identity=identity, title="t")
+    assert given == provenance_for(con, Filters(force_id="essex"), generated_at=at, title="t")
+    assert given["load_fingerprint"] == by_hand.hexdigest()[:16] and "identity" not in given

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,39 @@ def test_object_columns_are_keyed_with_the_type_of_each_cell():
     assert memo.content_key("f", (numbers,), {}) == memo.content_key("f", (numbers.copy(),), {})
 
 
+def test_date_columns_and_number_columns_are_keyed_by_value():
+    """The fast paths (a column of dates pickled whole, a NumPy column by its bytes, a RangeIndex by its bounds) still
+    tell every change apart, and equal content in other objects still gives the same key."""
+    months = [date(2020, 1, 1) + timedelta(days=31 * i) for i in range(12)]
+    frame = pd.DataFrame({"month": pd.Series(months, dtype=object), "count": np.arange(12, dtype="int64"),
+                          "rate": np.linspace(0.0, 1.0, 12), "flag": [i % 2 == 0 for i in range(12)]})
+    frame.attrs = {"fit_from": date(2017, 1, 1), "note": "fitted"}
+    key = memo.content_key
+    one = key("f", (frame,), {})
+    rebuilt = pd.DataFrame({column: list(frame[column]) for column in frame.columns})
+    rebuilt["month"] = rebuilt["month"].astype(object)
+    rebuilt.attrs = {"fit_from": date(2017, 1, 1), "note": "fitted"}
+    assert key("f", (rebuilt,), {}) == one
+    for change in ("month", "month as datetime", "count", "rate", "flag", "index", "attrs date"):
+        other = frame.copy()
+        if change == "month":
+            other.at[3, "month"] = date(2020, 4, 2)
+        elif change == "month as datetime":  # the same day, another type
+            other.at[3, "month"] = datetime(months[3].year, months[3].month, months[3].day)
+        elif change == "count":
+            other.at[11, "count"] = 12
+        elif change == "rate":
+            other.at[0, "rate"] = 1e-12
+        elif change == "flag":
+            other.at[5, "flag"] = True
+        elif change == "index":
+            other.index = pd.RangeIndex(1, 13)
+        elif change == "attrs date":
+            other.attrs = {"fit_from": date(2017, 2, 1), "note": "fitted"}
+        assert key("f", (other,), {}) != one, change
+    assert frame.attrs == {"fit_from": date(2017, 1, 1), "note": "fitted"}  # keying leaves the frame as it was
+
+
 def test_keys_tell_types_and_positions_apart():
     key = memo.content_key
     assert key("f", (1,), {}) != key("f", (1.0,), {}) != key("f", (True,), {})
@@ -160,7 +194,10 @@ def test_map_boundaries_are_shared_not_copied_and_serialise_as_geojson():
     assert written["features"][0]["geometry"]["type"] == "Polygon"
 
 
-def test_figures_carry_the_dashboard_template():
+def test_figures_carry_the_dashboard_template(monkeypatch):
+    import streamlit.elements.plotly_chart  # noqa: F401  (importing it sets Streamlit's own default template)
+
+    monkeypatch.setattr(pio.templates, "default", "streamlit")  # as when Streamlit was imported after charts
     fig = figures.bar_chart(pd.DataFrame({"district": ["A", "B"], "n": [1, 2]}), "n", "district", "T", "x", "y",
                             "src", "2020-12-01")
     assert pio.templates.default == TEMPLATE_NAME

@@ -30,6 +30,18 @@ def test_default_lockdowns():
         assert (start - previous_end).days == 1
 
 
+def test_each_caller_gets_its_own_default_lockdowns():
+    """The default calendar's lockdowns are made once; a caller changing its frame changes nobody else's."""
+    first = lockdowns()
+    first.loc[0, "label"] = "changed"
+    first.attrs["restrictions_lifted"] = None
+    again = lockdowns()
+    assert again.loc[0, "label"] == "First lockdown"
+    assert again.attrs["restrictions_lifted"] == date(2021, 7, 19)
+    configured = lockdowns({"periods": [{"label": "Local", "start": "2020-07-04", "end": "2020-08-01"}]})
+    assert list(configured["label"]) == ["Local"]  # a configured calendar is its own, not the default's
+
+
 def test_configured_periods_and_errors():
     frame = covid_periods({"periods": [{"label": "Local", "start": "2020-07-04", "end": "2020-08-01"}],
                            "restrictions_lifted": "2021-07-19"})

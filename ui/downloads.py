@@ -44,6 +44,11 @@ def _button(item: Download, key: str, state: Any, detail: Detail, container: Any
                                       mime=item.mime, key=key, on_click="ignore", **extra)
 
 
+def _length(values: Any) -> int:
+    """How many values a trace property holds (a list, tuple or NumPy array; None for none)."""
+    return 0 if values is None else len(values)
+
+
 def chart_detail(chart: Chart) -> Detail:
     """What a chart's image holds, for the audit log: its key and title, the values plotted, and how many LSOA
     values disclosure control withheld or banded in the file."""
@@ -52,7 +57,7 @@ def chart_detail(chart: Chart) -> Detail:
 
         figure, withheld = protect_figure(chart.figure, filters=chart.filters, sensitive=chart.notes.sensitive,
                                           release=chart.release)
-        values = sum(max(len(getattr(t, a, None) or ()) for a in ("x", "y", "z", "locations", "lon"))
+        values = sum(max(_length(getattr(t, a, None)) for a in ("x", "y", "z", "locations", "lon"))
                      for t in figure.data)
         note = (f"{withheld} LSOA value(s) withheld or banded: {chart.release.attrs.get('disclosure_note', '')}"
                 if withheld and chart.release is not None else
@@ -77,10 +82,16 @@ def table_detail(table: Table) -> Detail:
 
 
 def chart_downloads(chart: Chart, state: Any = None) -> None:
-    """PNG (slide size), SVG and PDF of a chart, in a popover."""
+    """PNG (slide size), SVG and PDF of a chart, in a popover whose buttons are made only while it is open (opening it
+    reruns the page): three download buttons under every chart cost the browser about 30 ms a chart on every visit,
+    for files that are rarely asked for."""
+    popover = st.popover("Download chart", icon=":material/download:", key=f"popover_download_{chart.key}",
+                         on_change="rerun")
+    if not popover.open:
+        return
     items = chart_files(chart.figure, chart.notes, chart.key, filters=chart.filters, release=chart.release)
     detail = chart_detail(chart)
-    with st.popover("Download chart", icon=":material/download:", key=f"popover_download_{chart.key}"):
+    with popover:
         for item in items:
             _button(item, f"download_{chart.key}_{_file_format(item)}", state, detail)
 

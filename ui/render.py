@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from briefing.provenance import provenance_for
+from briefing.provenance import provenance_for, warehouse_identity
 from charts.theme import PLOTLY_CONFIG
 from ui import store
 from ui.downloads import chart_downloads, table_downloads
@@ -52,7 +52,8 @@ def view_context(state: AppState) -> ViewContext:
     return ViewContext(
         filters=state.filters, comparison=state.comparison, force_name=state.force_name,
         first_month=state.first_month, last_month=state.last_month, is_demo=state.is_demo, read=store.read,
-        db=state.db, choose=chooser(), provenance=provenance_for(store.cursor(), state.filters, **extra),
+        db=state.db, choose=chooser(), provenance=provenance_for(store.cursor(), state.filters,
+                                                                   identity=store.read(warehouse_identity), **extra),
         raw_rows=capabilities is None or bool(capabilities.rejected_rows),
     )
 

@@ -224,3 +224,22 @@ def test_a_tab_opens_on_click_and_its_label_goes_to_the_url(demo_app, page):
     page.reload()
     wait_for_app(page)
     main.get_by_text("Outcomes of crimes recorded in Jan 2021–Dec 2021").wait_for()
+
+
+def test_a_chart_downloads_as_svg_from_its_menu(demo_app, page):
+    """A chart's "Download chart" menu makes its buttons when it opens (a rerun), and a button gives the picture,
+    rendered on the click: the SVG holds the chart's title."""
+    page.goto(f"{demo_app}/gangs")
+    wait_for_app(page)
+    main = page.get_by_test_id("stMain")
+    assert main.get_by_role("button", name="SVG (vector)").count() == 0  # a closed menu has no buttons
+    main.get_by_role("button", name="Download chart").first.click()
+    svg_button = page.get_by_role("button", name="SVG (vector)")
+    svg_button.wait_for()
+    assert page.get_by_role("button", name="PNG (slide, high resolution)").count() == 1
+    with page.expect_download(timeout=120_000) as download_info:
+        svg_button.click()
+    download = download_info.value
+    assert download.suggested_filename == "gangs_drugs.svg"
+    svg = open(download.path(), encoding="utf-8").read()
+    assert svg.startswith("<svg") and "Drug offences per month" in svg and "Demo data" in svg
