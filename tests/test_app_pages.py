@@ -32,12 +32,16 @@ LINK_ATTACK = {"force": "[Session expired - sign in again](https://evil.example/
                "district": "![x](https://evil.example/pixel.png)"}
 
 
-def run_view(db: Path, view_id: str, params: dict | None = None, monkeypatch=None, timeout: float = 300) -> AppTest:
-    """Run app.py for a view as a fresh session whose URL holds `params`."""
+def run_view(db: Path, view_id: str, params: dict | None = None, monkeypatch=None, timeout: float = 300,
+             state: dict | None = None) -> AppTest:
+    """Run app.py for a view as a fresh session whose URL holds `params` (and whose session state starts with
+    `state`: a popover's key set True opens it)."""
     monkeypatch.setenv("CRIME_MONITOR_DB", str(db))
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=timeout)
     for key, value in (params or {}).items():
         at.query_params[key] = value
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
     at.switch_page(f"pages/{view_id}.py")
     at.run()
     return at
@@ -345,9 +349,9 @@ def test_no_export_is_built_on_a_page_run(demo_db, monkeypatch):
     monkeypatch.setattr(DeltaGenerator, "download_button", recording)
     monkeypatch.setattr(streamlit, "download_button", lambda *a, **k: recording(streamlit._main, *a, **k))
     for view_id in ("overview", "roads", "weekly"):
-        at = run_view(demo_db, view_id, DEMO_FAST, monkeypatch)
+        at = run_view(demo_db, view_id, DEMO_FAST, monkeypatch, state={"popover_briefing_pack": True})
         assert not at.exception, view_id
-        for key in chart_popovers(at):  # every chart's download menu open: its buttons are made too
+        for key in chart_popovers(at):  # every chart's download menu open too: its buttons are made
             at.session_state[key] = True
         at.run()
         assert not at.exception, view_id
@@ -362,7 +366,7 @@ def chart_popovers(at: AppTest) -> list[str]:
 
 def test_a_charts_download_buttons_are_made_only_while_its_menu_is_open(demo_db, monkeypatch):
     """Three download buttons under every chart cost every visit; they are made when the menu opens (a rerun), and
-    a chart whose menu is closed has none."""
+    a chart whose menu is closed has none. The briefing pack's menu in the sidebar works the same way."""
     at = run_view(demo_db, "roads", DEMO_FAST, monkeypatch)
     charts = [e.key for e in at.get("plotly_chart")]
     assert charts
@@ -371,11 +375,16 @@ def test_a_charts_download_buttons_are_made_only_while_its_menu_is_open(demo_db,
                                                                       for chart in charts))
 
     assert chart_buttons() == []
-    assert {"download_pack_pptx", "download_pack_pdf"} <= {b.key for b in at.get("download_button")}  # the rest stay
+    assert {b.key for b in at.get("download_button")} == {"download_roads-12-month-change_csv",
+                                                         "download_roads-12-month-change_xlsx"}  # a table's stay
     at.session_state[f"popover_download_{charts[0]}"] = True
     at.run()
     assert not at.exception
     assert chart_buttons() == sorted(f"download_{charts[0]}_{fmt}" for fmt in ("png", "svg", "pdf"))
+    # the sidebar's pack menu, the same way (opened here as the session starts: AppTest draws the sidebar on a
+    # session's first run only)
+    opened = run_view(demo_db, "roads", DEMO_FAST, monkeypatch, state={"popover_briefing_pack": True})
+    assert {"download_pack_pptx", "download_pack_pdf"} <= {b.key for b in opened.get("download_button")}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -133,3 +133,15 @@ def test_notices_quote_url_values_as_code():
     assert "“`<img src=https://evil.example/p.png>`”" in notices[2]
     for notice in notices:  # outside the code spans: no URL at all
         assert "https://" not in re.sub(r"`[^`]*`", "", notice)
+
+
+def test_the_filter_bar_offers_every_month_loaded():
+    """The months a custom period can start and end on: every month from the first loaded to the last, each once,
+    across a year's end (written out by hand here)."""
+    from ui.filter_bar import _months
+
+    assert _months(date(2019, 11, 15), date(2020, 2, 3)) == (date(2019, 11, 1), date(2019, 12, 1), date(2020, 1, 1),
+                                                             date(2020, 2, 1))
+    assert _months(date(2020, 5, 1), date(2020, 5, 31)) == (date(2020, 5, 1),)
+    assert len(_months(date(2017, 1, 1), date(2021, 12, 1))) == 60
+    assert _months(None, date(2020, 1, 1)) == () and _months(date(2021, 1, 1), date(2020, 1, 1)) == ()

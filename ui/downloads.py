@@ -115,7 +115,11 @@ def pack_downloads(state: Any) -> None:
     from briefing.pack import pack_downloads as downloads
 
     area = state.force_name + (": " + ", ".join(state.filters.districts) if state.filters.districts else "")
-    with st.sidebar.popover("Briefing pack", icon=":material/slideshow:", key="popover_briefing_pack"):
+    popover = st.sidebar.popover("Briefing pack", icon=":material/slideshow:", key="popover_briefing_pack",
+                                 on_change="rerun")
+    if not popover.open:  # its buttons are made while it is open, as a chart's (chart_downloads)
+        return
+    with popover:
         st.caption(f"Every plan priority for {md_literal(area, None)}, {state.comparison.label}: takes a minute or two.")
         filters = Filters(force_id=state.filters.force_id, districts=state.filters.districts)
         note = DisclosureRule().describe()

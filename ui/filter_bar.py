@@ -4,15 +4,15 @@ values are dropped and the URL stays clean at the defaults; `ui.url_state` says 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from metrics import series
-from metrics.filters import Filters, month_start
+from metrics.filters import Filters, add_months, month_start
 from metrics.plan import PRESETS, Comparison, period_label, resolve_comparison
 from ui import store
 from ui.url_state import URL_KEYS, FilterOptions, month_label, read_filter_params
@@ -46,10 +46,16 @@ def loaded_months(force_id: str | None) -> tuple[date | None, date | None]:
     return first, last
 
 
+@functools.lru_cache(maxsize=64)
 def _months(first: date | None, last: date | None) -> tuple[date, ...]:
+    """Every month from `first`'s to `last`'s, as first days (made once per pair: every page run asks)."""
     if first is None or last is None:
         return ()
-    return tuple(d.date() for d in pd.date_range(month_start(first), month_start(last), freq="MS"))
+    months, month, end = [], month_start(first), month_start(last)
+    while month <= end:
+        months.append(month)
+        month = add_months(month, 1)
+    return tuple(months)
 
 
 def options_for(force_id: str | None) -> FilterOptions:
