@@ -83,8 +83,8 @@ def table_detail(table: Table) -> Detail:
 
 def chart_downloads(chart: Chart, state: Any = None) -> None:
     """PNG (slide size), SVG and PDF of a chart, in a popover whose buttons are made only while it is open (opening it
-    reruns the page): three download buttons under every chart cost the browser about 30 ms a chart on every visit,
-    for files that are rarely asked for."""
+    reruns the page): otherwise every page run would make each chart's three file makers and register its three
+    buttons, for files that are rarely asked for."""
     popover = st.popover("Download chart", icon=":material/download:", key=f"popover_download_{chart.key}",
                          on_change="rerun")
     if not popover.open:
