@@ -52,6 +52,12 @@ def add_months(value: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def month_range(first: date, last: date) -> tuple[date, ...]:
+    """Every month from `first`'s to `last`'s inclusive, as first days (empty when `last` is before `first`)."""
+    start = month_start(first)
+    return tuple(add_months(start, step) for step in range(months_between(start, month_start(last))))
+
+
 def months_between(start: date, end: date) -> int:
     """Number of months in the inclusive range start..end (both first-of-month)."""
     return (end.year - start.year) * 12 + end.month - start.month + 1

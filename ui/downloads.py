@@ -49,6 +49,13 @@ def _length(values: Any) -> int:
     return 0 if values is None else len(values)
 
 
+def _open_menu(container: Any, label: str, icon: str, key: str) -> Any:
+    """A download menu (popover) in `container` that reruns the page when opened or closed: the popover while it is
+    open, to make its buttons in; None while it is closed (its buttons are not made)."""
+    popover = container.popover(label, icon=icon, key=key, on_change="rerun")
+    return popover if popover.open else None
+
+
 def chart_detail(chart: Chart) -> Detail:
     """What a chart's image holds, for the audit log: its key and title, the values plotted, and how many LSOA
     values disclosure control withheld or banded in the file."""
@@ -85,9 +92,8 @@ def chart_downloads(chart: Chart, state: Any = None) -> None:
     """PNG (slide size), SVG and PDF of a chart, in a popover whose buttons are made only while it is open (opening it
     reruns the page): otherwise every page run would make each chart's three file makers and register its three
     buttons, for files that are rarely asked for."""
-    popover = st.popover("Download chart", icon=":material/download:", key=f"popover_download_{chart.key}",
-                         on_change="rerun")
-    if not popover.open:
+    popover = _open_menu(st, "Download chart", ":material/download:", f"popover_download_{chart.key}")
+    if popover is None:
         return
     items = chart_files(chart.figure, chart.notes, chart.key, filters=chart.filters, release=chart.release)
     detail = chart_detail(chart)
@@ -115,9 +121,8 @@ def pack_downloads(state: Any) -> None:
     from briefing.pack import pack_downloads as downloads
 
     area = state.force_name + (": " + ", ".join(state.filters.districts) if state.filters.districts else "")
-    popover = st.sidebar.popover("Briefing pack", icon=":material/slideshow:", key="popover_briefing_pack",
-                                 on_change="rerun")
-    if not popover.open:  # its buttons are made while it is open, as a chart's (chart_downloads)
+    popover = _open_menu(st.sidebar, "Briefing pack", ":material/slideshow:", "popover_briefing_pack")
+    if popover is None:
         return
     with popover:
         st.caption(f"Every plan priority for {md_literal(area, None)}, {state.comparison.label}: takes a minute or two.")

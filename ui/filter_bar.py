@@ -12,7 +12,7 @@ from datetime import date
 import streamlit as st
 
 from metrics import series
-from metrics.filters import Filters, add_months, month_start
+from metrics.filters import Filters, month_range
 from metrics.plan import PRESETS, Comparison, period_label, resolve_comparison
 from ui import store
 from ui.url_state import URL_KEYS, FilterOptions, month_label, read_filter_params
@@ -49,13 +49,7 @@ def loaded_months(force_id: str | None) -> tuple[date | None, date | None]:
 @functools.lru_cache(maxsize=64)
 def _months(first: date | None, last: date | None) -> tuple[date, ...]:
     """Every month from `first`'s to `last`'s, as first days (made once per pair: every page run asks)."""
-    if first is None or last is None:
-        return ()
-    months, month, end = [], month_start(first), month_start(last)
-    while month <= end:
-        months.append(month)
-        month = add_months(month, 1)
-    return tuple(months)
+    return () if first is None or last is None else month_range(first, last)
 
 
 def options_for(force_id: str | None) -> FilterOptions:
