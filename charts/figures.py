@@ -97,8 +97,12 @@ Y_TITLE_PX = 24      # a rotated y-axis title beside the tick labels
 
 
 def y_tick_chars(fig: go.Figure) -> int:
-    """Characters in the widest y-axis tick label the figure will show: the longest line of a category label, or the
-    largest value with thousands separators (the axis may run 20% above the data, and a minus sign)."""
+    """Characters in the widest y-axis tick label the figure will show: the longest line of a category label (or of
+    the tick texts drawn in their place), or the largest value with thousands separators (the axis may run 20% above
+    the data, and a minus sign)."""
+    ticktext = fig.layout.yaxis.ticktext
+    if ticktext:  # labels drawn in place of the values (charts.figures.bar_chart's wrapped names)
+        return max(len(part) for tick in ticktext for part in str(tick).split("<br>"))
     chars = 0
     for trace in fig.data:
         values = getattr(trace, "y", None)
@@ -330,22 +334,29 @@ def bar_chart(
     colours = [HIGHLIGHT_COLOUR if highlight is not None and str(v) == str(highlight) else OBSERVED_COLOUR
                for v in data[labels_col]]
     text = data[label_column] if label_column else data[values_col].map(lambda v: f"{v:{value_format}}")
+    names = [str(v) for v in data[labels_col]]
     if horizontal:
-        trace = go.Bar(x=data[values_col], y=data[labels_col].astype(str), orientation="h", marker_color=colours,
+        trace = go.Bar(x=data[values_col], y=names, orientation="h", marker_color=colours,
                        text=text, textposition="outside", cliponaxis=False)
     else:
-        trace = go.Bar(x=data[labels_col].astype(str), y=data[values_col], marker_color=colours, text=text,
+        trace = go.Bar(x=names, y=data[values_col], marker_color=colours, text=text,
                        textposition="outside", cliponaxis=False)
     fig = _new_figure(trace)
+    # a long label is drawn on two lines (the bars keep their whole names: hover, exports), so the labels do not
+    # take the width of a phone-wide plot
+    ticks = [wrap_label(name) for name in names] if horizontal else names
+    lines = max((tick.count("<br>") + 1 for tick in ticks), default=1)
+    if horizontal and ticks != names:
+        fig.update_yaxes(tickmode="array", tickvals=names, ticktext=ticks)
     if height is None:
-        height = max(320, 26 * len(data) + 170) if horizontal else 420
+        height = max(320, (26 if lines == 1 else 36) * len(data) + 170) if horizontal else 420
     fig.update_layout(showlegend=False, bargap=0.25)
     if horizontal:
         fig.update_xaxes(tickformat=",", rangemode="tozero")
         low, high = float(min(data[values_col].min(), 0)), float(max(data[values_col].max(), 0))
         span = (high - low) or 1.0
         fig.update_xaxes(range=[low - (0.18 * span if low < 0 else 0), high + (0.18 * span if high > 0 else 0)])
-    longest = int(data[labels_col].astype(str).str.len().max()) if horizontal else 0
+    longest = max(len(part) for tick in ticks for part in tick.split("<br>")) if horizontal else 0
     return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
                    height=height, caption_wrap=max(70, CAPTION_WRAP - longest))
 

@@ -153,6 +153,23 @@ def test_change_chart_wraps_long_labels_so_the_plot_keeps_its_width():
     assert "Robbery" in fig.data[0].y
 
 
+
+def test_bar_chart_draws_long_names_on_two_lines_and_keeps_them_whole_in_the_bars():
+    names = ["Killed or seriously injured (KSI) casualties", "Fraud reports (Action Fraud)", "Drugs"]
+    frame = pd.DataFrame({"series": names, "pct_difference": [-27.6, 33.3, 15.8]})
+    fig = charts.bar_chart(frame, "pct_difference", "series", "t", "x", "", "s", date(2021, 1, 1))
+    # the bars keep the whole names (hover text, exports); the axis draws them wrapped
+    assert sorted(fig.data[0].y) == sorted(names)
+    ticks = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext))
+    assert ticks["Killed or seriously injured (KSI) casualties"] == "Killed or seriously<br>injured (KSI) casualties"
+    assert ticks["Fraud reports (Action Fraud)"] == "Fraud reports (Action<br>Fraud)" and ticks["Drugs"] == "Drugs"
+    # the left margin fits the longest drawn line ("injured (KSI) casualties", 24 characters), not the longest name (44)
+    assert fig.layout.margin.l == int(14 + 7.2 * 24)
+    # short names: no tick texts of their own, one line a row
+    short = charts.bar_chart(frame.assign(series=["A", "B", "C"]), "pct_difference", "series", "t", "x", "", "s",
+                             date(2021, 1, 1))
+    assert short.layout.yaxis.ticktext is None and short.layout.margin.l == int(14 + 7.2 * 1)
+
 # --- the one formatter -----------------------------------------------------------------------------
 def test_formatting_reads_the_same_everywhere():
     from charts import formatting as fmt
