@@ -15,6 +15,7 @@ from charts.figures import (  # noqa: F401
     funnel_plot,
     heatmap,
     point_density_map,
+    screen_figure,
     significance_mark,
     sparkline,
     sparkline_values,

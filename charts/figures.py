@@ -23,7 +23,7 @@ from charts.formatting import as_at as format_as_at
 from charts.formatting import join_labels  # noqa: F401  (kept for callers of charts.figures)
 from charts.formatting import pct_change as format_pct_change  # noqa: F401  (charts.format_pct_change)
 from charts.formatting import significance as significance_mark  # noqa: F401
-from charts.memo import remembered
+from charts.memo import remembered, specification
 from charts.theme import (
     EXPECTED_BAND_FILL,
     EXPECTED_COLOUR,
@@ -39,6 +39,10 @@ from charts.theme import (
 
 CAPTION_FONT = dict(size=11, color="#555")
 CAPTION_WRAP = 150  # characters per caption line
+CAPTION_LINE_PX = 15  # height of a caption line
+CAPTION_NAME = "caption"  # the caption annotation's name (charts.figures.screen_figure leaves it out)
+SCREEN_TITLE_PX = 30  # room the title takes above the plot (given back when the page writes the title as text)
+SCREEN_TOP_PX = 16  # room left above the plot of a figure with no legend when the page writes its title
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,10 +76,10 @@ def _finish(
 ) -> go.Figure:
     caption = caption_text(source, as_at, note)
     lines = textwrap.wrap(caption, caption_wrap) or [""]
-    bottom = 76 + 15 * len(lines)
+    bottom = 76 + CAPTION_LINE_PX * len(lines)
     fig.update_layout(  # the template is the default (charts.theme): set at the figure's creation, unvalidated
         title=dict(text=html.escape(title, quote=False)),  # Plotly reads tags (<a href>) in text: names are literal
-        height=height + 15 * (len(lines) - 1),
+        height=height + CAPTION_LINE_PX * (len(lines) - 1),
         margin=dict(l=left_margin(fig, bool(y_label)), r=20, t=80, b=bottom),
     )
     if x_label is not None:
@@ -84,11 +88,35 @@ def _finish(
         fig.update_yaxes(title_text=y_label)
     fig.add_annotation(
         text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, yshift=-(bottom - 8), xanchor="left",
-        yanchor="bottom",
+        yanchor="bottom", name=CAPTION_NAME,
         showarrow=False, font=CAPTION_FONT, align="left",
     )
-    fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at)}
+    fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at), "title": title,
+                       "caption_px": CAPTION_LINE_PX * len(lines) + 6}
     return fig
+
+
+def screen_figure(fig: go.Figure) -> tuple[go.Figure, str, str]:
+    """(figure, title, caption) as the dashboard draws a chart: the page writes the title and the caption as text,
+    which wraps to the screen's width (inside the figure a phone cuts them off), so this copy of the figure leaves
+    them out and gives their room back. Exports and the briefing pack keep the figure whole. A figure `_finish` did
+    not make comes back as it is, with no title or caption."""
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    if "caption" not in meta or "title" not in meta:
+        return fig, "", ""
+    spec = specification(fig)  # a copy: the figure itself stays whole for its exports
+    layout = spec["layout"]
+    layout["annotations"] = [note for note in layout.get("annotations", ()) if note.get("name") != CAPTION_NAME]
+    layout.pop("title", None)
+    margin = dict(layout.get("margin", {}))
+    # the room the title took; with no legend above the plot, all but a small gap
+    keep = SCREEN_TOP_PX if layout.get("showlegend") is False else int(margin.get("t", 0)) - SCREEN_TITLE_PX
+    top = max(0, int(margin.get("t", 0)) - max(keep, 0))
+    bottom = min(int(meta.get("caption_px", 0)), int(margin.get("b", 0)))
+    layout["margin"] = {**margin, "t": int(margin.get("t", 0)) - top, "b": int(margin.get("b", 0)) - bottom}
+    if layout.get("height"):
+        layout["height"] = int(layout["height"]) - top - bottom
+    return go.Figure(spec, _validate=False), str(meta["title"]), str(meta["caption"])
 
 
 TICK_CHAR_PX = 7.2   # width of a digit or an average letter of the 13 px tick font

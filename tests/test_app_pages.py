@@ -432,6 +432,14 @@ def test_weekly_view_says_what_a_flag_means_and_each_measures_note(demo_runs):
     assert "not noise" not in " ".join(captions)
 
 
+
+def test_a_chart_has_its_title_above_it_and_its_source_below_it_as_text_that_wraps(demo_runs):
+    """On screen a chart's title and caption are text (a phone would cut them off inside the figure)."""
+    at = demo_runs["gangs"]
+    assert "**Drug offences per month — Essex Police**" in [plain(m.value) for m in at.markdown]
+    assert any(plain(c.value).startswith("Source: data.police.uk street-level crime. Data as at December 2021.")
+               for c in at.caption)
+
 def test_a_comparison_of_different_months_warns_of_seasonality(demo_runs):
     # DEMO_FAST compares Jul–Dec 2017 with Jan–Jun 2017: different calendar months
     for view_id in ("overview", "asb"):

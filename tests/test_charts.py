@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 import charts
@@ -169,6 +170,33 @@ def test_bar_chart_draws_long_names_on_two_lines_and_keeps_them_whole_in_the_bar
     short = charts.bar_chart(frame.assign(series=["A", "B", "C"]), "pct_difference", "series", "t", "x", "", "s",
                              date(2021, 1, 1))
     assert short.layout.yaxis.ticktext is None and short.layout.margin.l == int(14 + 7.2 * 1)
+
+
+def test_the_screen_copy_of_a_chart_leaves_its_title_and_caption_to_the_page_and_the_figure_whole():
+    frame = pd.DataFrame({"month": _months("2019-01-01", 36), "count": [100 + i % 7 for i in range(36)]})
+    fig = charts.trend_chart(frame, "Burglary & robbery per month", "Crimes per month", "data.police.uk",
+                             date(2021, 12, 1), lockdowns=calendar.lockdowns(), note="A note.")
+    before = fig.to_json()
+    screen, title, caption = charts.screen_figure(fig)
+    assert fig.to_json() == before  # the figure itself (exports, the briefing pack) keeps its title and caption
+    assert title == "Burglary & robbery per month"  # as text, not the figure's HTML-escaped title
+    assert caption == "Source: data.police.uk. Data as at December 2021. A note."
+    assert not screen.layout.title.text
+    texts = [a.text for a in screen.layout.annotations]
+    assert not any("Source:" in text for text in texts) and any("Source:" in a.text for a in fig.layout.annotations)
+    assert [t for t in texts if "lockdown" in t] == [a.text for a in fig.layout.annotations if "lockdown" in a.text]
+    # the room they took is given back: 30 px of title (a legend stays above the plot) and one caption line
+    assert screen.layout.margin.t == fig.layout.margin.t - 30
+    assert screen.layout.margin.b == fig.layout.margin.b - (15 + 6)
+    assert screen.layout.height == fig.layout.height - 30 - 21
+    assert list(screen.data[0].y) == list(fig.data[0].y)
+    # no legend: only a small gap is left above the plot
+    bars = charts.bar_chart(pd.DataFrame({"series": ["A", "B"], "v": [1.0, -2.0]}), "v", "series", "t", "x", "", "s",
+                            date(2021, 1, 1))
+    assert charts.screen_figure(bars)[0].layout.margin.t == 16
+    # a figure the charts module did not finish is drawn as it is
+    plain = go.Figure(go.Bar(x=[1], y=["a"]))
+    assert charts.screen_figure(plain) == (plain, "", "")
 
 # --- the one formatter -----------------------------------------------------------------------------
 def test_formatting_reads_the_same_everywhere():

@@ -18,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from briefing.provenance import provenance_for, warehouse_identity
+from charts.figures import screen_figure
 from charts.theme import PLOTLY_CONFIG
 from ui import store
 from ui.downloads import chart_downloads, table_downloads
@@ -172,9 +173,15 @@ def draw_figures(block: Figures) -> None:
 
 
 def draw_chart(block: Chart, state: AppState | None = None) -> None:
-    """A Plotly figure at full width (its title, axes and caption are in the figure; the offline topojson
-    lets maps draw without internet) and its image downloads."""
-    st.plotly_chart(block.figure, key=block.key, width="stretch", config=PLOTLY_CONFIG, theme=None)
+    """A Plotly figure at full width (the offline topojson lets maps draw without internet), its title above it and
+    its source caption below as text that wraps to the screen (`charts.screen_figure`; the downloads keep them in
+    the image), and its image downloads."""
+    figure, title, caption = screen_figure(block.figure)
+    if title:
+        st.markdown(f"**{md_literal(title, None)}**")
+    st.plotly_chart(figure, key=block.key, width="stretch", config=PLOTLY_CONFIG, theme=None)
+    if caption:
+        st.caption(md_literal(caption, None))
     if block.caption:
         st.caption(block.caption)
     chart_downloads(block, state)
