@@ -174,8 +174,9 @@ def test_bar_chart_draws_long_names_on_two_lines_and_keeps_them_whole_in_the_bar
 
 def test_the_screen_copy_of_a_chart_leaves_its_title_and_caption_to_the_page_and_the_figure_whole():
     frame = pd.DataFrame({"month": _months("2019-01-01", 36), "count": [100 + i % 7 for i in range(36)]})
+    expected = frame.assign(expected=100.0, lower=90.0, upper=110.0).iloc[14:]
     fig = charts.trend_chart(frame, "Burglary & robbery per month", "Crimes per month", "data.police.uk",
-                             date(2021, 12, 1), lockdowns=calendar.lockdowns(), note="A note.")
+                             date(2021, 12, 1), expected=expected, lockdowns=calendar.lockdowns(), note="A note.")
     before = fig.to_json()
     screen, title, caption = charts.screen_figure(fig)
     assert fig.to_json() == before  # the figure itself (exports, the briefing pack) keeps its title and caption
@@ -189,11 +190,17 @@ def test_the_screen_copy_of_a_chart_leaves_its_title_and_caption_to_the_page_and
     assert screen.layout.margin.t == fig.layout.margin.t - 30
     assert screen.layout.margin.b == fig.layout.margin.b - (15 + 6)
     assert screen.layout.height == fig.layout.height - 30 - 21
-    assert list(screen.data[0].y) == list(fig.data[0].y)
+    assert [list(trace.y) for trace in screen.data] == [list(trace.y) for trace in fig.data]
+    alone = charts.trend_chart(frame, "t", "Crimes per month", "s", date(2021, 12, 1), lockdowns=calendar.lockdowns())
+    assert charts.screen_figure(alone)[0].layout.margin.t == 16  # one line: no legend above the plot
     # no legend: only a small gap is left above the plot
     bars = charts.bar_chart(pd.DataFrame({"series": ["A", "B"], "v": [1.0, -2.0]}), "v", "series", "t", "x", "", "s",
                             date(2021, 1, 1))
     assert charts.screen_figure(bars)[0].layout.margin.t == 16
+    forest = charts.change_chart(pd.DataFrame({"label": ["A", "B"], "rate_ratio": [1.1, 0.9], "ci_lower": [1.0, 0.8],
+                                               "ci_upper": [1.2, 1.0], "significant": [True, False]}),
+                                 "label", "t", "s", date(2021, 1, 1))
+    assert charts.screen_figure(forest)[0].layout.margin.t == 16  # its one trace is not in a legend
     # a figure the charts module did not finish is drawn as it is
     plain = go.Figure(go.Bar(x=[1], y=["a"]))
     assert charts.screen_figure(plain) == (plain, "", "")
