@@ -109,16 +109,16 @@ def screen_figure(fig: go.Figure) -> tuple[go.Figure, str, str]:
     layout["annotations"] = [note for note in layout.get("annotations", ()) if note.get("name") != CAPTION_NAME]
     layout.pop("title", None)
     margin = dict(layout.get("margin", {}))
-    # the room the title took; with no legend above the plot (Plotly draws one for two traces or more that may
-    # show in it), all but a small gap
+    top, bottom = int(margin.get("t", 0)), int(margin.get("b", 0))
+    # the title's room goes; with no legend above the plot (Plotly draws one for two or more traces that may show
+    # in it) all of it but a small gap
     in_legend = sum(1 for trace in spec["data"] if trace.get("showlegend") is not False)
     legend = layout.get("showlegend") is True or (layout.get("showlegend") is not False and in_legend >= 2)
-    keep = int(margin.get("t", 0)) - SCREEN_TITLE_PX if legend else SCREEN_TOP_PX
-    top = max(0, int(margin.get("t", 0)) - max(keep, 0))
-    bottom = min(int(meta.get("caption_px", 0)), int(margin.get("b", 0)))
-    layout["margin"] = {**margin, "t": int(margin.get("t", 0)) - top, "b": int(margin.get("b", 0)) - bottom}
+    new_top = max(top - SCREEN_TITLE_PX, 0) if legend else min(top, SCREEN_TOP_PX)
+    new_bottom = max(bottom - int(meta.get("caption_px", 0)), 0)
+    layout["margin"] = {**margin, "t": new_top, "b": new_bottom}
     if layout.get("height"):
-        layout["height"] = int(layout["height"]) - top - bottom
+        layout["height"] = int(layout["height"]) - (top - new_top) - (bottom - new_bottom)
     return go.Figure(spec, _validate=False), str(meta["title"]), str(meta["caption"])
 
 
