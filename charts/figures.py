@@ -91,8 +91,7 @@ def _finish(
         yanchor="bottom", name=CAPTION_NAME,
         showarrow=False, font=CAPTION_FONT, align="left",
     )
-    fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at), "title": title,
-                       "caption_px": CAPTION_LINE_PX * len(lines) + 6}
+    fig.layout.meta = {"caption": caption, "source": source, "as_at": format_as_at(as_at)}
     return fig
 
 
@@ -102,7 +101,8 @@ def screen_figure(fig: go.Figure) -> tuple[go.Figure, str, str]:
     them out and gives their room back. Exports and the briefing pack keep the figure whole. A figure `_finish` did
     not make comes back as it is, with no title or caption."""
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
-    if "caption" not in meta or "title" not in meta:
+    notes = [note for note in fig.layout.annotations if note.name == CAPTION_NAME]
+    if "caption" not in meta or not notes:
         return fig, "", ""
     spec = specification(fig)  # a copy: the figure itself stays whole for its exports
     layout = spec["layout"]
@@ -115,11 +115,13 @@ def screen_figure(fig: go.Figure) -> tuple[go.Figure, str, str]:
     in_legend = sum(1 for trace in spec["data"] if trace.get("showlegend") is not False)
     legend = layout.get("showlegend") is True or (layout.get("showlegend") is not False and in_legend >= 2)
     new_top = max(top - SCREEN_TITLE_PX, 0) if legend else min(top, SCREEN_TOP_PX)
-    new_bottom = max(bottom - int(meta.get("caption_px", 0)), 0)
+    caption_px = CAPTION_LINE_PX * (notes[0].text.count("<br>") + 1) + 6  # its lines and the gap under them
+    new_bottom = max(bottom - caption_px, 0)
     layout["margin"] = {**margin, "t": new_top, "b": new_bottom}
     if layout.get("height"):
         layout["height"] = int(layout["height"]) - (top - new_top) - (bottom - new_bottom)
-    return go.Figure(spec, _validate=False), str(meta["title"]), str(meta["caption"])
+    title = html.unescape(fig.layout.title.text or "")  # _finish escaped it for Plotly
+    return go.Figure(spec, _validate=False), title, str(meta["caption"])
 
 
 TICK_CHAR_PX = 7.2   # width of a digit or an average letter of the 13 px tick font
