@@ -369,8 +369,11 @@ def bar_chart(
     text = data[label_column] if label_column else data[values_col].map(lambda v: f"{v:{value_format}}")
     names = [str(v) for v in data[labels_col]]
     if horizontal:
+        # bars both sides of zero: a value drawn outside the longest bars to the left would run into the names on
+        # a narrow plot, so Plotly puts a value inside its bar where it fits there ("auto"), else outside
+        diverging = bool((data[values_col] < 0).any())
         trace = go.Bar(x=data[values_col], y=names, orientation="h", marker_color=colours,
-                       text=text, textposition="outside", cliponaxis=False)
+                       text=text, textposition="auto" if diverging else "outside", cliponaxis=False)
     else:
         trace = go.Bar(x=names, y=data[values_col], marker_color=colours, text=text,
                        textposition="outside", cliponaxis=False)
@@ -388,7 +391,9 @@ def bar_chart(
         fig.update_xaxes(tickformat=",", rangemode="tozero")
         low, high = float(min(data[values_col].min(), 0)), float(max(data[values_col].max(), 0))
         span = (high - low) or 1.0
-        fig.update_xaxes(range=[low - (0.18 * span if low < 0 else 0), high + (0.18 * span if high > 0 else 0)])
+        # room beyond the longest bars for their values (more to the left, where a value outside its bar faces the
+        # names)
+        fig.update_xaxes(range=[low - (0.25 * span if low < 0 else 0), high + (0.18 * span if high > 0 else 0)])
     longest = max(len(part) for tick in ticks for part in tick.split("<br>")) if horizontal else 0
     return _finish(fig, title=title, source=source, as_at=as_at, x_label=x_label, y_label=y_label, note=note,
                    height=height, caption_wrap=max(70, CAPTION_WRAP - longest))

@@ -172,6 +172,18 @@ def test_bar_chart_draws_long_names_on_two_lines_and_keeps_them_whole_in_the_bar
     assert short.layout.yaxis.ticktext is None and short.layout.margin.l == int(14 + 7.2 * 1)
 
 
+def test_diverging_bars_put_a_value_inside_its_bar_where_it_fits_so_it_does_not_run_into_the_names():
+    diverging = charts.bar_chart(pd.DataFrame({"series": ["A", "B"], "pct": [40.0, -60.0]}), "pct", "series", "t", "x",
+                                 "", "s", date(2021, 1, 1))
+    assert diverging.data[0].textposition == "auto"
+    # room beyond the bars: a quarter of the span (100) to the left, 18% to the right
+    assert list(diverging.layout.xaxis.range) == pytest.approx([-60.0 - 25.0, 40.0 + 18.0])
+    positive = charts.bar_chart(pd.DataFrame({"series": ["A", "B"], "n": [40.0, 60.0]}), "n", "series", "t", "x", "",
+                                "s", date(2021, 1, 1))
+    assert positive.data[0].textposition == "outside" and list(positive.layout.xaxis.range) == pytest.approx(
+        [0.0, 60.0 * 1.18])
+
+
 def test_the_screen_copy_of_a_chart_leaves_its_title_and_caption_to_the_page_and_the_figure_whole():
     frame = pd.DataFrame({"month": _months("2019-01-01", 36), "count": [100 + i % 7 for i in range(36)]})
     expected = frame.assign(expected=100.0, lower=90.0, upper=110.0).iloc[14:]
