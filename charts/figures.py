@@ -101,13 +101,15 @@ def screen_figure(fig: go.Figure) -> tuple[go.Figure, str, str]:
     them out and gives their room back. Exports and the briefing pack keep the figure whole. A figure `_finish` did
     not make comes back as it is, with no title or caption."""
     meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
-    notes = [note for note in fig.layout.annotations if note.name == CAPTION_NAME]
-    if "caption" not in meta or not notes:
+    if "caption" not in meta:
         return fig, "", ""
-    spec = specification(fig)  # a copy: the figure itself stays whole for its exports
+    spec = specification(fig)  # a copy (plain dicts, quicker to read than the figure): the figure stays whole
     layout = spec["layout"]
-    layout["annotations"] = [note for note in layout.get("annotations", ()) if note.get("name") != CAPTION_NAME]
-    layout.pop("title", None)
+    notes = [note for note in layout.get("annotations", ()) if note.get("name") == CAPTION_NAME]
+    if not notes:
+        return fig, "", ""
+    layout["annotations"] = [note for note in layout["annotations"] if note.get("name") != CAPTION_NAME]
+    title = html.unescape((layout.pop("title", None) or {}).get("text") or "")  # _finish escaped it for Plotly
     margin = dict(layout.get("margin", {}))
     top, bottom = int(margin.get("t", 0)), int(margin.get("b", 0))
     # the title's room goes; with no legend above the plot (Plotly draws one for two or more traces that may show
@@ -115,12 +117,11 @@ def screen_figure(fig: go.Figure) -> tuple[go.Figure, str, str]:
     in_legend = sum(1 for trace in spec["data"] if trace.get("showlegend") is not False)
     legend = layout.get("showlegend") is True or (layout.get("showlegend") is not False and in_legend >= 2)
     new_top = max(top - SCREEN_TITLE_PX, 0) if legend else min(top, SCREEN_TOP_PX)
-    caption_px = CAPTION_LINE_PX * (notes[0].text.count("<br>") + 1) + 6  # its lines and the gap under them
+    caption_px = CAPTION_LINE_PX * (notes[0].get("text", "").count("<br>") + 1) + 6  # its lines, the gap under them
     new_bottom = max(bottom - caption_px, 0)
     layout["margin"] = {**margin, "t": new_top, "b": new_bottom}
     if layout.get("height"):
         layout["height"] = int(layout["height"]) - (top - new_top) - (bottom - new_bottom)
-    title = html.unescape(fig.layout.title.text or "")  # _finish escaped it for Plotly
     return go.Figure(spec, _validate=False), title, str(meta["caption"])
 
 
